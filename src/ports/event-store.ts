@@ -60,6 +60,8 @@ export type ReadStreamOptions = {
 export type ReadAllOptions = {
   /** Return events strictly after this global position; 0 means from the beginning. */
   after?: number;
+  /** Backwards starts at the newest event (still only events after `after`): the head in one read. */
+  direction?: 'forwards' | 'backwards';
   maxCount?: number;
 };
 

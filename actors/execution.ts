@@ -1,0 +1,141 @@
+import { assign, initialTransition, setup, transition, type SnapshotFrom } from 'xstate';
+
+/**
+ * The single definition of what may happen to an execution:
+ *   queued → running → succeeded | failed | timedOut, and queued → failed when no worker takes it.
+ * Folded over stored events with the pure `transition` (see foldExecution), and run as a live
+ * actor by a waiting request, whose `after` turns a missing answer into timedOut or failed.
+ */
+
+export type ExecutionOutput = {
+  exitCode: number | null;
+  stdout: string;
+  stderr: string;
+  truncated: boolean;
+  durationMs: number;
+};
+
+export type ExecutionMachineEvent =
+  | { type: 'STARTED'; workerId: string; containerId: string; at: string }
+  | ({ type: 'SUCCEEDED'; at: string } & ExecutionOutput)
+  | ({ type: 'FAILED'; at: string; reason: string } & Partial<ExecutionOutput>)
+  | ({ type: 'TIMED_OUT'; at: string } & Partial<ExecutionOutput>);
+
+export type LateResult = { type: 'SUCCEEDED' | 'FAILED'; at: string };
+
+export type ExecutionContext = {
+  executionId: string;
+  /** ISO time after which a running execution counts as timed out, a queued one as failed. */
+  deadline: string;
+  workerId: string | null;
+  containerId: string | null;
+  startedAt: string | null;
+  finishedAt: string | null;
+  reason: string | null;
+  output: ExecutionOutput | null;
+  /** Results that arrived after the execution had timed out: kept, never an outcome. */
+  late: LateResult[];
+};
+
+export type ExecutionInput = { executionId: string; deadline: string };
+
+export const NO_WORKER_REASON = 'no worker took the execution before its deadline';
+
+const outputOf = (event: Partial<ExecutionOutput>): ExecutionOutput | null =>
+  event.stdout === undefined && event.exitCode === undefined
+    ? null
+    : {
+        exitCode: event.exitCode ?? null,
+        stdout: event.stdout ?? '',
+        stderr: event.stderr ?? '',
+        truncated: event.truncated ?? false,
+        durationMs: event.durationMs ?? 0,
+      };
+
+export const executionMachine = setup({
+  types: {
+    context: {} as ExecutionContext,
+    events: {} as ExecutionMachineEvent,
+    input: {} as ExecutionInput,
+  },
+  delays: {
+    // Only the live actor waits; folding stored events never runs a timer.
+    untilDeadline: ({ context }) => Math.max(0, Date.parse(context.deadline) - Date.now()),
+  },
+  actions: {
+    recordStart: assign(({ event }) =>
+      event.type === 'STARTED' ? { workerId: event.workerId, containerId: event.containerId, startedAt: event.at } : {},
+    ),
+    recordOutcome: assign(({ event }) => {
+      if (event.type === 'STARTED') return {};
+      return {
+        finishedAt: event.at,
+        reason: event.type === 'FAILED' ? event.reason : null,
+        output: outputOf(event),
+      };
+    }),
+    recordNoWorker: assign({ reason: NO_WORKER_REASON, finishedAt: ({ context }) => context.deadline }),
+    recordDeadline: assign({ finishedAt: ({ context }) => context.deadline }),
+    recordLate: assign({
+      late: ({ context, event }) =>
+        event.type === 'SUCCEEDED' || event.type === 'FAILED' ? [...context.late, { type: event.type, at: event.at }] : context.late,
+    }),
+  },
+}).createMachine({
+  id: 'execution',
+  context: ({ input }) => ({
+    executionId: input.executionId,
+    deadline: input.deadline,
+    workerId: null,
+    containerId: null,
+    startedAt: null,
+    finishedAt: null,
+    reason: null,
+    output: null,
+    late: [],
+  }),
+  initial: 'queued',
+  states: {
+    queued: {
+      after: { untilDeadline: { target: 'failed', actions: 'recordNoWorker' } },
+      on: {
+        STARTED: { target: 'running', actions: 'recordStart' },
+        // A result may overtake its own start notice; the outcome is what counts.
+        SUCCEEDED: { target: 'succeeded', actions: 'recordOutcome' },
+        FAILED: { target: 'failed', actions: 'recordOutcome' },
+        TIMED_OUT: { target: 'timedOut', actions: 'recordOutcome' },
+      },
+    },
+    running: {
+      after: { untilDeadline: { target: 'timedOut', actions: 'recordDeadline' } },
+      on: {
+        SUCCEEDED: { target: 'succeeded', actions: 'recordOutcome' },
+        FAILED: { target: 'failed', actions: 'recordOutcome' },
+        TIMED_OUT: { target: 'timedOut', actions: 'recordOutcome' },
+      },
+    },
+    succeeded: { type: 'final' },
+    failed: { type: 'final' },
+    // Not final: it still hears results, to record them as late.
+    timedOut: {
+      on: {
+        SUCCEEDED: { actions: 'recordLate' },
+        FAILED: { actions: 'recordLate' },
+      },
+    },
+  },
+});
+
+export type ExecutionSnapshot = SnapshotFrom<typeof executionMachine>;
+export type ExecutionStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'timedOut';
+
+export const statusOf = (snapshot: ExecutionSnapshot): ExecutionStatus => snapshot.value as ExecutionStatus;
+
+export const isTerminal = (status: ExecutionStatus) => status !== 'queued' && status !== 'running';
+
+/** The state of an execution from its events, with no timer and no side effect. */
+export function foldExecution(input: ExecutionInput, events: readonly ExecutionMachineEvent[]): ExecutionSnapshot {
+  let [snapshot] = initialTransition(executionMachine, input);
+  for (const event of events) [snapshot] = transition(executionMachine, snapshot, event);
+  return snapshot;
+}

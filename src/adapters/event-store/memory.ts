@@ -1,0 +1,154 @@
+import type {
+  AppendResult,
+  EventStore,
+  ExpectedRevision,
+  NewEvent,
+  ReadAllOptions,
+  ReadStreamOptions,
+  RecordedEvent,
+  Subscription,
+} from '../../ports/event-store.ts';
+import { createAppendSignal, startCatchUpSubscription } from './catch-up-subscription.ts';
+import { assertExpectedRevision } from './expected-revision.ts';
+
+/**
+ * Data and metadata are kept as JSON text, like the SQLite store keeps them: a caller that
+ * mutates what it appended or read cannot change history, and values JSON cannot hold
+ * (undefined, Dates) come back the same way from both stores.
+ */
+type StoredEvent = Omit<RecordedEvent, 'data' | 'metadata'> & { data: string; metadata: string };
+
+/** The EventStore for unit tests: the same semantics as the SQLite store, nothing on disk. */
+export function createMemoryEventStore(options: { now?: () => Date } = {}): EventStore {
+  const now = options.now ?? (() => new Date());
+  // log[i] has global position i + 1.
+  const log: StoredEvent[] = [];
+  const streams = new Map<string, StoredEvent[]>();
+  const byId = new Map<string, StoredEvent>();
+  const appended = createAppendSignal();
+  const subscriptions = new Set<Subscription>();
+  let closed = false;
+  let closing: Promise<void> | undefined;
+
+  const assertOpen = () => {
+    if (closed) throw new Error('event store is closed');
+  };
+
+  const readAllNow = ({ after = 0, direction = 'forwards', maxCount }: ReadAllOptions = {}) => {
+    const newer = log.slice(Math.max(0, after));
+    const ordered = direction === 'forwards' ? newer : newer.reverse();
+    return ordered.slice(0, limit(maxCount)).map(toRecorded);
+  };
+
+  return {
+    async append(streamName: string, events: readonly NewEvent[], expected: ExpectedRevision): Promise<AppendResult> {
+      assertOpen();
+      const stream = streams.get(streamName) ?? [];
+      const earlier = retriedAppend(streamName, events, byId);
+      if (earlier !== undefined) return earlier;
+
+      const last = stream.at(-1);
+      assertExpectedRevision(streamName, expected, last?.revision ?? 'no_stream');
+      assertIdsAreNew(events, byId);
+      if (events.length === 0) return { nextRevision: last?.revision ?? -1, position: last?.position ?? 0 };
+
+      const recordedAt = now().toISOString();
+      for (const event of events) {
+        const stored: StoredEvent = {
+          id: event.id,
+          streamName,
+          revision: stream.length,
+          position: log.length + 1,
+          type: event.type,
+          data: JSON.stringify(event.data ?? null),
+          metadata: JSON.stringify(event.metadata),
+          recordedAt,
+        };
+        log.push(stored);
+        stream.push(stored);
+        byId.set(stored.id, stored);
+      }
+      streams.set(streamName, stream);
+      appended.notify();
+      const head = stream.at(-1) as StoredEvent;
+      return { nextRevision: head.revision, position: head.position };
+    },
+
+    async readStream(streamName: string, { direction = 'forwards', fromRevision, maxCount }: ReadStreamOptions = {}) {
+      assertOpen();
+      const stream = streams.get(streamName) ?? [];
+      const selected =
+        direction === 'forwards'
+          ? stream.filter((event) => event.revision >= (fromRevision ?? 0))
+          : stream.filter((event) => event.revision <= (fromRevision ?? Infinity)).reverse();
+      return selected.slice(0, limit(maxCount)).map(toRecorded);
+    },
+
+    async readAll(readOptions?: ReadAllOptions) {
+      assertOpen();
+      return readAllNow(readOptions);
+    },
+
+    subscribeToAll(handler, subscribeOptions) {
+      assertOpen();
+      const subscription = startCatchUpSubscription(
+        { readPage: async (after, maxCount) => readAllNow({ after, maxCount }), appended },
+        handler,
+        subscribeOptions,
+      );
+      subscriptions.add(subscription);
+      return {
+        failed: subscription.failed,
+        close: () => {
+          subscriptions.delete(subscription);
+          return subscription.close();
+        },
+      };
+    },
+
+    async ping() {
+      assertOpen();
+    },
+
+    close() {
+      closed = true;
+      closing ??= Promise.all([...subscriptions].map((subscription) => subscription.close())).then(() => {
+        subscriptions.clear();
+      });
+      return closing;
+    },
+  };
+}
+
+/** The result of the earlier append when `events` retries it (its first id is in the stream). */
+function retriedAppend(
+  streamName: string,
+  events: readonly NewEvent[],
+  byId: ReadonlyMap<string, StoredEvent>,
+): AppendResult | undefined {
+  const first = events[0] === undefined ? undefined : byId.get(events[0].id);
+  if (first === undefined || first.streamName !== streamName) return undefined;
+  let last = first;
+  for (const event of events) {
+    const stored = byId.get(event.id);
+    if (stored !== undefined && stored.streamName === streamName && stored.revision > last.revision) last = stored;
+  }
+  return { nextRevision: last.revision, position: last.position };
+}
+
+/** Ids are unique across all streams, as the SQLite store's UNIQUE index makes them. */
+function assertIdsAreNew(events: readonly NewEvent[], byId: ReadonlyMap<string, StoredEvent>): void {
+  const seen = new Set<string>();
+  for (const { id } of events) {
+    if (byId.has(id) || seen.has(id)) throw new Error(`event id ${id} is already stored; ids are unique across streams`);
+    seen.add(id);
+  }
+}
+
+const limit = (maxCount: number | undefined) => (maxCount === undefined ? undefined : Math.max(0, maxCount));
+
+const toRecorded = (stored: StoredEvent): RecordedEvent => ({
+  ...stored,
+  data: JSON.parse(stored.data) as unknown,
+  metadata: JSON.parse(stored.metadata) as RecordedEvent['metadata'],
+});

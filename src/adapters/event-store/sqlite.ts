@@ -1,0 +1,253 @@
+import {
+  type AppendResult,
+  type EventMetadata,
+  type EventStore,
+  type ExpectedRevision,
+  type NewEvent,
+  type ReadAllOptions,
+  type RecordedEvent,
+  type Subscription,
+  WrongExpectedRevisionError,
+} from '../../ports/event-store.ts';
+import { type SqliteDatabase, type SqliteRow, inWriteTransaction } from '../sqlite/driver.ts';
+import { createAppendSignal, startCatchUpSubscription } from './catch-up-subscription.ts';
+import { assertExpectedRevision } from './expected-revision.ts';
+
+export type SqliteEventStoreOptions = {
+  now?: () => Date;
+  /** How often an idle subscription looks for events appended by other processes. */
+  pollIntervalMs?: number;
+};
+
+const SCHEMA_VERSION = 1;
+
+// AUTOINCREMENT, not a plain rowid: a position is never reused, even for the last row.
+// UNIQUE(stream_name, revision) is the index every stream read and the conflict check use.
+const SCHEMA = `
+  CREATE TABLE IF NOT EXISTS events (
+    position    INTEGER PRIMARY KEY AUTOINCREMENT,
+    stream_name TEXT    NOT NULL,
+    revision    INTEGER NOT NULL,
+    id          TEXT    NOT NULL UNIQUE,
+    type        TEXT    NOT NULL,
+    data        TEXT    NOT NULL,
+    metadata    TEXT    NOT NULL,
+    recorded_at TEXT    NOT NULL,
+    UNIQUE (stream_name, revision)
+  ) STRICT;
+`;
+
+const COLUMNS = 'position, stream_name, revision, id, type, data, metadata, recorded_at';
+
+type EventRow = {
+  position: number;
+  stream_name: string;
+  revision: number;
+  id: string;
+  type: string;
+  data: string;
+  metadata: string;
+  recorded_at: string;
+};
+
+type StreamHead = { revision: number; position: number };
+
+/**
+ * The embedded EventStore: one table in a SQLite file. Several processes may share the file;
+ * BEGIN IMMEDIATE serialises their appends, and subscriptions poll to see each other's writes.
+ */
+export function createSqliteEventStore(db: SqliteDatabase, options: SqliteEventStoreOptions = {}): EventStore {
+  const now = options.now ?? (() => new Date());
+  const pollIntervalMs = options.pollIntervalMs ?? 250;
+
+  configure(db);
+  migrate(db);
+  const statements = prepareStatements(db);
+  const appended = createAppendSignal();
+  const subscriptions = new Set<Subscription>();
+  let closing: Promise<void> | undefined;
+
+  const assertOpen = () => {
+    if (closing !== undefined) throw new Error('event store is closed');
+  };
+
+  const streamHead = (streamName: string) => statements.streamHead.get(streamName) as StreamHead | undefined;
+
+  /** The result of the earlier append when `events` retries it (its first id is in the stream). */
+  const retriedAppend = (streamName: string, events: readonly NewEvent[]): AppendResult | undefined => {
+    const first = events[0] === undefined ? undefined : storedEvent(events[0].id);
+    if (first === undefined || first.stream_name !== streamName) return undefined;
+    let last = first;
+    for (const event of events.slice(1)) {
+      const stored = storedEvent(event.id);
+      if (stored !== undefined && stored.stream_name === streamName && stored.revision > last.revision) last = stored;
+    }
+    return { nextRevision: last.revision, position: last.position };
+  };
+  const storedEvent = (id: string) =>
+    statements.eventById.get(id) as Pick<EventRow, 'stream_name' | 'revision' | 'position'> | undefined;
+
+  const appendNow = (streamName: string, events: readonly NewEvent[], expected: ExpectedRevision): AppendResult => {
+    const earlier = retriedAppend(streamName, events);
+    if (earlier !== undefined) return earlier;
+
+    const head = streamHead(streamName);
+    assertExpectedRevision(streamName, expected, head?.revision ?? 'no_stream');
+    if (events.length === 0) return { nextRevision: head?.revision ?? -1, position: head?.position ?? 0 };
+
+    const recordedAt = now().toISOString();
+    let revision = head?.revision ?? -1;
+    let position = 0;
+    for (const event of events) {
+      revision += 1;
+      const inserted = statements.insert.run(
+        streamName,
+        revision,
+        event.id,
+        event.type,
+        JSON.stringify(event.data ?? null),
+        JSON.stringify(event.metadata),
+        recordedAt,
+      );
+      position = Number(inserted.lastInsertRowid);
+    }
+    return { nextRevision: revision, position };
+  };
+
+  /** Turns a constraint failure into the error the port promises; anything else passes through. */
+  const explainFailure = (error: unknown, streamName: string, expected: ExpectedRevision): unknown => {
+    const message = error instanceof Error ? error.message : '';
+    // Unreachable while BEGIN IMMEDIATE holds the write lock; kept so a lost race can never
+    // surface as anything but a conflict. SQLite's own message is the one thing every driver shares.
+    if (message.includes('UNIQUE constraint failed: events.stream_name, events.revision')) {
+      return new WrongExpectedRevisionError(streamName, expected, streamHead(streamName)?.revision ?? 'no_stream');
+    }
+    if (message.includes('UNIQUE constraint failed: events.id')) {
+      return new Error(`stream ${streamName}: an event id is already stored; ids are unique across streams`, {
+        cause: error,
+      });
+    }
+    return error;
+  };
+
+  const readAllNow = ({ after = 0, direction = 'forwards', maxCount }: ReadAllOptions = {}) => {
+    const statement = direction === 'forwards' ? statements.allForwards : statements.allBackwards;
+    return statement.all(after, limit(maxCount)).map(toRecorded);
+  };
+
+  return {
+    async append(streamName, events, expected) {
+      assertOpen();
+      let result: AppendResult;
+      try {
+        result = inWriteTransaction(db, () => appendNow(streamName, events, expected));
+      } catch (error) {
+        throw explainFailure(error, streamName, expected);
+      }
+      if (events.length > 0) appended.notify();
+      return result;
+    },
+
+    async readStream(streamName, { direction = 'forwards', fromRevision, maxCount } = {}) {
+      assertOpen();
+      const rows =
+        direction === 'forwards'
+          ? statements.streamForwards.all(streamName, fromRevision ?? 0, limit(maxCount))
+          : statements.streamBackwards.all(streamName, fromRevision ?? Number.MAX_SAFE_INTEGER, limit(maxCount));
+      return rows.map(toRecorded);
+    },
+
+    async readAll(readOptions) {
+      assertOpen();
+      return readAllNow(readOptions);
+    },
+
+    subscribeToAll(handler, subscribeOptions) {
+      assertOpen();
+      const subscription = startCatchUpSubscription(
+        { readPage: async (after, maxCount) => readAllNow({ after, maxCount }), appended, pollIntervalMs },
+        handler,
+        subscribeOptions,
+      );
+      subscriptions.add(subscription);
+      return {
+        failed: subscription.failed,
+        close: () => {
+          subscriptions.delete(subscription);
+          return subscription.close();
+        },
+      };
+    },
+
+    async ping() {
+      assertOpen();
+      statements.ping.get();
+    },
+
+    close() {
+      closing ??= Promise.all([...subscriptions].map((subscription) => subscription.close())).then(() => {
+        subscriptions.clear();
+        db.close();
+      });
+      return closing;
+    },
+  };
+}
+
+function configure(db: SqliteDatabase): void {
+  // busy_timeout first: switching to WAL may itself wait for another process's lock.
+  db.exec('PRAGMA busy_timeout = 5000');
+  db.exec('PRAGMA journal_mode = WAL');
+  // FULL fsyncs the WAL on every commit: an append that returned survives power loss, not just
+  // a killed process (NORMAL, the usual WAL pairing, may lose the last commits on power loss).
+  db.exec('PRAGMA synchronous = FULL');
+  db.exec('PRAGMA foreign_keys = ON');
+}
+
+function migrate(db: SqliteDatabase): void {
+  inWriteTransaction(db, () => {
+    const version = Number(db.prepare('PRAGMA user_version').get()?.['user_version'] ?? 0);
+    if (version > SCHEMA_VERSION) {
+      throw new Error(`event store file has schema version ${version}; this build knows up to ${SCHEMA_VERSION}`);
+    }
+    if (version === SCHEMA_VERSION) return;
+    db.exec(SCHEMA);
+    db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
+  });
+}
+
+function prepareStatements(db: SqliteDatabase) {
+  return {
+    streamHead: db.prepare('SELECT revision, position FROM events WHERE stream_name = ? ORDER BY revision DESC LIMIT 1'),
+    eventById: db.prepare('SELECT stream_name, revision, position FROM events WHERE id = ?'),
+    insert: db.prepare(
+      'INSERT INTO events (stream_name, revision, id, type, data, metadata, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+    ),
+    streamForwards: db.prepare(
+      `SELECT ${COLUMNS} FROM events WHERE stream_name = ? AND revision >= ? ORDER BY revision LIMIT ?`,
+    ),
+    streamBackwards: db.prepare(
+      `SELECT ${COLUMNS} FROM events WHERE stream_name = ? AND revision <= ? ORDER BY revision DESC LIMIT ?`,
+    ),
+    allForwards: db.prepare(`SELECT ${COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?`),
+    allBackwards: db.prepare(`SELECT ${COLUMNS} FROM events WHERE position > ? ORDER BY position DESC LIMIT ?`),
+    ping: db.prepare('SELECT 1'),
+  };
+}
+
+/** SQLite reads a negative LIMIT as "no limit". */
+const limit = (maxCount: number | undefined) => (maxCount === undefined ? -1 : Math.max(0, maxCount));
+
+function toRecorded(row: SqliteRow): RecordedEvent {
+  const event = row as EventRow;
+  return {
+    id: event.id,
+    streamName: event.stream_name,
+    revision: event.revision,
+    position: event.position,
+    type: event.type,
+    data: JSON.parse(event.data) as unknown,
+    metadata: JSON.parse(event.metadata) as EventMetadata,
+    recordedAt: event.recorded_at,
+  };
+}

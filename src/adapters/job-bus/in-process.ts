@@ -1,0 +1,254 @@
+/**
+ * The JobBus of the embedded default: api and worker in one process, so an in-memory queue is
+ * as durable as the process that would consume it. It mirrors the NATS adapter's semantics so
+ * that both pass the same contract suite:
+ *  - a job or status whose id was published in the last `duplicateWindowMs` is dropped, as
+ *    JetStream does with `Nats-Msg-Id` (an unbounded set would grow with every execution);
+ *  - a job's slot is taken from delivery until its handler settles, whatever it did with the job;
+ *  - a handler that settles (resolves or throws) without acking or releasing hands the job back
+ *    after a short back-off, growing with each attempt (NATS: nak with the same delay);
+ *  - each status goes to one status consumer at a time; a throwing handler gets it again after
+ *    the same back-off. Statuses published while no status consumer runs wait for one.
+ */
+import {
+  BusUnavailableError,
+  type Consumer,
+  type Job,
+  type JobBus,
+  type JobDelivery,
+  type StatusMessage,
+  type StatusWatch,
+} from '../../ports/job-bus.ts';
+
+const duplicateWindowMs = 2 * 60_000;
+
+/** Redelivery back-off: 250 ms, doubling per attempt, at most 10 s. */
+const retryDelayMs = (attempt: number) => Math.min(250 * 2 ** Math.max(0, attempt - 1), 10_000);
+
+type Queued<T> = { value: T; attempt: number };
+
+type JobConsumer = {
+  handler: (delivery: JobDelivery) => Promise<void>;
+  concurrency: number;
+  inFlight: number;
+  stopped: boolean;
+};
+
+type StatusConsumer = {
+  handler: (status: StatusMessage) => Promise<void>;
+  busy: boolean;
+  stopped: boolean;
+};
+
+export function createInProcessJobBus(): JobBus {
+  let closed = false;
+  const jobs: Queued<Job>[] = [];
+  const statuses: Queued<StatusMessage>[] = [];
+  const jobConsumers: JobConsumer[] = [];
+  const statusConsumers: StatusConsumer[] = [];
+  const watchers = new Map<string, Set<(status: StatusMessage) => void>>();
+  const seenJobs = new RecentIds(duplicateWindowMs);
+  const seenStatuses = new RecentIds(duplicateWindowMs);
+  /** Jobs waiting out their back-off: not taken, so they count as pending. */
+  let jobsBackingOff = 0;
+  const timers = new Set<NodeJS.Timeout>();
+  let nextJobConsumer = 0;
+  let nextStatusConsumer = 0;
+
+  const later = (delayMs: number, run: () => void) => {
+    const timer = setTimeout(() => {
+      timers.delete(timer);
+      run();
+    }, delayMs);
+    timers.add(timer);
+  };
+
+  const ensureOpen = () => {
+    if (closed) throw new BusUnavailableError('the in-process job bus is closed');
+  };
+
+  /** Round robin over consumers with a free slot, so two consumers share the work. */
+  const dispatchJobs = () => {
+    while (jobs.length > 0) {
+      const consumer = pickRoundRobin(jobConsumers, nextJobConsumer, (c) => !c.stopped && c.inFlight < c.concurrency);
+      if (!consumer) return;
+      nextJobConsumer = jobConsumers.indexOf(consumer) + 1;
+      deliverJob(consumer, jobs.shift()!);
+    }
+  };
+
+  const deliverJob = (consumer: JobConsumer, queued: Queued<Job>) => {
+    consumer.inFlight++;
+    let settled = false;
+    const delivery: JobDelivery = {
+      job: structuredClone(queued.value),
+      ack: async () => {
+        settled = true;
+      },
+      release: async () => {
+        if (settled) return;
+        settled = true;
+        // First in line again, as JetStream redelivers a nak'd message before newer ones.
+        jobs.unshift({ value: queued.value, attempt: queued.attempt + 1 });
+        queueMicrotask(dispatchJobs);
+      },
+    };
+    void Promise.resolve()
+      .then(() => consumer.handler(delivery))
+      // A throwing handler is treated like one that returned without settling: the job comes back.
+      .catch(() => undefined)
+      .finally(() => {
+        consumer.inFlight--;
+        if (!settled && !closed) {
+          settled = true;
+          jobsBackingOff++;
+          later(retryDelayMs(queued.attempt), () => {
+            jobsBackingOff--;
+            jobs.unshift({ value: queued.value, attempt: queued.attempt + 1 });
+            dispatchJobs();
+          });
+        }
+        dispatchJobs();
+      });
+  };
+
+  const dispatchStatuses = () => {
+    while (statuses.length > 0) {
+      const consumer = pickRoundRobin(statusConsumers, nextStatusConsumer, (c) => !c.stopped && !c.busy);
+      if (!consumer) return;
+      nextStatusConsumer = statusConsumers.indexOf(consumer) + 1;
+      deliverStatus(consumer, statuses.shift()!);
+    }
+  };
+
+  const deliverStatus = (consumer: StatusConsumer, queued: Queued<StatusMessage>) => {
+    consumer.busy = true;
+    void Promise.resolve()
+      .then(() => consumer.handler(structuredClone(queued.value)))
+      .then(
+        () => undefined,
+        () => {
+          if (closed) return;
+          later(retryDelayMs(queued.attempt), () => {
+            statuses.push({ value: queued.value, attempt: queued.attempt + 1 });
+            dispatchStatuses();
+          });
+        },
+      )
+      .finally(() => {
+        consumer.busy = false;
+        dispatchStatuses();
+      });
+  };
+
+  return {
+    async publishJob(job) {
+      ensureOpen();
+      if (!seenJobs.add(job.executionId)) return;
+      jobs.push({ value: structuredClone(job), attempt: 1 });
+      queueMicrotask(dispatchJobs);
+    },
+
+    consumeJobs(handler, { concurrency }) {
+      if (!Number.isInteger(concurrency) || concurrency < 1) throw new RangeError(`concurrency must be a positive integer, got ${concurrency}`);
+      const consumer: JobConsumer = { handler, concurrency, inFlight: 0, stopped: closed };
+      if (!closed) {
+        jobConsumers.push(consumer);
+        queueMicrotask(dispatchJobs);
+      }
+      return {
+        stop: async () => {
+          consumer.stopped = true;
+          remove(jobConsumers, consumer);
+        },
+      };
+    },
+
+    async publishStatus(status) {
+      ensureOpen();
+      if (!seenStatuses.add(`${status.executionId}:${status.type}`)) return;
+      for (const watch of watchers.get(status.executionId) ?? []) {
+        // A faulty watcher (an api request) must not fail the publisher (the worker).
+        try {
+          watch(structuredClone(status));
+        } catch {}
+      }
+      statuses.push({ value: structuredClone(status), attempt: 1 });
+      queueMicrotask(dispatchStatuses);
+    },
+
+    async watchStatuses(executionId, handler): Promise<StatusWatch> {
+      ensureOpen();
+      // Its own function object, so the same handler watched twice is closed independently.
+      const watch = (status: StatusMessage) => handler(status);
+      const forExecution = watchers.get(executionId) ?? new Set();
+      forExecution.add(watch);
+      watchers.set(executionId, forExecution);
+      return {
+        close: async () => {
+          forExecution.delete(watch);
+          if (forExecution.size === 0 && watchers.get(executionId) === forExecution) watchers.delete(executionId);
+        },
+      };
+    },
+
+    consumeStatuses(handler): Consumer {
+      const consumer: StatusConsumer = { handler, busy: false, stopped: closed };
+      if (!closed) {
+        statusConsumers.push(consumer);
+        queueMicrotask(dispatchStatuses);
+      }
+      return {
+        stop: async () => {
+          consumer.stopped = true;
+          remove(statusConsumers, consumer);
+        },
+      };
+    },
+
+    async pendingJobs() {
+      return jobs.length + jobsBackingOff;
+    },
+
+    async close() {
+      closed = true;
+      for (const consumer of [...jobConsumers, ...statusConsumers]) consumer.stopped = true;
+      jobConsumers.length = 0;
+      statusConsumers.length = 0;
+      watchers.clear();
+      for (const timer of timers) clearTimeout(timer);
+      timers.clear();
+    },
+  };
+}
+
+/** Ids seen within a time window; insertion order is time order, so expiry trims the front. */
+class RecentIds {
+  readonly #seenAt = new Map<string, number>();
+  constructor(readonly windowMs: number) {}
+
+  /** False when the id was already seen within the window. */
+  add(id: string): boolean {
+    const now = Date.now();
+    for (const [seen, at] of this.#seenAt) {
+      if (now - at < this.windowMs) break;
+      this.#seenAt.delete(seen);
+    }
+    if (this.#seenAt.has(id)) return false;
+    this.#seenAt.set(id, now);
+    return true;
+  }
+}
+
+function pickRoundRobin<T>(items: T[], start: number, usable: (item: T) => boolean): T | undefined {
+  for (let i = 0; i < items.length; i++) {
+    const item = items[(start + i) % items.length]!;
+    if (usable(item)) return item;
+  }
+  return undefined;
+}
+
+function remove<T>(items: T[], item: T) {
+  const index = items.indexOf(item);
+  if (index >= 0) items.splice(index, 1);
+}

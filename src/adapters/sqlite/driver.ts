@@ -1,0 +1,44 @@
+/**
+ * The few SQLite calls the event store makes, so a runtime's own driver can stand in:
+ * better-sqlite3 on Node, `bun:sqlite` on Bun, `node:sqlite` on Deno. All three are synchronous
+ * and already have this shape, so an adapter is a thin pass-through.
+ */
+
+export type SqliteValue = string | number | bigint | null;
+
+export type SqliteRow = Record<string, unknown>;
+
+export type SqliteRunResult = { changes: number; lastInsertRowid: number | bigint };
+
+export interface SqliteStatement {
+  run(...params: SqliteValue[]): SqliteRunResult;
+  get(...params: SqliteValue[]): SqliteRow | undefined;
+  all(...params: SqliteValue[]): SqliteRow[];
+}
+
+export interface SqliteDatabase {
+  exec(sql: string): void;
+  prepare(sql: string): SqliteStatement;
+  close(): void;
+}
+
+/**
+ * Runs `work` inside BEGIN IMMEDIATE … COMMIT. IMMEDIATE takes the write lock up front (waiting
+ * up to busy_timeout), so two writers never both read a stream and then both write it. Plain SQL
+ * rather than a driver's transaction helper, because node:sqlite has none.
+ */
+export function inWriteTransaction<T>(db: SqliteDatabase, work: () => T): T {
+  db.exec('BEGIN IMMEDIATE');
+  try {
+    const result = work();
+    db.exec('COMMIT');
+    return result;
+  } catch (error) {
+    try {
+      db.exec('ROLLBACK');
+    } catch {
+      // SQLite already rolled back on its own (e.g. SQLITE_FULL); the first error is the one to see.
+    }
+    throw error;
+  }
+}

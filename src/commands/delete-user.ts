@@ -1,0 +1,49 @@
+import { emailReservationDecider } from '../domain/email-reservations.ts';
+import { functionDecider } from '../domain/functions.ts';
+import { DomainError } from '../domain/errors.ts';
+import { emailStream, functionStream, userStream } from '../domain/streams.ts';
+import { userDecider } from '../domain/users.ts';
+import type { Platform } from '../platform.ts';
+import { awaitProjections, commandContext } from './context.ts';
+import { handleCommand } from './handle-command.ts';
+
+/**
+ * Deletes the user, frees the email for a new registration, and deletes the user's functions.
+ * Each step is idempotent, so a retry after a crash finishes the job; a registration that finds
+ * the email still held by a deleted user takes it over (see registerUser).
+ */
+export async function deleteUser(platform: Platform, userId: string, correlationId: string): Promise<void> {
+  const { store, clock } = platform;
+  const context = commandContext(platform, correlationId);
+  const owned = platform.projections.functions.listByOwner(userId);
+
+  const deleted = await handleCommand(store, userDecider, userStream(userId), { type: 'DeleteUser', now: clock.now() }, context);
+  const email = deleted.state.status === 'deleted' ? deleted.state.email : undefined;
+  if (email === undefined) throw new DomainError('UserNotFound', 'no such user');
+
+  const released = await handleCommand(
+    store,
+    emailReservationDecider,
+    await emailStream(email),
+    { type: 'ReleaseEmail', userId, now: clock.now() },
+    context,
+  );
+
+  let position = released.position ?? deleted.position;
+  for (const definition of owned) {
+    try {
+      const result = await handleCommand(
+        store,
+        functionDecider,
+        functionStream(definition.functionId),
+        { type: 'DeleteFunction', requesterId: null, now: clock.now() },
+        context,
+      );
+      position = result.position ?? position;
+    } catch (error) {
+      // Deleted meanwhile by its owner: the goal is reached.
+      if (!(error instanceof DomainError && error.code === 'FunctionNotFound')) throw error;
+    }
+  }
+  await awaitProjections(platform, position);
+}

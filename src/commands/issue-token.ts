@@ -1,0 +1,51 @@
+import { signToken } from '../auth/tokens.ts';
+import { emailReservationDecider } from '../domain/email-reservations.ts';
+import { DomainError } from '../domain/errors.ts';
+import { emailStream, userStream } from '../domain/streams.ts';
+import { reusableToken, userDecider } from '../domain/users.ts';
+import type { Platform } from '../platform.ts';
+import { awaitProjections, commandContext } from './context.ts';
+import { handleCommand, readState } from './handle-command.ts';
+
+export type IssuedTokenResponse = { token: string; expiresAt: string };
+
+/** Unknown email and wrong password fail alike, in body and in time. */
+export async function issueToken(
+  platform: Platform,
+  input: { email: string; password: string; clientAddress: string },
+  correlationId: string,
+): Promise<IssuedTokenResponse> {
+  const { store, clock, loginThrottle, passwords } = platform;
+  const { email, clientAddress } = input;
+
+  const waitSeconds = await loginThrottle.retryAfter(email, clientAddress);
+  if (waitSeconds > 0) throw new DomainError('TooManyAttempts', 'too many failed logins; try again later', waitSeconds);
+
+  const reservation = await readState(store, emailReservationDecider, await emailStream(email));
+  const userId = reservation.state.holder?.userId;
+  const user = userId === undefined ? undefined : await readState(store, userDecider, userStream(userId));
+  const known = user?.state.status === 'active' ? user.state : undefined;
+
+  if (!(await passwords.verify(input.password, known?.passwordHash)) || known === undefined) {
+    await loginThrottle.recordFailure(email, clientAddress);
+    throw new DomainError('InvalidCredentials', 'the email or password is wrong');
+  }
+  await loginThrottle.recordSuccess(email, clientAddress);
+
+  const now = clock.now();
+  const result = await handleCommand(
+    store,
+    userDecider,
+    userStream(known.userId),
+    { type: 'IssueToken', jti: platform.newId(), lifetimeMs: platform.config.tokenLifetimeSeconds * 1000, now },
+    commandContext(platform, correlationId),
+  );
+  const token = reusableToken(result.state, now);
+  // The user was deleted between the password check and the append.
+  if (token === undefined) throw new DomainError('InvalidCredentials', 'the email or password is wrong');
+  await awaitProjections(platform, result.position);
+  return {
+    token: await signToken(platform.config.jwtSecret, { userId: known.userId, email: known.email }, token),
+    expiresAt: token.expiresAt,
+  };
+}

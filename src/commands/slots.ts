@@ -1,0 +1,58 @@
+import { DomainError } from '../domain/errors.ts';
+import { slotDecider } from '../domain/slots.ts';
+import { GLOBAL_SLOTS_STREAM, userSlotsStream } from '../domain/streams.ts';
+import type { Platform } from '../platform.ts';
+import { type CommandContext, handleCommand } from './handle-command.ts';
+
+/**
+ * Takes the caller's slot, then the global one when a global cap is set; if the second is
+ * refused the first is given back. Each is an append at the revision read, so two requests
+ * at once can never both take the last slot.
+ */
+export async function reserveSlots(
+  platform: Platform,
+  ownerId: string,
+  executionId: string,
+  leaseUntil: Date,
+  context: CommandContext,
+): Promise<string[]> {
+  const { maxActivePerUser, maxActive } = platform.config.executions;
+  const wanted: [string, number][] = [[userSlotsStream(ownerId), maxActivePerUser]];
+  if (maxActive !== null) wanted.push([GLOBAL_SLOTS_STREAM, maxActive]);
+
+  const held: string[] = [];
+  try {
+    for (const [stream, limit] of wanted) {
+      await handleCommand(
+        platform.store,
+        slotDecider,
+        stream,
+        { type: 'ReserveSlot', executionId, leaseUntil, limit, now: platform.clock.now() },
+        context,
+        { stateInLastEvent: true },
+      );
+      held.push(stream);
+    }
+  } catch (error) {
+    await releaseSlots(platform, held, executionId, context);
+    if (error instanceof DomainError && error.code === 'LimitReached' && held.length > 0) {
+      throw new DomainError('LimitReached', 'the platform is running as many executions as it allows', 1);
+    }
+    throw error;
+  }
+  return held;
+}
+
+/** Idempotent: releasing a slot that is free (released, or its lease expired) writes nothing. */
+export async function releaseSlots(platform: Platform, streams: readonly string[], executionId: string, context: CommandContext) {
+  for (const stream of streams) {
+    await handleCommand(
+      platform.store,
+      slotDecider,
+      stream,
+      { type: 'ReleaseSlot', executionId, now: platform.clock.now() },
+      context,
+      { stateInLastEvent: true },
+    );
+  }
+}

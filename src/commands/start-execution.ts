@@ -1,0 +1,140 @@
+import { createActor } from 'xstate';
+import { type ExecutionSnapshot, executionMachine, isTerminal, statusOf } from '../../actors/execution.ts';
+import { DomainError } from '../domain/errors.ts';
+import { type ExecutionReport, type ExecutionState, executionDecider } from '../domain/executions.ts';
+import type { FunctionDefinition } from '../domain/functions.ts';
+import { executionStream } from '../domain/streams.ts';
+import { BusUnavailableError, type StatusWatch } from '../ports/job-bus.ts';
+import type { Platform } from '../platform.ts';
+import { awaitProjections, commandContext } from './context.ts';
+import { handleCommand } from './handle-command.ts';
+import { expireExecution, recordReport, reportFromStatus } from './record-report.ts';
+import { releaseSlots, reserveSlots } from './slots.ts';
+
+export type StartedExecution = {
+  executionId: string;
+  deadline: Date;
+  /** Present when the caller waits: settles with the execution's recorded final state. */
+  outcome?: Promise<ExecutionState>;
+};
+
+/**
+ * Takes a slot, records the execution as queued, and hands the job to the bus. A waiting
+ * caller's watch is opened before the job is published, so the answer cannot slip past it.
+ */
+export async function startExecution(
+  platform: Platform,
+  definition: FunctionDefinition,
+  stdin: Uint8Array,
+  options: { wait: boolean; correlationId: string },
+): Promise<StartedExecution> {
+  const { clock, config, bus } = platform;
+  const context = commandContext(platform, options.correlationId);
+  const executionId = platform.newId();
+  const queuedAt = clock.now();
+  const deadline = new Date(queuedAt.getTime() + definition.timeoutMs + config.executions.graceMs);
+  // The lease outlives the deadline a little, so the sweeper frees the slot before the lease does.
+  const leaseUntil = new Date(deadline.getTime() + config.executions.graceMs);
+
+  const slotStreams = await reserveSlots(platform, definition.ownerId, executionId, leaseUntil, context);
+  const queued = await handleCommand(
+    platform.store,
+    executionDecider,
+    executionStream(executionId),
+    {
+      type: 'QueueExecution',
+      data: {
+        executionId,
+        functionId: definition.functionId,
+        ownerId: definition.ownerId,
+        image: definition.image,
+        timeoutMs: definition.timeoutMs,
+        stdinBytes: stdin.byteLength,
+        queuedAt: queuedAt.toISOString(),
+        deadline: deadline.toISOString(),
+        slotStreams,
+      },
+    },
+    context,
+  );
+
+  const waiter = options.wait ? await watchOutcome(platform, executionId, deadline, options.correlationId) : undefined;
+  try {
+    await bus.publishJob({
+      executionId,
+      functionId: definition.functionId,
+      ownerId: definition.ownerId,
+      image: definition.image,
+      command: definition.command,
+      env: definition.env,
+      timeoutMs: definition.timeoutMs,
+      memoryMb: definition.memoryMb,
+      stdin: toBase64(stdin),
+      deadline: deadline.toISOString(),
+      correlationId: options.correlationId,
+    });
+  } catch (error) {
+    await waiter?.close();
+    if (!(error instanceof BusUnavailableError)) throw error;
+    // No durable job: the execution ends here and says why, and its slot is free again.
+    await recordReport(
+      platform,
+      executionId,
+      { type: 'FAILED', reason: 'the job queue is unavailable', at: clock.now().toISOString() },
+      options.correlationId,
+    );
+    await releaseSlots(platform, slotStreams, executionId, context);
+    throw new DomainError('JobBusUnavailable', 'the job queue is unavailable; try again shortly', 5);
+  }
+  await awaitProjections(platform, queued.position);
+  return { executionId, deadline, outcome: waiter?.outcome };
+}
+
+/**
+ * The live execution actor: statuses from the bus drive it, and its `after` deadline turns
+ * silence into failed (never started) or timedOut. Its final state is then recorded (the
+ * recorder may have done so already: recording is idempotent) and read back from the stream,
+ * so the answer is exactly what is stored.
+ */
+async function watchOutcome(platform: Platform, executionId: string, deadline: Date, correlationId: string) {
+  const actor = createActor(executionMachine, { input: { executionId, deadline: deadline.toISOString() } });
+  let lastReport: ExecutionReport | undefined;
+  const finished = new Promise<ExecutionSnapshot>((resolve) => {
+    actor.subscribe((snapshot) => {
+      if (isTerminal(statusOf(snapshot))) resolve(snapshot);
+    });
+  });
+  actor.start();
+  let watch: StatusWatch;
+  try {
+    watch = await platform.bus.watchStatuses(executionId, (status) => {
+      lastReport = reportFromStatus(status);
+      actor.send(lastReport);
+    });
+  } catch (error) {
+    actor.stop();
+    throw error;
+  }
+
+  const outcome = finished.then(async (snapshot) => {
+    actor.stop();
+    await watch.close();
+    const heardOutcome = lastReport !== undefined && lastReport.type !== 'STARTED' && snapshot.context.finishedAt === lastReport.at;
+    return heardOutcome
+      ? recordReport(platform, executionId, lastReport!, correlationId)
+      : expireExecution(platform, executionId, deadline, correlationId);
+  });
+  return {
+    outcome,
+    close: async () => {
+      actor.stop();
+      await watch.close();
+    },
+  };
+}
+
+const toBase64 = (bytes: Uint8Array) => {
+  let binary = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(binary);
+};

@@ -1,0 +1,155 @@
+import { z } from 'zod';
+
+/**
+ * Every setting Faasbox reads, validated once at start. Nothing else reads the environment:
+ * the entry point passes this object down.
+ */
+export type Config = {
+  port: number;
+  host: string;
+  production: boolean;
+  dataDir: string;
+  /** Absent only in development; the entry point then keeps a generated one in the data dir. */
+  jwtSecret: string | undefined;
+  tokenLifetimeSeconds: number;
+  bcryptCost: number;
+  jsonBodyLimitBytes: number;
+  functionLimits: { defaultTimeoutMs: number; maxTimeoutMs: number; defaultMemoryMb: number; maxMemoryMb: number };
+  operators: ReadonlySet<string>;
+  executions: {
+    maxActivePerUser: number;
+    /** Across all users; null: no global cap. */
+    maxActive: number | null;
+    /** Added to a function's timeout for queueing, pulling and starting: the execution's deadline. */
+    graceMs: number;
+  };
+  /** Set: jobs and results go over NATS JetStream; unset: the in-process bus (one process). */
+  natsUrl: string | undefined;
+  worker: {
+    id: string | undefined;
+    concurrency: number;
+    pullPolicy: 'missing' | 'always';
+    outputLimitBytes: number;
+    allowRoot: boolean;
+  };
+  /** Where the Docker engine listens (`DOCKER_HOST`); undefined: the default local socket. */
+  docker: { socketPath: string } | { host: string; port: number; protocol: 'http' } | undefined;
+};
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+const MIN_SECRET_BYTES = 32;
+
+const integer = (fallback: number, min: number, max: number) =>
+  z
+    .string()
+    .trim()
+    .regex(/^\d+$/, 'must be a whole number')
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max))
+    .default(fallback);
+
+const schema = z
+  .object({
+    PORT: integer(8080, 0, 65535),
+    NODE_ENV: z.string().optional(),
+    FAASBOX_HOST: z.string().trim().min(1).default('127.0.0.1'),
+    FAASBOX_DATA_DIR: z.string().trim().min(1).default('./data'),
+    FAASBOX_JWT_SECRET: z
+      .string()
+      .refine((secret) => new TextEncoder().encode(secret).length >= MIN_SECRET_BYTES, {
+        message: `must be at least ${MIN_SECRET_BYTES} bytes`,
+      })
+      .optional(),
+    FAASBOX_TOKEN_LIFETIME_SECONDS: integer(3600, 60, 30 * 24 * 3600),
+    FAASBOX_BCRYPT_COST: integer(10, 10, 15),
+    FAASBOX_JSON_BODY_LIMIT_BYTES: integer(1024 * 1024, 1024, 64 * 1024 * 1024),
+    FAASBOX_DEFAULT_TIMEOUT_MS: integer(30_000, 100, 24 * 3600 * 1000),
+    FAASBOX_MAX_TIMEOUT_MS: integer(300_000, 100, 24 * 3600 * 1000),
+    FAASBOX_DEFAULT_MEMORY_MB: integer(128, 6, 1024 * 1024),
+    FAASBOX_MAX_MEMORY_MB: integer(2048, 6, 1024 * 1024),
+    FAASBOX_OPERATORS: z.string().default(''),
+    FAASBOX_MAX_ACTIVE_PER_USER: integer(4, 1, 10_000),
+    FAASBOX_MAX_ACTIVE: integer(0, 0, 1_000_000),
+    FAASBOX_EXECUTION_GRACE_MS: integer(30_000, 1_000, 3_600_000),
+    FAASBOX_NATS_URL: z.string().trim().min(1).optional(),
+    FAASBOX_WORKER_ID: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be 1 to 64 letters, digits, ".", "_" or "-"').optional(),
+    FAASBOX_WORKER_CONCURRENCY: integer(4, 1, 256),
+    FAASBOX_PULL_POLICY: z.enum(['missing', 'always']).default('missing'),
+    FAASBOX_OUTPUT_LIMIT_BYTES: integer(1024 * 1024, 1024, 16 * 1024 * 1024),
+    FAASBOX_ALLOW_ROOT: z.enum(['true', 'false']).default('false'),
+    DOCKER_HOST: z
+      .string()
+      .trim()
+      .regex(/^(unix:\/\/\/.+|tcp:\/\/[^/:]+:\d+)$/, 'must be unix:///path or tcp://host:port')
+      .optional(),
+  })
+  .superRefine((env, ctx) => {
+    if (env.NODE_ENV === 'production' && env.FAASBOX_JWT_SECRET === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['FAASBOX_JWT_SECRET'],
+        message: `is required when NODE_ENV=production (at least ${MIN_SECRET_BYTES} bytes)`,
+      });
+    }
+    if (env.FAASBOX_DEFAULT_TIMEOUT_MS > env.FAASBOX_MAX_TIMEOUT_MS) {
+      ctx.addIssue({ code: 'custom', path: ['FAASBOX_DEFAULT_TIMEOUT_MS'], message: 'exceeds FAASBOX_MAX_TIMEOUT_MS' });
+    }
+    if (env.FAASBOX_DEFAULT_MEMORY_MB > env.FAASBOX_MAX_MEMORY_MB) {
+      ctx.addIssue({ code: 'custom', path: ['FAASBOX_DEFAULT_MEMORY_MB'], message: 'exceeds FAASBOX_MAX_MEMORY_MB' });
+    }
+  });
+
+/** Throws ConfigError naming every bad variable; never echoes a value (it may be a secret). */
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')} ${issue.message}`);
+    throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
+  }
+  const e = parsed.data;
+  return {
+    port: e.PORT,
+    host: e.FAASBOX_HOST,
+    production: e.NODE_ENV === 'production',
+    dataDir: e.FAASBOX_DATA_DIR,
+    jwtSecret: e.FAASBOX_JWT_SECRET,
+    tokenLifetimeSeconds: e.FAASBOX_TOKEN_LIFETIME_SECONDS,
+    bcryptCost: e.FAASBOX_BCRYPT_COST,
+    jsonBodyLimitBytes: e.FAASBOX_JSON_BODY_LIMIT_BYTES,
+    functionLimits: {
+      defaultTimeoutMs: e.FAASBOX_DEFAULT_TIMEOUT_MS,
+      maxTimeoutMs: e.FAASBOX_MAX_TIMEOUT_MS,
+      defaultMemoryMb: e.FAASBOX_DEFAULT_MEMORY_MB,
+      maxMemoryMb: e.FAASBOX_MAX_MEMORY_MB,
+    },
+    operators: new Set(
+      e.FAASBOX_OPERATORS.split(',')
+        .map((email) => email.trim().toLowerCase())
+        .filter(Boolean),
+    ),
+    executions: {
+      maxActivePerUser: e.FAASBOX_MAX_ACTIVE_PER_USER,
+      maxActive: e.FAASBOX_MAX_ACTIVE === 0 ? null : e.FAASBOX_MAX_ACTIVE,
+      graceMs: e.FAASBOX_EXECUTION_GRACE_MS,
+    },
+    natsUrl: e.FAASBOX_NATS_URL,
+    worker: {
+      id: e.FAASBOX_WORKER_ID,
+      concurrency: e.FAASBOX_WORKER_CONCURRENCY,
+      pullPolicy: e.FAASBOX_PULL_POLICY,
+      outputLimitBytes: e.FAASBOX_OUTPUT_LIMIT_BYTES,
+      allowRoot: e.FAASBOX_ALLOW_ROOT === 'true',
+    },
+    docker: dockerEndpoint(e.DOCKER_HOST),
+  };
+}
+
+function dockerEndpoint(dockerHost: string | undefined): Config['docker'] {
+  if (dockerHost === undefined) return undefined;
+  if (dockerHost.startsWith('unix://')) return { socketPath: dockerHost.slice('unix://'.length) };
+  const { hostname, port } = new URL(dockerHost.replace(/^tcp:/, 'http:'));
+  return { host: hostname, port: Number(port), protocol: 'http' };
+}

@@ -1,0 +1,27 @@
+/** Why a command was refused. The HTTP layer maps each code to a status in one place. */
+export type DomainErrorCode =
+  | 'EmailTaken'
+  | 'UserNotFound'
+  | 'UserAlreadyExists'
+  | 'FunctionNotFound'
+  | 'FunctionAlreadyExists'
+  | 'NotFunctionOwner'
+  | 'InvalidCredentials'
+  | 'TooManyAttempts'
+  | 'LimitReached'
+  | 'ExecutionNotFound'
+  | 'NotExecutionOwner'
+  | 'ExecutionAlreadyExists'
+  | 'JobBusUnavailable';
+
+export class DomainError extends Error {
+  override readonly name = 'DomainError';
+  constructor(
+    readonly code: DomainErrorCode,
+    message: string,
+    /** For TooManyAttempts and LimitReached: when the caller may try again. */
+    readonly retryAfterSeconds?: number,
+  ) {
+    super(message);
+  }
+}

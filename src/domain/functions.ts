@@ -1,0 +1,75 @@
+import type { Decider, DomainEvent } from './decider.ts';
+import { DomainError } from './errors.ts';
+
+export type FunctionSpec = {
+  name: string;
+  image: string;
+  command: string[] | null;
+  env: Record<string, string>;
+  timeoutMs: number;
+  memoryMb: number;
+};
+
+export type FunctionDefinition = FunctionSpec & { functionId: string; ownerId: string; createdAt: string };
+
+export type FunctionEvent =
+  | DomainEvent<'FunctionCreated', FunctionDefinition>
+  | DomainEvent<'FunctionDeleted', { functionId: string; deletedAt: string; reason: 'deleted by owner' | 'owner deleted' }>;
+
+export type FunctionState =
+  | { status: 'absent' }
+  | { status: 'active'; definition: FunctionDefinition }
+  | { status: 'deleted'; definition: FunctionDefinition };
+
+export type FunctionCommand =
+  | { type: 'CreateFunction'; functionId: string; ownerId: string; spec: FunctionSpec; now: Date }
+  /** `requesterId` null: the platform itself, removing the functions of a deleted user. */
+  | { type: 'DeleteFunction'; requesterId: string | null; now: Date };
+
+export const functionDecider: Decider<FunctionCommand, FunctionEvent, FunctionState> = {
+  initialState: () => ({ status: 'absent' }),
+
+  evolve: (state, event) => {
+    switch (event.type) {
+      case 'FunctionCreated':
+        return { status: 'active', definition: event.data };
+      case 'FunctionDeleted':
+        return state.status === 'active' ? { status: 'deleted', definition: state.definition } : state;
+    }
+  },
+
+  decide: (command, state) => {
+    switch (command.type) {
+      case 'CreateFunction':
+        if (state.status !== 'absent') throw new DomainError('FunctionAlreadyExists', 'the function already exists');
+        return [
+          {
+            type: 'FunctionCreated',
+            data: {
+              functionId: command.functionId,
+              ownerId: command.ownerId,
+              ...command.spec,
+              createdAt: command.now.toISOString(),
+            },
+          },
+        ];
+      case 'DeleteFunction': {
+        if (state.status !== 'active') throw new DomainError('FunctionNotFound', 'no such function');
+        const byOwner = command.requesterId !== null;
+        if (byOwner && state.definition.ownerId !== command.requesterId) {
+          throw new DomainError('NotFunctionOwner', 'the function belongs to another user');
+        }
+        return [
+          {
+            type: 'FunctionDeleted',
+            data: {
+              functionId: state.definition.functionId,
+              deletedAt: command.now.toISOString(),
+              reason: byOwner ? 'deleted by owner' : 'owner deleted',
+            },
+          },
+        ];
+      }
+    }
+  },
+};

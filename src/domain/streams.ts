@@ -1,0 +1,21 @@
+/** Stream names: one place, so every reader and writer agrees. */
+export const userStream = (userId: string) => `user-${userId}`;
+export const functionStream = (functionId: string) => `function-${functionId}`;
+
+/** The email is hashed so the stream name carries no personal data and has a fixed length. */
+export const emailStream = async (normalizedEmail: string) => {
+  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(normalizedEmail));
+  const hex = Array.from(new Uint8Array(digest), (byte) => byte.toString(16).padStart(2, '0')).join('');
+  return `email-${hex}`;
+};
+
+export const streamPrefixes = {
+  user: 'user-',
+  email: 'email-',
+  function: 'function-',
+  execution: 'execution-',
+  slots: 'slots-',
+} as const;
+export const executionStream = (executionId: string) => `execution-${executionId}`;
+export const userSlotsStream = (userId: string) => `slots-${userId}`;
+export const GLOBAL_SLOTS_STREAM = 'slots-global';

@@ -1,0 +1,105 @@
+import { OpenAPIHono } from '@hono/zod-openapi';
+import type { Context } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { HTTPException } from 'hono/http-exception';
+import { secureHeaders } from 'hono/secure-headers';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { DomainError, type DomainErrorCode } from '../domain/errors.ts';
+import type { Platform } from '../platform.ts';
+import type { AppEnv, ClientAddressOf } from './env.ts';
+import { correlationId } from './middleware/correlation-id.ts';
+import { rejectPrototypeKeys } from './middleware/reject-prototype-keys.ts';
+import { problemResponse } from './problem.ts';
+import { addExecutionRoutes } from './routes/executions.ts';
+import { addFunctionRoutes } from './routes/functions.ts';
+import { addHealthRoutes } from './routes/health.ts';
+import { addTokenRoutes } from './routes/tokens.ts';
+import { addUserRoutes } from './routes/users.ts';
+
+export type AppOptions = {
+  clientAddressOf: ClientAddressOf;
+  /** Where unexpected failures are reported; the caller only ever sees a generic 500. */
+  reportError?: (error: unknown, correlationId: string) => void;
+};
+
+const DOMAIN_STATUS: Record<DomainErrorCode, { status: ContentfulStatusCode; slug: string }> = {
+  EmailTaken: { status: 409, slug: 'email-taken' },
+  UserAlreadyExists: { status: 409, slug: 'user-exists' },
+  UserNotFound: { status: 401, slug: 'user-not-found' },
+  InvalidCredentials: { status: 401, slug: 'invalid-credentials' },
+  TooManyAttempts: { status: 429, slug: 'too-many-attempts' },
+  FunctionNotFound: { status: 404, slug: 'function-not-found' },
+  FunctionAlreadyExists: { status: 409, slug: 'function-exists' },
+  NotFunctionOwner: { status: 403, slug: 'not-function-owner' },
+  LimitReached: { status: 429, slug: 'limit-reached' },
+  ExecutionNotFound: { status: 404, slug: 'execution-not-found' },
+  NotExecutionOwner: { status: 403, slug: 'not-execution-owner' },
+  ExecutionAlreadyExists: { status: 409, slug: 'execution-exists' },
+  JobBusUnavailable: { status: 503, slug: 'job-bus-unavailable' },
+};
+
+/** The whole HTTP API, built from web standards only, so every runtime serves the same app. */
+export function createApp(platform: Platform, options: AppOptions): OpenAPIHono<AppEnv> {
+  const app = new OpenAPIHono<AppEnv>({
+    defaultHook: (result, c) => {
+      if (result.success) return;
+      const errors = result.error.issues.map((issue) => ({
+        field: issue.path.map(String).join('.') || '(body)',
+        message: issue.message,
+      }));
+      const detail = errors.map((error) => `${error.field}: ${error.message}`).join('; ');
+      return problemResponse(c, 400, 'invalid-request', detail, { errors });
+    },
+  });
+
+  app.use('*', correlationId());
+  app.use('*', secureHeaders());
+  app.use(
+    '/v1/*',
+    bodyLimit({
+      maxSize: platform.config.jsonBodyLimitBytes,
+      onError: (c) =>
+        // The unread rest of the body makes the connection unusable: the client must not reuse it.
+        problemResponse(c, 413, 'body-too-large', `the body exceeds ${platform.config.jsonBodyLimitBytes} bytes`, {}, { connection: 'close' }),
+    }),
+  );
+  app.use('/v1/*', rejectPrototypeKeys());
+
+  app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', {
+    type: 'http',
+    scheme: 'bearer',
+    bearerFormat: 'JWT',
+  });
+  addHealthRoutes(app, platform);
+  addUserRoutes(app, platform);
+  addTokenRoutes(app, platform, options.clientAddressOf);
+  addFunctionRoutes(app, platform);
+  addExecutionRoutes(app, platform);
+  app.doc31('/openapi.json', {
+    openapi: '3.1.0',
+    info: { title: 'Faasbox', version: '1', description: 'Self-hosted functions as a service.' },
+  });
+
+  app.notFound((c) => problemResponse(c, 404, 'not-found', `no route for ${c.req.method} ${new URL(c.req.url).pathname}`));
+  app.onError((error, c) => toProblem(error, c, options));
+  return app;
+}
+
+function toProblem(error: unknown, c: Context<AppEnv>, options: AppOptions): Response {
+  if (error instanceof DomainError) {
+    const { status, slug } = DOMAIN_STATUS[error.code];
+    const retryAfter = error.retryAfterSeconds;
+    return retryAfter === undefined
+      ? problemResponse(c, status, slug, error.message)
+      : problemResponse(c, status, slug, error.message, {}, { 'retry-after': String(Math.max(1, retryAfter)) });
+  }
+  if (error instanceof HTTPException) {
+    const challenge = error.res?.headers.get('www-authenticate');
+    const status = error.status as ContentfulStatusCode;
+    const slug = status === 401 ? 'unauthorized' : `http-${status}`;
+    const detail = status === 401 ? 'a valid bearer token is required' : error.message;
+    return problemResponse(c, status, slug, detail, {}, challenge ? { 'www-authenticate': challenge } : {});
+  }
+  options.reportError?.(error, c.get('correlationId'));
+  return problemResponse(c, 500, 'internal', 'an unexpected error occurred; quote the correlation id when reporting it');
+}

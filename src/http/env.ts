@@ -1,0 +1,13 @@
+import type { Context } from 'hono';
+import type { Principal } from '../auth/principal.ts';
+
+export type AppEnv = {
+  Variables: {
+    correlationId: string;
+    principal: Principal;
+    jwtPayload: Record<string, unknown>;
+  };
+};
+
+/** How the runtime's adapter tells the app who is calling (the socket's address). */
+export type ClientAddressOf = (c: Context<AppEnv>) => string;

@@ -1,0 +1,168 @@
+import { type OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
+import { statusOf } from '../../../actors/execution.ts';
+import { readState } from '../../commands/handle-command.ts';
+import { startExecution } from '../../commands/start-execution.ts';
+import { DomainError } from '../../domain/errors.ts';
+import { type ExecutionState, executionDecider } from '../../domain/executions.ts';
+import { executionStream } from '../../domain/streams.ts';
+import type { Platform } from '../../platform.ts';
+import { authenticate } from '../middleware/authenticate.ts';
+import type { AppEnv } from '../env.ts';
+import { IdParamSchema, UUID, problem } from '../schemas.ts';
+import { ownedFunction } from './functions.ts';
+
+const ExecutionResultSchema = z
+  .object({
+    executionId: z.uuid(),
+    functionId: z.uuid(),
+    status: z.enum(['queued', 'running', 'succeeded', 'failed', 'timedOut']),
+    exitCode: z.number().int().nullable(),
+    stdout: z.string(),
+    stderr: z.string(),
+    truncated: z.boolean(),
+    durationMs: z.number().int().nullable(),
+    reason: z.string().nullable(),
+    queuedAt: z.iso.datetime(),
+    startedAt: z.iso.datetime().nullable(),
+    finishedAt: z.iso.datetime().nullable(),
+    lateResults: z.array(z.object({ type: z.string(), at: z.string() })),
+  })
+  .openapi('Execution');
+
+const QueuedSchema = z.object({ executionId: z.uuid(), status: z.literal('queued') }).openapi('QueuedExecution');
+
+const ExecutionSummarySchema = z
+  .object({
+    executionId: z.uuid(),
+    status: z.enum(['queued', 'running', 'succeeded', 'failed', 'timedOut']),
+    exitCode: z.number().int().nullable(),
+    durationMs: z.number().int().nullable(),
+    reason: z.string().nullable(),
+    queuedAt: z.iso.datetime(),
+    startedAt: z.iso.datetime().nullable(),
+    finishedAt: z.iso.datetime().nullable(),
+  })
+  .openapi('ExecutionSummary');
+
+export function executionView(state: Extract<ExecutionState, { status: 'present' }>) {
+  const { context } = state.snapshot;
+  const output = context.output;
+  return {
+    executionId: state.queued.executionId,
+    functionId: state.queued.functionId,
+    status: statusOf(state.snapshot),
+    exitCode: output?.exitCode ?? null,
+    stdout: output?.stdout ?? '',
+    stderr: output?.stderr ?? '',
+    truncated: output?.truncated ?? false,
+    durationMs: output?.durationMs ?? null,
+    reason: context.reason,
+    queuedAt: state.queued.queuedAt,
+    startedAt: context.startedAt,
+    finishedAt: context.finishedAt,
+    lateResults: context.late,
+  };
+}
+
+export function addExecutionRoutes(app: OpenAPIHono<AppEnv>, platform: Platform) {
+  const auth = authenticate(platform);
+  const unauthorized = problem('Missing, invalid or revoked token');
+
+  const execute = createRoute({
+    method: 'post',
+    path: '/v1/functions/{id}/executions',
+    tags: ['executions'],
+    summary: "Execute a function: the body is the container's stdin",
+    description:
+      'Waits for the outcome and answers 200 for every recorded outcome (succeeded, or failed with an exit code or a reason), 504 on timeout. With `?wait=false` answers 202 at once; poll `GET /v1/executions/{id}`.',
+    security: [{ bearerAuth: [] }],
+    middleware: auth,
+    request: {
+      params: IdParamSchema,
+      query: z.object({ wait: z.enum(['true', 'false']).optional() }),
+      body: { content: { 'application/octet-stream': { schema: z.string().openapi({ format: 'binary' }) } } },
+    },
+    responses: {
+      200: { description: 'The outcome', content: { 'application/json': { schema: ExecutionResultSchema } } },
+      202: { description: 'Queued', content: { 'application/json': { schema: QueuedSchema } } },
+      401: unauthorized,
+      403: problem('The function belongs to another user'),
+      404: problem('No such function'),
+      413: problem('The body is over the limit'),
+      429: problem('Too many executions running; see Retry-After'),
+      503: problem('The job queue is unavailable'),
+      504: { description: 'Timed out: the execution, with status "timedOut"', content: { 'application/json': { schema: ExecutionResultSchema } } },
+    },
+  });
+  app.openapi(execute, async (c) => {
+    const definition = await ownedFunction(platform, c.req.valid('param').id, c.get('principal').userId);
+    const wait = c.req.valid('query').wait !== 'false';
+    const stdin = new Uint8Array(await c.req.arrayBuffer());
+    const started = await startExecution(platform, definition, stdin, { wait, correlationId: c.get('correlationId') });
+    c.header('location', `/v1/executions/${started.executionId}`);
+    if (!started.outcome) return c.json({ executionId: started.executionId, status: 'queued' as const }, 202);
+
+    const state = await started.outcome;
+    if (state.status !== 'present') throw new Error('a started execution has no stream');
+    const view = executionView(state);
+    // A timeout is an outcome, not a bad request: the answer is the execution, as for 200.
+    return view.status === 'timedOut' ? c.json(view, 504) : c.json(view, 200);
+  });
+
+  const get = createRoute({
+    method: 'get',
+    path: '/v1/executions/{id}',
+    tags: ['executions'],
+    summary: 'An execution: its state and, once finished, its result',
+    security: [{ bearerAuth: [] }],
+    middleware: auth,
+    request: { params: IdParamSchema },
+    responses: {
+      200: { description: 'The execution', content: { 'application/json': { schema: ExecutionResultSchema } } },
+      401: unauthorized,
+      403: problem('The execution belongs to another user'),
+      404: problem('No such execution'),
+    },
+  });
+  app.openapi(get, async (c) => {
+    const { id } = c.req.valid('param');
+    if (!UUID.test(id)) throw new DomainError('ExecutionNotFound', 'no such execution');
+    // The stream, not a projection: the result is read where it was written.
+    const { state } = await readState(platform.store, executionDecider, executionStream(id.toLowerCase()));
+    if (state.status !== 'present') throw new DomainError('ExecutionNotFound', 'no such execution');
+    if (state.queued.ownerId !== c.get('principal').userId) {
+      throw new DomainError('NotExecutionOwner', 'the execution belongs to another user');
+    }
+    return c.json(executionView(state), 200);
+  });
+
+  const history = createRoute({
+    method: 'get',
+    path: '/v1/functions/{id}/executions',
+    tags: ['executions'],
+    summary: "A function's executions, newest first",
+    security: [{ bearerAuth: [] }],
+    middleware: auth,
+    request: {
+      params: IdParamSchema,
+      query: z.object({ limit: z.coerce.number().int().min(1).max(1000).optional() }),
+    },
+    responses: {
+      200: {
+        description: 'History',
+        content: { 'application/json': { schema: z.object({ executions: z.array(ExecutionSummarySchema) }) } },
+      },
+      400: problem('Invalid limit'),
+      401: unauthorized,
+      403: problem('The function belongs to another user'),
+      404: problem('No such function'),
+    },
+  });
+  app.openapi(history, async (c) => {
+    const definition = await ownedFunction(platform, c.req.valid('param').id, c.get('principal').userId);
+    const executions = platform.projections.executions
+      .listByFunction(definition.functionId, c.req.valid('query').limit ?? 100)
+      .map(({ functionId: _, ownerId: __, deadline: ___, ...summary }) => summary);
+    return c.json({ executions }, 200);
+  });
+}

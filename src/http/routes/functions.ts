@@ -1,0 +1,140 @@
+import { type OpenAPIHono, createRoute } from '@hono/zod-openapi';
+import { createFunction } from '../../commands/create-function.ts';
+import { deleteFunction } from '../../commands/delete-function.ts';
+import { DomainError } from '../../domain/errors.ts';
+import { type FunctionDefinition, functionDecider } from '../../domain/functions.ts';
+import { functionStream } from '../../domain/streams.ts';
+import { readState } from '../../commands/handle-command.ts';
+import type { Platform } from '../../platform.ts';
+import { authenticate } from '../middleware/authenticate.ts';
+import type { AppEnv } from '../env.ts';
+import { DeletedSchema, IdParamSchema, UUID, functionSchemas, problem } from '../schemas.ts';
+
+export const functionView = (definition: FunctionDefinition) => ({
+  id: definition.functionId,
+  name: definition.name,
+  image: definition.image,
+  command: definition.command,
+  env: definition.env,
+  timeoutMs: definition.timeoutMs,
+  memoryMb: definition.memoryMb,
+  createdAt: definition.createdAt,
+});
+
+/**
+ * The caller's function, or the error its absence or ownership calls for. The projection
+ * answers first; the stream decides when it has not seen the function yet (another api
+ * instance created it a moment ago).
+ */
+export async function ownedFunction(platform: Platform, functionId: string, ownerId: string): Promise<FunctionDefinition> {
+  // An id that is no UUID cannot name a function; it is not worth a 400.
+  if (!UUID.test(functionId)) throw new DomainError('FunctionNotFound', 'no such function');
+  const id = functionId.toLowerCase();
+  let definition = platform.projections.functions.get(id);
+  if (definition === undefined) {
+    const { state } = await readState(platform.store, functionDecider, functionStream(id));
+    if (state.status === 'active') definition = state.definition;
+  }
+  if (definition === undefined) throw new DomainError('FunctionNotFound', 'no such function');
+  if (definition.ownerId !== ownerId) throw new DomainError('NotFunctionOwner', 'the function belongs to another user');
+  return definition;
+}
+
+export function addFunctionRoutes(app: OpenAPIHono<AppEnv>, platform: Platform) {
+  const { FunctionInputSchema, FunctionSchema, FunctionListSchema } = functionSchemas(platform.config.functionLimits);
+  const auth = authenticate(platform);
+  const unauthorized = problem('Missing, invalid or revoked token');
+
+  const create = createRoute({
+    method: 'post',
+    path: '/v1/functions',
+    tags: ['functions'],
+    summary: 'Register a function: a container image and how to run it',
+    security: [{ bearerAuth: [] }],
+    middleware: auth,
+    request: { body: { required: true, content: { 'application/json': { schema: FunctionInputSchema } } } },
+    responses: {
+      201: { description: 'Created', content: { 'application/json': { schema: FunctionSchema } } },
+      400: problem('Invalid field (named in the answer)'),
+      401: unauthorized,
+    },
+  });
+  app.openapi(create, async (c) => {
+    const input = c.req.valid('json');
+    const limits = platform.config.functionLimits;
+    const definition = await createFunction(
+      platform,
+      c.get('principal').userId,
+      {
+        name: input.name,
+        image: input.image,
+        command: input.command ?? null,
+        env: input.env ?? {},
+        timeoutMs: input.timeoutMs ?? limits.defaultTimeoutMs,
+        memoryMb: input.memoryMb ?? limits.defaultMemoryMb,
+      },
+      c.get('correlationId'),
+    );
+    c.header('location', `/v1/functions/${definition.functionId}`);
+    return c.json(functionView(definition), 201);
+  });
+
+  const list = createRoute({
+    method: 'get',
+    path: '/v1/functions',
+    tags: ['functions'],
+    summary: "The caller's functions, newest first",
+    security: [{ bearerAuth: [] }],
+    middleware: auth,
+    responses: {
+      200: { description: 'Functions', content: { 'application/json': { schema: FunctionListSchema } } },
+      401: unauthorized,
+    },
+  });
+  app.openapi(list, (c) => {
+    const functions = platform.projections.functions.listByOwner(c.get('principal').userId).map(functionView);
+    return c.json({ functions }, 200);
+  });
+
+  const get = createRoute({
+    method: 'get',
+    path: '/v1/functions/{id}',
+    tags: ['functions'],
+    summary: 'One function',
+    security: [{ bearerAuth: [] }],
+    middleware: auth,
+    request: { params: IdParamSchema },
+    responses: {
+      200: { description: 'The function', content: { 'application/json': { schema: FunctionSchema } } },
+      401: unauthorized,
+      403: problem('The function belongs to another user'),
+      404: problem('No such function'),
+    },
+  });
+  app.openapi(get, async (c) => {
+    const definition = await ownedFunction(platform, c.req.valid('param').id, c.get('principal').userId);
+    return c.json(functionView(definition), 200);
+  });
+
+  const remove = createRoute({
+    method: 'delete',
+    path: '/v1/functions/{id}',
+    tags: ['functions'],
+    summary: 'Delete a function',
+    security: [{ bearerAuth: [] }],
+    middleware: auth,
+    request: { params: IdParamSchema },
+    responses: {
+      200: { description: 'Deleted', content: { 'application/json': { schema: DeletedSchema } } },
+      401: unauthorized,
+      403: problem('The function belongs to another user'),
+      404: problem('No such function'),
+    },
+  });
+  app.openapi(remove, async (c) => {
+    const { id } = c.req.valid('param');
+    if (!UUID.test(id)) throw new DomainError('FunctionNotFound', 'no such function');
+    await deleteFunction(platform, c.get('principal').userId, id.toLowerCase(), c.get('correlationId'));
+    return c.json({ deleted: true as const }, 200);
+  });
+}

@@ -1,0 +1,31 @@
+import { type OpenAPIHono, createRoute } from '@hono/zod-openapi';
+import { issueToken } from '../../commands/issue-token.ts';
+import type { Platform } from '../../platform.ts';
+import type { AppEnv, ClientAddressOf } from '../env.ts';
+import { CredentialsSchema, TokenSchema, problem } from '../schemas.ts';
+
+export function addTokenRoutes(app: OpenAPIHono<AppEnv>, platform: Platform, clientAddressOf: ClientAddressOf) {
+  const login = createRoute({
+    method: 'post',
+    path: '/v1/tokens',
+    tags: ['users'],
+    summary: 'Log in: a JWT for the user (the same one again while it has over half its lifetime left)',
+    request: { body: { required: true, content: { 'application/json': { schema: CredentialsSchema } } } },
+    responses: {
+      200: { description: 'A bearer token', content: { 'application/json': { schema: TokenSchema } } },
+      400: problem('Invalid body'),
+      401: problem('Wrong email or password (one answer for both)'),
+      429: problem('Too many failed logins; see Retry-After'),
+    },
+  });
+  app.openapi(login, async (c) => {
+    const credentials = c.req.valid('json');
+    const token = await issueToken(
+      platform,
+      { ...credentials, clientAddress: clientAddressOf(c) },
+      c.get('correlationId'),
+    );
+    c.header('cache-control', 'no-store');
+    return c.json(token, 200);
+  });
+}

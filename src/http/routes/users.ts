@@ -1,0 +1,61 @@
+import { type OpenAPIHono, createRoute } from '@hono/zod-openapi';
+import { deleteUser } from '../../commands/delete-user.ts';
+import { registerUser } from '../../commands/register-user.ts';
+import type { Platform } from '../../platform.ts';
+import { authenticate } from '../middleware/authenticate.ts';
+import type { AppEnv } from '../env.ts';
+import { CredentialsSchema, DeletedSchema, UserSchema, problem } from '../schemas.ts';
+
+export function addUserRoutes(app: OpenAPIHono<AppEnv>, platform: Platform) {
+  const register = createRoute({
+    method: 'post',
+    path: '/v1/users',
+    tags: ['users'],
+    summary: 'Register a user',
+    request: { body: { required: true, content: { 'application/json': { schema: CredentialsSchema } } } },
+    responses: {
+      201: { description: 'Registered', content: { 'application/json': { schema: UserSchema } } },
+      400: problem('Invalid email or password'),
+      409: problem('The email is already registered'),
+    },
+  });
+  app.openapi(register, async (c) => {
+    const user = await registerUser(platform, c.req.valid('json'), c.get('correlationId'));
+    c.header('location', '/v1/users/me');
+    return c.json(user, 201);
+  });
+
+  const me = createRoute({
+    method: 'get',
+    path: '/v1/users/me',
+    tags: ['users'],
+    summary: 'The calling user',
+    security: [{ bearerAuth: [] }],
+    middleware: authenticate(platform),
+    responses: {
+      200: { description: 'The user', content: { 'application/json': { schema: UserSchema } } },
+      401: problem('Missing, invalid or revoked token'),
+    },
+  });
+  app.openapi(me, (c) => {
+    const { userId, email, createdAt } = c.get('principal');
+    return c.json({ id: userId, email, createdAt }, 200);
+  });
+
+  const remove = createRoute({
+    method: 'delete',
+    path: '/v1/users/me',
+    tags: ['users'],
+    summary: 'Delete the calling user, its functions and its tokens; frees the email',
+    security: [{ bearerAuth: [] }],
+    middleware: authenticate(platform),
+    responses: {
+      200: { description: 'Deleted', content: { 'application/json': { schema: DeletedSchema } } },
+      401: problem('Missing, invalid or revoked token'),
+    },
+  });
+  app.openapi(remove, async (c) => {
+    await deleteUser(platform, c.get('principal').userId, c.get('correlationId'));
+    return c.json({ deleted: true as const }, 200);
+  });
+}

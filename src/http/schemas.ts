@@ -1,0 +1,112 @@
+import { z } from '@hono/zod-openapi';
+import type { Config } from '../config.ts';
+import { MAX_PASSWORD_BYTES, MIN_PASSWORD_BYTES } from '../auth/passwords.ts';
+import { isImageReference } from '../domain/image-reference.ts';
+
+const byteLength = (value: string) => new TextEncoder().encode(value).length;
+
+export const EmailSchema = z
+  .string()
+  .max(254)
+  .trim()
+  .toLowerCase()
+  .pipe(z.email({ message: 'must be a valid email address' }))
+  .openapi({ example: 'ada@example.com' });
+
+export const PasswordSchema = z
+  .string()
+  .refine((password) => byteLength(password) >= MIN_PASSWORD_BYTES, {
+    message: `must be at least ${MIN_PASSWORD_BYTES} bytes`,
+  })
+  .refine((password) => byteLength(password) <= MAX_PASSWORD_BYTES, {
+    message: `must be at most ${MAX_PASSWORD_BYTES} bytes (bcrypt ignores every byte past the 72nd)`,
+  })
+  .openapi({ example: 'correct horse battery staple', format: 'password' });
+
+export const CredentialsSchema = z.strictObject({ email: EmailSchema, password: PasswordSchema }).openapi('Credentials');
+
+export const UserSchema = z
+  .object({ id: z.uuid(), email: z.string(), createdAt: z.iso.datetime() })
+  .openapi('User');
+
+export const TokenSchema = z
+  .object({ token: z.string(), expiresAt: z.iso.datetime() })
+  .openapi('Token');
+
+export const DeletedSchema = z.object({ deleted: z.literal(true) }).openapi('Deleted');
+
+export const IdParamSchema = z.object({
+  id: z.string().openapi({ param: { name: 'id', in: 'path' }, format: 'uuid' }),
+});
+
+export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,255}$/;
+const FUNCTION_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
+// Keys that JavaScript treats as the object's prototype would be dropped, not stored.
+const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
+export function functionSchemas(limits: Config['functionLimits']) {
+  const FunctionInputSchema = z
+    .strictObject({
+      name: z.string().regex(FUNCTION_NAME, {
+        message: "must be 1 to 63 letters, digits, '.', '_' or '-', starting with a letter or digit",
+      }),
+      image: z
+        .string()
+        .max(512)
+        .refine(isImageReference, { message: 'must be an image reference such as registry.local:5000/team/app:1.2' }),
+      command: z
+        .array(z.string().max(4096).refine((arg) => !arg.includes('\0'), { message: 'must not contain NUL' }))
+        .min(1)
+        .max(64)
+        .optional(),
+      env: z
+        .record(
+          z
+            .string()
+            .regex(ENV_NAME, { message: 'names must be letters, digits and _, not starting with a digit' })
+            .refine((key) => !FORBIDDEN_KEYS.has(key), { message: 'is a reserved name' }),
+          z
+            .string()
+            .max(32 * 1024)
+            .refine((value) => !value.includes('\0'), { message: 'must not contain NUL' }),
+        )
+        .refine((env) => Object.keys(env).length <= 128, { message: 'must have at most 128 variables' })
+        .optional(),
+      timeoutMs: z.number().int().min(100).max(limits.maxTimeoutMs).optional(),
+      memoryMb: z.number().int().min(6).max(limits.maxMemoryMb).optional(),
+    })
+    .openapi('FunctionInput');
+
+  const FunctionSchema = z
+    .object({
+      id: z.uuid(),
+      name: z.string(),
+      image: z.string(),
+      command: z.array(z.string()).nullable(),
+      env: z.record(z.string(), z.string()),
+      timeoutMs: z.number().int(),
+      memoryMb: z.number().int(),
+      createdAt: z.iso.datetime(),
+    })
+    .openapi('Function');
+
+  const FunctionListSchema = z.object({ functions: z.array(FunctionSchema) }).openapi('FunctionList');
+
+  return { FunctionInputSchema, FunctionSchema, FunctionListSchema };
+}
+
+export const ProblemSchema = z
+  .object({
+    type: z.string(),
+    title: z.string(),
+    status: z.number().int(),
+    detail: z.string(),
+    correlationId: z.string().optional(),
+    errors: z.array(z.object({ field: z.string(), message: z.string() })).optional(),
+  })
+  .openapi('Problem');
+
+const problemContent = { 'application/problem+json': { schema: ProblemSchema } };
+export const problem = (description: string) => ({ description, content: problemContent });

@@ -1,0 +1,41 @@
+/**
+ * The ContainerRuntime port: run one execution in a fresh, locked-down container.
+ * Adapter: Docker through dockerode (worker/docker-runtime.ts).
+ */
+
+export type ContainerRunSpec = {
+  executionId: string;
+  image: string;
+  /** Overrides the image's command; null keeps the image's own. */
+  command: string[] | null;
+  env: Record<string, string>;
+  stdin: Uint8Array;
+  timeoutMs: number;
+  memoryMb: number;
+  correlationId: string;
+  /**
+   * Called once, right after the container started and before it is waited on: the worker acks
+   * its job there, so user code runs at most once.
+   */
+  onStarted(containerId: string): Promise<void>;
+};
+
+export type CollectedOutput = {
+  stdout: string;
+  stderr: string;
+  /** True when either stream passed the output cap and was cut. */
+  truncated: boolean;
+  durationMs: number;
+};
+
+export type ContainerRunOutcome =
+  | ({ kind: 'exited'; exitCode: number; oomKilled: boolean } & CollectedOutput)
+  | ({ kind: 'timedOut' } & CollectedOutput)
+  /** The platform could not run it: image missing, engine unreachable, bad command… `started` tells whether user code ran. */
+  | { kind: 'failed'; reason: string; started: boolean };
+
+export interface ContainerRuntime {
+  run(spec: ContainerRunSpec): Promise<ContainerRunOutcome>;
+  /** Resolves when the engine answers. */
+  ping(): Promise<void>;
+}

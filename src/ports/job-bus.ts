@@ -1,0 +1,78 @@
+/**
+ * The JobBus port: jobs from the api to workers, execution statuses back.
+ * Adapters: in-process (embedded default), NATS JetStream (several processes).
+ * Every adapter passes test/job-bus.contract.test.ts.
+ */
+
+export type Job = {
+  executionId: string;
+  functionId: string;
+  ownerId: string;
+  image: string;
+  command: string[] | null;
+  env: Record<string, string>;
+  timeoutMs: number;
+  memoryMb: number;
+  /** The request body, base64-encoded: it goes to the container's stdin. */
+  stdin: string;
+  /** ISO time after which the job must not start any more (nobody waits for it). */
+  deadline: string;
+  correlationId: string;
+};
+
+type Output = { exitCode: number | null; stdout: string; stderr: string; truncated: boolean; durationMs: number };
+
+export type StatusMessage =
+  | { type: 'started'; executionId: string; at: string; workerId: string; containerId: string }
+  | ({ type: 'succeeded'; executionId: string; at: string } & Output)
+  | ({ type: 'failed'; executionId: string; at: string; reason: string } & Partial<Output>)
+  | ({ type: 'timedOut'; executionId: string; at: string } & Partial<Output>);
+
+export type JobDelivery = {
+  job: Job;
+  /** The job is done with: it is never delivered again, to any worker. */
+  ack(): Promise<void>;
+  /** Hands the job back, unstarted, for another worker (a worker shutting down). */
+  release(): Promise<void>;
+};
+
+export type Consumer = {
+  /** Stops taking new messages. Handlers already running go on; the caller waits for them. */
+  stop(): Promise<void>;
+};
+
+export type StatusWatch = { close(): Promise<void> };
+
+export interface JobBus {
+  /**
+   * Resolves once the job is durable. A job whose executionId was already published is not
+   * queued twice (a retried publish).
+   */
+  publishJob(job: Job): Promise<void>;
+  /**
+   * Delivers jobs to `handler`, never more than `concurrency` unfinished at once: a worker pulls
+   * only as many jobs as it has free container slots. A job not acked or released is delivered
+   * again after an adapter-defined time.
+   */
+  consumeJobs(handler: (delivery: JobDelivery) => Promise<void>, options: { concurrency: number }): Consumer;
+  /** Resolves once the status is durable. */
+  publishStatus(status: StatusMessage): Promise<void>;
+  /**
+   * Statuses of one execution published from now on, as they come. A waiting request opens it
+   * before the job is published, so it cannot miss the answer.
+   */
+  watchStatuses(executionId: string, handler: (status: StatusMessage) => void): Promise<StatusWatch>;
+  /**
+   * Every status, each delivered to one of the consumers sharing this (durable, across api
+   * processes and restarts) until its handler resolves; a handler that throws gets it again.
+   */
+  consumeStatuses(handler: (status: StatusMessage) => Promise<void>): Consumer;
+  /** Number of jobs published and not yet taken by a worker (a metric, and for tests). */
+  pendingJobs(): Promise<number>;
+  close(): Promise<void>;
+}
+
+/** Thrown by publishJob / publishStatus when the bus cannot make the message durable now. */
+export class BusUnavailableError extends Error {
+  override readonly name = 'BusUnavailableError';
+}

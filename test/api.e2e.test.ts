@@ -1,0 +1,370 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { sign } from 'hono/jwt';
+import { type ServerProcess, startServer } from './support/server-process.ts';
+import { assertProblem, call, uniqueEmail } from './support/http-client.ts';
+
+const SECRET = 'e2e-secret-that-is-at-least-32-bytes-long!';
+const PASSWORD = 'correct horse battery';
+let server: ServerProcess;
+const api = (method: string, path: string, options?: Parameters<typeof call>[3]) => call(server.url, method, path, options);
+
+async function newUser(tag = 'user') {
+  const email = uniqueEmail(tag);
+  const created = await api('POST', '/v1/users', { json: { email, password: PASSWORD } });
+  assert.is(created.status, 201, JSON.stringify(created.body));
+  const login = await api('POST', '/v1/tokens', { json: { email, password: PASSWORD } });
+  assert.is(login.status, 200, JSON.stringify(login.body));
+  return { id: created.body.id as string, email, token: login.body.token as string };
+}
+
+const decodeJwt = (token: string) => {
+  const [header, payload] = token.split('.').slice(0, 2).map((part) => JSON.parse(Buffer.from(part, 'base64url').toString('utf8')));
+  return { header, payload };
+};
+
+// The first test starts the server, so a failed start fails a test instead of vanishing in a hook.
+const start = suite('api: start');
+start('the platform starts on a fresh data directory and reports healthy and ready', async () => {
+  server = await startServer({ env: { FAASBOX_JWT_SECRET: SECRET } });
+  assert.is((await api('GET', '/healthz')).status, 200);
+  const ready = await api('GET', '/readyz');
+  assert.is(ready.status, 200);
+  assert.is(ready.body.status, 'ready');
+});
+start.run();
+
+const users = suite('api: users');
+
+users('registration returns the user without password data and normalizes the email', async () => {
+  const raw = `  ${uniqueEmail('Case').toUpperCase()}  `;
+  const reply = await api('POST', '/v1/users', { json: { email: raw, password: PASSWORD } });
+  assert.is(reply.status, 201);
+  assert.equal(Object.keys(reply.body).sort(), ['createdAt', 'email', 'id']);
+  assert.is(reply.body.email, raw.trim().toLowerCase());
+  assert.match(reply.body.id, /^[0-9a-f-]{36}$/);
+  assert.not.match(JSON.stringify(reply.body), /password|hash|\$2/i);
+});
+
+users('an email registered twice, in any case, is refused with 409', async () => {
+  const email = uniqueEmail('twice');
+  assert.is((await api('POST', '/v1/users', { json: { email, password: PASSWORD } })).status, 201);
+  assertProblem(await api('POST', '/v1/users', { json: { email: email.toUpperCase(), password: 'another password' } }), 409);
+});
+
+users('20 parallel registrations of one email: exactly one succeeds', async () => {
+  const email = uniqueEmail('race');
+  const replies = await Promise.all(
+    Array.from({ length: 20 }, (_, i) => api('POST', '/v1/users', { json: { email, password: `password-${i}` } })),
+  );
+  const statuses = replies.map((reply) => reply.status);
+  assert.is(statuses.filter((status) => status === 201).length, 1, statuses.join(','));
+  assert.is(statuses.filter((status) => status === 409).length, 19, statuses.join(','));
+  for (const reply of replies.filter((r) => r.status === 409)) assertProblem(reply, 409);
+  // Only the winner's password opens the account.
+  const winner = replies.findIndex((reply) => reply.status === 201);
+  assert.is((await api('POST', '/v1/tokens', { json: { email, password: `password-${winner}` } })).status, 200);
+});
+
+users('invalid registrations get 400 naming the field', async () => {
+  const cases: [unknown, string][] = [
+    [{ email: 'not-an-email', password: PASSWORD }, 'email'],
+    [{ email: uniqueEmail(), password: 'short' }, 'password'],
+    [{ email: uniqueEmail(), password: 'x'.repeat(73) }, 'password'],
+    [{ email: uniqueEmail(), password: '🔒'.repeat(19) }, 'password'], // 19 characters, 76 bytes
+    [{ email: uniqueEmail() }, 'password'],
+    [{ email: 42, password: PASSWORD }, 'email'],
+    [{ email: uniqueEmail(), password: PASSWORD, admin: true }, '(body)'],
+    [[], '(body)'],
+    [null, '(body)'],
+  ];
+  for (const [json, field] of cases) {
+    const reply = await api('POST', '/v1/users', { body: JSON.stringify(json), headers: { 'content-type': 'application/json' } });
+    assertProblem(reply, 400);
+    assert.ok(
+      reply.body.errors.some((error: { field: string }) => error.field === field),
+      `${JSON.stringify(json)} → ${JSON.stringify(reply.body)}`,
+    );
+  }
+  const tooLong = await api('POST', '/v1/users', { json: { email: uniqueEmail(), password: 'x'.repeat(73) } });
+  assert.match(tooLong.body.detail, /72 bytes/);
+});
+
+users('a 72-byte password is accepted and is the whole password', async () => {
+  const email = uniqueEmail('long');
+  const password = 'é'.repeat(36); // 72 bytes in UTF-8
+  assert.is((await api('POST', '/v1/users', { json: { email, password } })).status, 201);
+  assert.is((await api('POST', '/v1/tokens', { json: { email, password } })).status, 200);
+  assertProblem(await api('POST', '/v1/tokens', { json: { email, password: 'é'.repeat(35) + 'e' } }), 401);
+});
+
+users('malformed JSON → 400, wrong media type → 415, oversized body → 413', async () => {
+  assertProblem(await api('POST', '/v1/users', { body: '{"email": ', headers: { 'content-type': 'application/json' } }), 400);
+  assertProblem(await api('POST', '/v1/users', { body: 'email=a', headers: { 'content-type': 'text/plain' } }), 415);
+  const huge = JSON.stringify({ email: uniqueEmail(), password: PASSWORD, padding: 'x'.repeat(1024 * 1024) });
+  assertProblem(await api('POST', '/v1/users', { body: huge, headers: { 'content-type': 'application/json' } }), 413);
+});
+
+users('GET /v1/users/me returns the caller', async () => {
+  const user = await newUser('me');
+  const reply = await api('GET', '/v1/users/me', { token: user.token });
+  assert.is(reply.status, 200);
+  assert.is(reply.body.id, user.id);
+  assert.is(reply.body.email, user.email);
+});
+
+users.run();
+
+const tokens = suite('api: tokens');
+
+tokens('a token is HS256 with sub = user id, email, jti, iat and an exp one hour later', async () => {
+  const user = await newUser('claims');
+  const { header, payload } = decodeJwt(user.token);
+  assert.is(header.alg, 'HS256');
+  assert.is(payload.sub, user.id);
+  assert.is(payload.email, user.email);
+  assert.type(payload.jti, 'string');
+  assert.is(payload.exp - payload.iat, 3600);
+  assert.not.match(JSON.stringify(payload), /password|hash/i);
+});
+
+tokens('logging in again while the token is fresh returns the same token', async () => {
+  const user = await newUser('again');
+  const again = await api('POST', '/v1/tokens', { json: { email: user.email, password: PASSWORD } });
+  assert.is(again.status, 200);
+  assert.is(again.body.token, user.token);
+  assert.is(again.headers.get('cache-control'), 'no-store');
+});
+
+tokens('unknown email and wrong password get the same 401', async () => {
+  const user = await newUser('wrong');
+  const wrong = await api('POST', '/v1/tokens', { json: { email: user.email, password: 'not the password' } });
+  const unknown = await api('POST', '/v1/tokens', { json: { email: uniqueEmail('nobody'), password: 'not the password' } });
+  assertProblem(wrong, 401);
+  assertProblem(unknown, 401);
+  const { correlationId: _a, ...wrongBody } = wrong.body;
+  const { correlationId: _b, ...unknownBody } = unknown.body;
+  assert.equal(wrongBody, unknownBody);
+});
+
+tokens('repeated wrong passwords are throttled with 429 and Retry-After, even for the right password', async () => {
+  const user = await newUser('brute');
+  let throttled: Awaited<ReturnType<typeof api>> | undefined;
+  for (let attempt = 0; attempt < 10 && !throttled; attempt++) {
+    const reply = await api('POST', '/v1/tokens', { json: { email: user.email, password: `guess-${attempt}-xx` } });
+    if (reply.status === 429) throttled = reply;
+    else assertProblem(reply, 401);
+  }
+  assert.ok(throttled, 'never throttled');
+  assertProblem(throttled!, 429);
+  assert.ok(Number(throttled!.headers.get('retry-after')) >= 1);
+  assertProblem(await api('POST', '/v1/tokens', { json: { email: user.email, password: PASSWORD } }), 429);
+  // Another account from the same address is not locked by it.
+  const other = await newUser('bystander');
+  assert.is((await api('POST', '/v1/tokens', { json: { email: other.email, password: PASSWORD } })).status, 200);
+});
+
+tokens.run();
+
+const auth = suite('api: authentication');
+
+auth('no token, a malformed token or another scheme → 401 problem with a Bearer challenge', async () => {
+  const attempts: Record<string, string>[] = [{}, { authorization: 'Bearer nonsense' }, { authorization: 'Basic dXNlcjpwYXNz' }, { authorization: 'Bearer ' }];
+  for (const headers of attempts) {
+    const reply = await api('GET', '/v1/users/me', { headers });
+    assertProblem(reply, 401);
+    assert.match(reply.headers.get('www-authenticate') ?? '', /^Bearer/);
+  }
+});
+
+auth('forged tokens are refused', async () => {
+  const user = await newUser('forged');
+  const { payload } = decodeJwt(user.token);
+  const now = Math.floor(Date.now() / 1000);
+  const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+  const [head, , signature] = user.token.split('.');
+  const forged: Record<string, string> = {
+    'alg none': `${b64({ alg: 'none', typ: 'JWT' })}.${b64(payload)}.`,
+    'HS512 with the right secret': await sign(payload, SECRET, 'HS512'),
+    'wrong secret': await sign(payload, 'another-secret-that-is-32-bytes-long!!', 'HS256'),
+    'tampered claims': `${head}.${b64({ ...payload, sub: crypto.randomUUID() })}.${signature}`,
+    'no exp': await sign({ ...payload, exp: undefined }, SECRET, 'HS256'),
+    'string exp': await sign({ ...payload, exp: String(payload.exp) }, SECRET, 'HS256'),
+    expired: await sign({ ...payload, iat: now - 7200, exp: now - 3600 }, SECRET, 'HS256'),
+    'future nbf': await sign({ ...payload, nbf: now + 3600 }, SECRET, 'HS256'),
+    'future iat': await sign({ ...payload, iat: now + 3600 }, SECRET, 'HS256'),
+    'jti never issued': await sign({ ...payload, jti: crypto.randomUUID() }, SECRET, 'HS256'),
+    'another email': await sign({ ...payload, email: 'someone@example.com' }, SECRET, 'HS256'),
+  };
+  for (const [name, token] of Object.entries(forged)) {
+    const reply = await api('GET', '/v1/users/me', { token });
+    assert.is(reply.status, 401, `${name} was accepted`);
+    assertProblem(reply, 401);
+  }
+  assert.is((await api('GET', '/v1/users/me', { token: user.token })).status, 200);
+});
+
+auth.run();
+
+const functions = suite('api: functions');
+const fn = { name: 'hello', image: '127.0.0.1:5000/faasbox/echo:1', command: ['echo', 'hi'], env: { GREETING: 'hi' } };
+
+functions('a created function is listed at once, with defaults filled in', async () => {
+  const user = await newUser('fn');
+  const created = await api('POST', '/v1/functions', { token: user.token, json: fn });
+  assert.is(created.status, 201, JSON.stringify(created.body));
+  assert.is(created.headers.get('location'), `/v1/functions/${created.body.id}`);
+  assert.equal({ ...created.body, id: undefined, createdAt: undefined }, {
+    ...fn,
+    id: undefined,
+    createdAt: undefined,
+    timeoutMs: 30_000,
+    memoryMb: 128,
+  });
+  const listed = await api('GET', '/v1/functions', { token: user.token });
+  assert.is(listed.status, 200);
+  assert.equal(listed.body.functions, [created.body]);
+  const one = await api('GET', `/v1/functions/${created.body.id}`, { token: user.token });
+  assert.equal(one.body, created.body);
+});
+
+functions('the list holds only the caller’s functions, newest first', async () => {
+  const [a, b] = [await newUser('list-a'), await newUser('list-b')];
+  const first = await api('POST', '/v1/functions', { token: a.token, json: { ...fn, name: 'first' } });
+  const second = await api('POST', '/v1/functions', { token: a.token, json: { ...fn, name: 'second' } });
+  await api('POST', '/v1/functions', { token: b.token, json: { ...fn, name: 'theirs' } });
+  const listed = await api('GET', '/v1/functions', { token: a.token });
+  assert.equal(listed.body.functions.map((f: { id: string }) => f.id), [second.body.id, first.body.id]);
+});
+
+functions('another user’s function: 403 to read or delete; unknown or malformed ids: 404', async () => {
+  const [owner, stranger] = [await newUser('owner'), await newUser('stranger')];
+  const created = await api('POST', '/v1/functions', { token: owner.token, json: fn });
+  assertProblem(await api('GET', `/v1/functions/${created.body.id}`, { token: stranger.token }), 403);
+  assertProblem(await api('DELETE', `/v1/functions/${created.body.id}`, { token: stranger.token }), 403);
+  assertProblem(await api('GET', `/v1/functions/${crypto.randomUUID()}`, { token: owner.token }), 404);
+  assertProblem(await api('DELETE', `/v1/functions/${crypto.randomUUID()}`, { token: owner.token }), 404);
+  for (const id of ['not-a-uuid', '..%2F..%2Fetc%2Fpasswd', '%00']) {
+    assertProblem(await api('GET', `/v1/functions/${id}`, { token: owner.token }), 404);
+  }
+  assert.is((await api('GET', `/v1/functions/${created.body.id}`, { token: owner.token })).status, 200);
+});
+
+functions('deleting a function: 200, then gone from reads and lists; a second delete is 404', async () => {
+  const user = await newUser('del');
+  const created = await api('POST', '/v1/functions', { token: user.token, json: fn });
+  const deleted = await api('DELETE', `/v1/functions/${created.body.id}`, { token: user.token });
+  assert.is(deleted.status, 200);
+  assert.equal(deleted.body, { deleted: true });
+  assertProblem(await api('GET', `/v1/functions/${created.body.id}`, { token: user.token }), 404);
+  assert.equal((await api('GET', '/v1/functions', { token: user.token })).body.functions, []);
+  assertProblem(await api('DELETE', `/v1/functions/${created.body.id}`, { token: user.token }), 404);
+});
+
+functions('invalid function fields get 400 naming the field, and nothing is created', async () => {
+  const user = await newUser('invalid');
+  const cases: [Record<string, unknown>, string][] = [
+    [{ ...fn, name: '' }, 'name'],
+    [{ ...fn, name: '../x' }, 'name'],
+    [{ ...fn, image: 'Not An Image' }, 'image'],
+    [{ ...fn, image: undefined }, 'image'],
+    [{ ...fn, command: 'echo hi' }, 'command'],
+    [{ ...fn, command: [] }, 'command'],
+    [{ ...fn, command: [1] }, 'command.0'],
+    [{ ...fn, env: { A: 1 } }, 'env.A'],
+    [{ ...fn, env: { '1A': 'x' } }, 'env'],
+    [{ ...fn, timeoutMs: 10_000_000 }, 'timeoutMs'],
+    [{ ...fn, timeoutMs: 1.5 }, 'timeoutMs'],
+    [{ ...fn, memoryMb: -1 }, 'memoryMb'],
+    [{ ...fn, memoryMb: '128' }, 'memoryMb'],
+    [{ ...fn, owner: 'someone' }, '(body)'],
+  ];
+  for (const [json, field] of cases) {
+    const reply = await api('POST', '/v1/functions', { token: user.token, json });
+    assertProblem(reply, 400);
+    assert.ok(
+      reply.body.errors.some((error: { field: string }) => error.field.startsWith(field)),
+      `${JSON.stringify(json)} → ${JSON.stringify(reply.body.errors)}`,
+    );
+  }
+  const proto = await api('POST', '/v1/functions', {
+    token: user.token,
+    body: `{"name":"p","image":"busybox","env":{"__proto__":"x"}}`,
+    headers: { 'content-type': 'application/json' },
+  });
+  assertProblem(proto, 400);
+  assert.equal((await api('GET', '/v1/functions', { token: user.token })).body.functions, []);
+});
+
+functions.run();
+
+const deletion = suite('api: deleting a user');
+
+deletion('revokes its tokens, deletes its functions and frees its email for a new user', async () => {
+  const user = await newUser('leaver');
+  const created = await api('POST', '/v1/functions', { token: user.token, json: fn });
+  const deleted = await api('DELETE', '/v1/users/me', { token: user.token });
+  assert.is(deleted.status, 200);
+  assert.equal(deleted.body, { deleted: true });
+
+  for (const [method, path] of [
+    ['GET', '/v1/users/me'],
+    ['GET', '/v1/functions'],
+    ['GET', `/v1/functions/${created.body.id}`],
+    ['DELETE', '/v1/users/me'],
+  ] as const) {
+    assertProblem(await api(method, path, { token: user.token }), 401);
+  }
+  assertProblem(await api('POST', '/v1/tokens', { json: { email: user.email, password: PASSWORD } }), 401);
+
+  const again = await api('POST', '/v1/users', { json: { email: user.email, password: 'a new password' } });
+  assert.is(again.status, 201);
+  assert.is.not(again.body.id, user.id);
+  const login = await api('POST', '/v1/tokens', { json: { email: user.email, password: 'a new password' } });
+  assert.is(login.status, 200);
+  assert.equal((await api('GET', '/v1/functions', { token: login.body.token })).body.functions, []);
+});
+
+deletion.run();
+
+const misc = suite('api: errors and documents');
+
+misc('unknown routes and methods → 404 problem+json', async () => {
+  assertProblem(await api('GET', '/v1/nothing-here'), 404);
+  assertProblem(await api('PATCH', '/v1/users'), 404);
+});
+
+misc('every answer carries a correlation id; a safe one offered by the caller is echoed', async () => {
+  const reply = await api('GET', '/v1/nothing', { headers: { 'x-request-id': 'trace-123' } });
+  assert.is(reply.headers.get('x-request-id'), 'trace-123');
+  assert.is(reply.body.correlationId, 'trace-123');
+  const unsafe = await api('GET', '/healthz', { headers: { 'x-request-id': 'a b\tc' } });
+  assert.match(unsafe.headers.get('x-request-id') ?? '', /^[0-9a-f-]{36}$/);
+});
+
+misc('/openapi.json documents every route and the bearer scheme', async () => {
+  const reply = await api('GET', '/openapi.json');
+  assert.is(reply.status, 200);
+  const paths = Object.keys(reply.body.paths).sort();
+  assert.equal(paths, [
+    '/v1/executions/{id}',
+    '/v1/functions',
+    '/v1/functions/{id}',
+    '/v1/functions/{id}/executions',
+    '/v1/tokens',
+    '/v1/users',
+    '/v1/users/me',
+  ]);
+  assert.equal(reply.body.components.securitySchemes.bearerAuth, { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' });
+  assert.ok(reply.body.paths['/v1/users'].post.responses['409']);
+});
+
+misc('the server shuts down cleanly on SIGTERM and no secret reached its logs', async () => {
+  const code = await server.stop();
+  assert.is(code, 0);
+  const logs = server.output.join('\n');
+  assert.not.ok(logs.includes(SECRET), 'the JWT secret was logged');
+  assert.not.match(logs, /\$2[aby]\$|correct horse|eyJ[A-Za-z0-9_-]+\.eyJ/);
+});
+
+misc.run();

@@ -1,0 +1,304 @@
+/**
+ * The Docker ContainerRuntime over the real engine and a real registry on loopback: the images
+ * are built from busybox-static by deploy/test-images/build.sh and pulled by the runtime itself.
+ */
+import { randomUUID } from 'node:crypto';
+import Docker from 'dockerode';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import type { ContainerRunOutcome, ContainerRunSpec } from '../src/ports/container-runtime.ts';
+import { createDockerRuntime } from '../worker/docker-runtime.ts';
+import { type Registry, startRegistry } from './support/registry.ts';
+import { type TestImages, ensureTestImages } from './support/test-images.ts';
+
+const docker = new Docker();
+// Other suites may run containers on the same engine at the same time: this one only looks at
+// containers carrying its own worker id.
+const workerId = `docker-runtime-test-${randomUUID().slice(0, 8)}`;
+const runtime = createDockerRuntime(docker, { workerId });
+let registry: Registry;
+let images: TestImages;
+
+type Exited = Extract<ContainerRunOutcome, { kind: 'exited' }>;
+type TimedOut = Extract<ContainerRunOutcome, { kind: 'timedOut' }>;
+type Failed = Extract<ContainerRunOutcome, { kind: 'failed' }>;
+
+const sh = (script: string) => ['sh', '-c', script];
+
+function specOf(overrides: Partial<ContainerRunSpec>): ContainerRunSpec {
+  return {
+    executionId: randomUUID(),
+    image: images.busybox,
+    command: null,
+    env: {},
+    stdin: new Uint8Array(),
+    timeoutMs: 10_000,
+    memoryMb: 64,
+    correlationId: randomUUID(),
+    onStarted: async () => {},
+    ...overrides,
+  };
+}
+
+/** Runs one execution and checks that its container is gone afterwards, whatever the outcome. */
+async function run(overrides: Partial<ContainerRunSpec>, using = runtime): Promise<ContainerRunOutcome> {
+  const spec = specOf(overrides);
+  const outcome = await using.run(spec);
+  assert.equal(await containersLabelled(`faasbox.execution=${spec.executionId}`), [], 'the container is removed');
+  return outcome;
+}
+
+function asExited(outcome: ContainerRunOutcome): Exited {
+  assert.is(outcome.kind, 'exited', JSON.stringify(outcome));
+  return outcome as Exited;
+}
+
+function asFailed(outcome: ContainerRunOutcome): Failed {
+  assert.is(outcome.kind, 'failed', JSON.stringify(outcome));
+  return outcome as Failed;
+}
+
+async function containersLabelled(...labels: string[]): Promise<string[]> {
+  const found = await docker.listContainers({ all: true, filters: { label: [`faasbox.worker=${workerId}`, ...labels] } });
+  return found.map((container) => `${container.Names.join(',')} ${container.State}`);
+}
+
+async function hasImage(image: string): Promise<boolean> {
+  return docker
+    .getImage(image)
+    .inspect()
+    .then(
+      () => true,
+      (error: { statusCode?: number }) => {
+        if (error.statusCode === 404) return false;
+        throw error;
+      },
+    );
+}
+
+// The first test starts the registry, so a failure there fails a test instead of vanishing in a hook.
+const test = suite('docker runtime');
+
+test('a loopback registry serves the test images, which the engine does not have yet', async () => {
+  registry = await startRegistry();
+  images = await ensureTestImages(registry.address);
+  assert.is(await hasImage(images.busybox), false);
+  assert.is(await hasImage(images.echo), false);
+  await runtime.ping();
+});
+
+test('first use pulls the image; onStarted is called once, with the running, hardened container, before the outcome', async () => {
+  const events: string[] = [];
+  let inspected: Docker.ContainerInspectInfo | undefined;
+  const spec = specOf({
+    command: sh('echo hello'),
+    onStarted: async (containerId) => {
+      events.push(`started ${containerId}`);
+      inspected = await docker.getContainer(containerId).inspect();
+    },
+  });
+  const outcome = asExited(await runtime.run(spec));
+  events.push('outcome');
+
+  assert.is(outcome.exitCode, 0);
+  assert.is(outcome.stdout, 'hello\n');
+  assert.is(await hasImage(images.busybox), true, 'pulled');
+  assert.is(events.length, 2, events.join('; '));
+  assert.match(events[0] ?? '', /^started [0-9a-f]{64}$/);
+  assert.is(events[1], 'outcome');
+
+  const info = inspected as Docker.ContainerInspectInfo;
+  assert.is(info.Id, events[0]?.slice('started '.length));
+  assert.is(info.Name, `/faasbox-${spec.executionId}`);
+  assert.equal(info.Config.Labels, {
+    'faasbox.execution': spec.executionId,
+    'faasbox.worker': workerId,
+    'faasbox.correlation': spec.correlationId,
+  });
+  const host = info.HostConfig;
+  assert.is(host.NetworkMode, 'none');
+  assert.is(host.ReadonlyRootfs, true);
+  assert.equal(host.CapDrop, ['ALL']);
+  assert.equal(host.SecurityOpt, ['no-new-privileges']);
+  assert.is(host.PidsLimit, 128);
+  assert.is(host.Memory, 64 * 1024 * 1024);
+  assert.is(host.MemorySwap, 64 * 1024 * 1024);
+  assert.is(host.NanoCpus, 1e9);
+  assert.is(host.Init, true);
+  assert.is(host.LogConfig?.Type, 'none');
+  assert.is(info.Config.User, '65534:65534');
+  assert.equal(await containersLabelled(`faasbox.execution=${spec.executionId}`), []);
+});
+
+/** A Docker client that counts the pulls it starts. */
+function countingPulls(): { docker: Docker; pulls: () => number } {
+  const counting = new Docker();
+  const pull = counting.pull.bind(counting) as (...args: unknown[]) => unknown;
+  let pulls = 0;
+  (counting as unknown as { pull: typeof pull }).pull = (...args) => {
+    pulls += 1;
+    return pull(...args);
+  };
+  return { docker: counting, pulls: () => pulls };
+}
+
+test('concurrent runs of an absent image share one pull and both succeed; stdin reaches the default command', async () => {
+  const counting = countingPulls();
+  const shared = createDockerRuntime(counting.docker, { workerId });
+  const input = (text: string) => new TextEncoder().encode(text);
+
+  const [first, second] = await Promise.all([
+    run({ image: images.echo, stdin: input('first\nbody') }, shared),
+    run({ image: images.echo, stdin: input('second body ✓') }, shared),
+  ]);
+  assert.is(asExited(first).stdout, 'first\nbody');
+  assert.is(asExited(second).stdout, 'second body ✓');
+  assert.is(asExited(first).exitCode, 0);
+  assert.is(counting.pulls(), 1);
+  assert.is(await hasImage(images.echo), true);
+});
+
+test('with the pull policy "always", an image present is pulled again', async () => {
+  const counting = countingPulls();
+  const always = createDockerRuntime(counting.docker, { workerId, pullPolicy: 'always' });
+  assert.is(await hasImage(images.busybox), true);
+  asExited(await run({ command: ['true'] }, always));
+  asExited(await run({ command: ['true'] }, always));
+  assert.is(counting.pulls(), 2);
+});
+
+test('a start that cannot be reported ends the run as failed after start, and the container is removed', async () => {
+  const failed = asFailed(
+    await run({
+      command: sh('sleep 30'),
+      onStarted: async () => {
+        throw new Error('ack refused');
+      },
+    }),
+  );
+  assert.equal(failed, { kind: 'failed', reason: 'start could not be reported: ack refused', started: true });
+});
+
+test('a non-zero exit comes back with stdout and stderr apart', async () => {
+  const outcome = asExited(await run({ command: sh('echo out; echo err >&2; echo more; exit 3') }));
+  assert.is(outcome.exitCode, 3);
+  assert.is(outcome.stdout, 'out\nmore\n');
+  assert.is(outcome.stderr, 'err\n');
+  assert.is(outcome.oomKilled, false);
+  assert.is(outcome.truncated, false);
+  assert.ok(outcome.durationMs >= 0 && outcome.durationMs < 5000, String(outcome.durationMs));
+});
+
+test('the env of the spec is visible to the function', async () => {
+  const outcome = asExited(await run({ command: sh('echo "$GREETING"; echo "[$EMPTY]"'), env: { GREETING: 'hello world', EMPTY: '' } }));
+  assert.is(outcome.stdout, 'hello world\n[]\n');
+});
+
+test('the only network interface is loopback', async () => {
+  const outcome = asExited(await run({ command: ['ls', '/sys/class/net'] }));
+  assert.is(outcome.stdout.trim(), 'lo');
+});
+
+test('the function runs with no capabilities, as nobody', async () => {
+  const outcome = asExited(await run({ command: sh('grep CapEff /proc/self/status; id -u; id -g') }));
+  assert.match(outcome.stdout, /^CapEff:\s+0+\n65534\n65534\n$/);
+});
+
+test('the root filesystem is read-only and /tmp is writable but not executable', async () => {
+  const outcome = asExited(
+    await run({ command: sh('echo x > /x || echo root-refused; echo data > /tmp/f && cat /tmp/f; cp /bin/busybox /tmp/b; /tmp/b true || echo noexec') }),
+  );
+  assert.match(outcome.stderr, /Read-only file system/);
+  assert.is(outcome.stdout, 'root-refused\ndata\nnoexec\n');
+});
+
+test('a process flood is stopped by the pids limit and the run still ends and reports', async () => {
+  // Each successful fork prints its count; the shell stops at the first fork the limit refuses.
+  const outcome = asExited(await run({ command: sh('i=0; while [ $i -lt 1000 ]; do sleep 5 & i=$((i+1)); echo $i; done') }));
+  const spawned = Number(outcome.stdout.trim().split('\n').at(-1));
+  assert.ok(spawned > 10 && spawned < 128, `spawned ${spawned}`);
+  assert.match(outcome.stderr, /can't fork/);
+  assert.is.not(outcome.exitCode, 0);
+});
+
+test('a memory hog is killed by the memory limit and reported as oomKilled', async () => {
+  const outcome = asExited(await run({ command: sh('x=0123456789; while true; do x="$x$x"; done'), memoryMb: 16 }));
+  assert.is(outcome.oomKilled, true);
+  assert.is(outcome.exitCode, 137);
+});
+
+test('output past the cap is dropped, counted as truncated, and never buffered', async () => {
+  const rssBefore = process.memoryUsage().rss;
+  const outcome = asExited(await run({ command: sh('echo small >&2; yes | head -c 67108864') }));
+  const rssGrowth = process.memoryUsage().rss - rssBefore;
+  assert.is(outcome.stdout.length, 1024 * 1024);
+  assert.ok(/^(y\n)+$/.test(outcome.stdout));
+  assert.is(outcome.stderr, 'small\n');
+  assert.is(outcome.truncated, true);
+  assert.is(outcome.exitCode, 0);
+  assert.ok(rssGrowth < 40 * 1024 * 1024, `rss grew by ${Math.round(rssGrowth / 1024 / 1024)} MiB for 64 MiB of output`);
+});
+
+test('output is decoded as UTF-8 with invalid bytes replaced', async () => {
+  const outcome = asExited(await run({ command: sh("printf 'caf\\303\\251 \\377!'") }));
+  assert.is(outcome.stdout, 'café \uFFFD!');
+});
+
+test('a run past its timeout is killed, even when it ignores SIGTERM, and keeps the output so far', async () => {
+  const startedAt = Date.now();
+  const outcome = await run({ command: sh("echo before; trap '' TERM; sleep 30"), timeoutMs: 1000 });
+  const elapsed = Date.now() - startedAt;
+  assert.is(outcome.kind, 'timedOut', JSON.stringify(outcome));
+  const timedOut = outcome as TimedOut;
+  assert.is(timedOut.stdout, 'before\n');
+  assert.ok(timedOut.durationMs >= 1000 && timedOut.durationMs < 2000, `durationMs ${timedOut.durationMs}`);
+  assert.ok(elapsed < 6000, `took ${elapsed} ms`);
+});
+
+test('a missing image fails with a clear reason, and nothing starts', async () => {
+  let started = false;
+  const image = `${registry.address}/faasbox/missing:1`;
+  const failed = asFailed(await run({ image, onStarted: async () => void (started = true) }));
+  assert.is(failed.started, false);
+  assert.is(started, false);
+  assert.match(failed.reason, `image ${image} could not be pulled: manifest for ${image} not found`);
+  assert.not.match(failed.reason, /\n|HTTP code|at .*\.js/);
+});
+
+test('an unreachable registry fails the run with a clear reason', async () => {
+  const failed = asFailed(await run({ image: '127.0.0.1:1/faasbox/busybox:1' }));
+  assert.is(failed.started, false);
+  assert.match(failed.reason, /^image 127\.0\.0\.1:1\/faasbox\/busybox:1 could not be pulled: .*connection refused/);
+});
+
+test('an executable missing from the image fails the run as a container that could not start', async () => {
+  const failed = asFailed(await run({ command: ['/no/such/program'] }));
+  assert.is(failed.started, false);
+  assert.is(failed.reason, 'container could not start: exec /no/such/program failed: No such file or directory');
+});
+
+test('without docker-init, the engine refuses to start it, and the created container is still removed', async () => {
+  const withoutInit = createDockerRuntime(docker, { workerId, init: false });
+  const failed = asFailed(await run({ command: ['/no/such/program'] }, withoutInit));
+  assert.is(failed.started, false);
+  assert.match(failed.reason, /^container could not start: exec: "\/no\/such\/program": stat \/no\/such\/program: no such file or directory$/);
+});
+
+test('an engine that cannot be reached fails the run, never throws', async () => {
+  const nowhere = createDockerRuntime(new Docker({ socketPath: '/nonexistent/docker.sock' }), { workerId });
+  const failed = asFailed(await nowhere.run(specOf({})));
+  assert.is(failed.started, false);
+  assert.match(failed.reason, /^container engine unavailable: connect ENOENT/);
+  await nowhere.ping().then(
+    () => assert.unreachable('ping should fail'),
+    (error: Error) => assert.match(error.message, /ENOENT/),
+  );
+});
+
+test('the registry stops, and no container of this suite is left', async () => {
+  await registry.stop();
+  assert.equal(await containersLabelled('faasbox.execution'), []);
+  for (const image of [images.busybox, images.echo]) await docker.getImage(image).remove().catch(() => {});
+});
+
+test.run();

@@ -1,0 +1,405 @@
+/**
+ * The JobBus contract: every adapter must pass every test here.
+ * Each test opens a fresh, empty backend (for NATS a nats-server of its own, ~50 ms), so no
+ * test sees another's jobs, and a server that cannot start fails the tests instead of a hook.
+ */
+import { randomUUID } from 'node:crypto';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { createInProcessJobBus } from '../src/adapters/job-bus/in-process.ts';
+import { connectNatsJobBus } from '../src/adapters/job-bus/nats.ts';
+import { BusUnavailableError, type Job, type JobBus, type JobDelivery, type StatusMessage } from '../src/ports/job-bus.ts';
+import { type NatsServer, startNatsServer } from './support/nats-server.ts';
+
+/** One backend shared by the "processes" of a test: each `connect()` is a process's bus. */
+type World = {
+  connect(): Promise<JobBus>;
+  close(): Promise<void>;
+  /** Only where the backend is a separate server. */
+  server?: NatsServer;
+};
+
+type Backend = { name: string; open(): Promise<World> };
+
+const inProcess: Backend = {
+  name: 'in-process',
+  open: async () => {
+    // One process: every "process" of the test shares the one bus.
+    const bus = createInProcessJobBus();
+    return { connect: async () => bus, close: () => bus.close() };
+  },
+};
+
+const nats: Backend = {
+  name: 'nats',
+  open: async () => {
+    const server = await startNatsServer();
+    const buses: JobBus[] = [];
+    return {
+      server,
+      connect: async () => {
+        const bus = await connectNatsJobBus({ servers: server.url, name: 'contract-test' });
+        buses.push(bus);
+        return bus;
+      },
+      close: async () => {
+        await Promise.all(buses.map((bus) => bus.close()));
+        await server.stop();
+      },
+    };
+  },
+};
+
+const testTimeoutMs = 10_000;
+/** Long enough for a wrongly redelivered message to show up (the first back-off is 250 ms). */
+const quietMs = 600;
+
+defineContract(inProcess);
+defineContract(nats, { separateServer: true });
+
+function defineContract(backend: Backend, { separateServer = false } = {}) {
+  const contract = suite(`job-bus contract [${backend.name}]`);
+
+  const test = (name: string, body: (world: World) => Promise<void>) =>
+    contract(name, async () => {
+      const world = await within(testTimeoutMs, backend.open(), 'opening the backend');
+      try {
+        await within(testTimeoutMs, body(world), name);
+      } finally {
+        await within(testTimeoutMs, world.close(), 'closing the backend');
+      }
+    });
+
+  test('a published job is delivered, and once acked never again', async (world) => {
+    const bus = await world.connect();
+    const job = aJob();
+    await bus.publishJob(job);
+    const received: Job[] = [];
+    const consumer = bus.consumeJobs(async (delivery) => {
+      received.push(delivery.job);
+      await delivery.ack();
+    }, { concurrency: 1 });
+    await eventually(() => received.length === 1, 'job delivered');
+    await sleep(quietMs);
+    await consumer.stop();
+    assert.equal(received, [job]);
+    assert.is(await bus.pendingJobs(), 0);
+  });
+
+  test('a job goes to exactly one of two consumers', async (world) => {
+    const [api, workerA, workerB] = [await world.connect(), await world.connect(), await world.connect()];
+    const takenBy = new Map<string, string[]>();
+    const worker = (bus: JobBus, name: string) =>
+      bus.consumeJobs(async (delivery) => {
+        takenBy.set(delivery.job.executionId, [...(takenBy.get(delivery.job.executionId) ?? []), name]);
+        await delivery.ack();
+      }, { concurrency: 2 });
+    const consumers = [worker(workerA, 'a'), worker(workerB, 'b')];
+    const jobs = Array.from({ length: 10 }, () => aJob());
+    for (const job of jobs) await api.publishJob(job);
+    await eventually(() => takenBy.size === jobs.length, 'all jobs delivered');
+    await sleep(quietMs);
+    await Promise.all(consumers.map((consumer) => consumer.stop()));
+    for (const job of jobs) assert.is(takenBy.get(job.executionId)?.length, 1, `${job.executionId} taken by ${takenBy.get(job.executionId)}`);
+  });
+
+  test('a job published twice under one executionId is queued and delivered once', async (world) => {
+    const [api, retryingApi] = [await world.connect(), await world.connect()];
+    const job = aJob();
+    await api.publishJob(job);
+    await api.publishJob(job);
+    await retryingApi.publishJob({ ...job, correlationId: 'retried' });
+    assert.is(await api.pendingJobs(), 1);
+    const received: Job[] = [];
+    const consumer = api.consumeJobs(async (delivery) => {
+      received.push(delivery.job);
+      await delivery.ack();
+    }, { concurrency: 4 });
+    await eventually(() => received.length >= 1, 'job delivered');
+    await sleep(quietMs);
+    await consumer.stop();
+    assert.equal(received, [job]);
+  });
+
+  test('never more unfinished handlers than `concurrency`, and the rest stay queued', async (world) => {
+    const bus = await world.connect();
+    const jobs = Array.from({ length: 5 }, () => aJob());
+    for (const job of jobs) await bus.publishJob(job);
+    let running = 0;
+    let mostRunning = 0;
+    const finished: string[] = [];
+    const blocked: (() => void)[] = [];
+    const consumer = bus.consumeJobs(async (delivery) => {
+      running++;
+      mostRunning = Math.max(mostRunning, running);
+      await delivery.ack();
+      await new Promise<void>((resolve) => blocked.push(resolve));
+      finished.push(delivery.job.executionId);
+      running--;
+    }, { concurrency: 2 });
+
+    await eventually(() => running === 2, 'two jobs running');
+    await sleep(quietMs);
+    assert.is(running, 2);
+    // A worker pulls only for free slots: the other three are still there for other workers.
+    assert.is(await bus.pendingJobs(), 3);
+    while (finished.length < jobs.length) {
+      await eventually(() => blocked.length > 0, `a handler waiting after ${finished.length} finished`);
+      blocked.shift()!();
+      await sleep(20);
+    }
+    await consumer.stop();
+    assert.is(mostRunning, 2);
+    assert.equal([...finished].sort(), jobs.map((job) => job.executionId).sort());
+    assert.is(await bus.pendingJobs(), 0);
+  });
+
+  test('a released job is delivered again', async (world) => {
+    const bus = await world.connect();
+    const job = aJob();
+    await bus.publishJob(job);
+    const deliveries: string[] = [];
+    const consumer = bus.consumeJobs(async (delivery) => {
+      deliveries.push(delivery.job.executionId);
+      if (deliveries.length === 1) await delivery.release();
+      else await delivery.ack();
+    }, { concurrency: 1 });
+    await eventually(() => deliveries.length === 2, 'job delivered again after release');
+    await sleep(quietMs);
+    await consumer.stop();
+    assert.equal(deliveries, [job.executionId, job.executionId]);
+  });
+
+  test('a job whose handler settles without ack or release is delivered again', async (world) => {
+    const bus = await world.connect();
+    const [forgotten, failed] = [aJob(), aJob()];
+    const deliveries: string[] = [];
+    const consumer = bus.consumeJobs(async (delivery: JobDelivery) => {
+      const id = delivery.job.executionId;
+      const attempt = deliveries.filter((seen) => seen === id).length + 1;
+      deliveries.push(id);
+      if (attempt > 1) return delivery.ack();
+      if (id === failed.executionId) throw new Error('handler crashed before acking');
+    }, { concurrency: 2 });
+    await bus.publishJob(forgotten);
+    await bus.publishJob(failed);
+    await eventually(() => deliveries.length === 4, 'both jobs delivered twice');
+    await sleep(quietMs);
+    await consumer.stop();
+    assert.equal([...deliveries].sort(), [forgotten.executionId, forgotten.executionId, failed.executionId, failed.executionId].sort());
+  });
+
+  test('watchStatuses hears the statuses of its execution published after it opened', async (world) => {
+    const [api, worker] = [await world.connect(), await world.connect()];
+    const [mine, other] = [randomUUID(), randomUUID()];
+    await worker.publishStatus(started(mine));
+    const heard: StatusMessage[] = [];
+    const watch = await api.watchStatuses(mine, (status) => heard.push(status));
+    await worker.publishStatus(started(other));
+    const outcome = succeeded(mine, 'hello');
+    await worker.publishStatus(outcome);
+    await eventually(() => heard.length >= 1, 'status heard');
+    await sleep(100);
+    assert.equal(heard, [outcome]);
+
+    await watch.close();
+    await worker.publishStatus(failed(mine));
+    await sleep(200);
+    assert.is(heard.length, 1, 'nothing heard after close');
+  });
+
+  test('each status is handled by exactly one of two status consumers', async (world) => {
+    const [worker, apiA, apiB] = [await world.connect(), await world.connect(), await world.connect()];
+    const handled: string[] = [];
+    const recorder = (bus: JobBus) =>
+      bus.consumeStatuses(async (status) => {
+        handled.push(`${status.executionId}:${status.type}`);
+      });
+    const consumers = [recorder(apiA), recorder(apiB)];
+    const ids = Array.from({ length: 4 }, () => randomUUID());
+    for (const id of ids) {
+      await worker.publishStatus(started(id));
+      await worker.publishStatus(succeeded(id, 'ok'));
+    }
+    // A status retried by the worker is recorded once.
+    await worker.publishStatus(succeeded(ids[0]!, 'ok'));
+    const published = ids.flatMap((id) => [`${id}:started`, `${id}:succeeded`]);
+    await eventually(() => handled.length >= published.length, 'all statuses handled');
+    await sleep(quietMs);
+    await Promise.all(consumers.map((consumer) => consumer.stop()));
+    assert.equal([...handled].sort(), [...published].sort());
+  });
+
+  test('a status whose handler throws is handled again', async (world) => {
+    const bus = await world.connect();
+    const id = randomUUID();
+    const attempts: string[] = [];
+    const consumer = bus.consumeStatuses(async (status) => {
+      attempts.push(status.type);
+      if (attempts.length === 1) throw new Error('event store unavailable');
+    });
+    await bus.publishStatus(succeeded(id, 'ok'));
+    await eventually(() => attempts.length === 2, 'status handled again');
+    await sleep(quietMs);
+    await consumer.stop();
+    assert.equal(attempts, ['succeeded', 'succeeded']);
+  });
+
+  test('megabytes of stdin and stdout travel whole', async (world) => {
+    const [api, worker] = [await world.connect(), await world.connect()];
+    const job = { ...aJob(), stdin: Buffer.from(bigText(1024 * 1024)).toString('base64') };
+    const outcome = { ...succeeded(job.executionId, bigText(2 * 1024 * 1024)), stderr: bigText(512 * 1024) };
+    const got: { job?: Job; heard?: StatusMessage; recorded?: StatusMessage } = {};
+    const jobs = worker.consumeJobs(async (delivery) => {
+      got.job = delivery.job;
+      await delivery.ack();
+    }, { concurrency: 1 });
+    const watch = await api.watchStatuses(job.executionId, (status) => (got.heard = status));
+    const statuses = api.consumeStatuses(async (status) => {
+      got.recorded = status;
+    });
+    await api.publishJob(job);
+    await eventually(() => got.job !== undefined, 'big job delivered');
+    await worker.publishStatus(outcome);
+    await eventually(() => got.heard !== undefined && got.recorded !== undefined, 'big status heard and recorded');
+    await Promise.all([jobs.stop(), statuses.stop(), watch.close()]);
+    assert.equal(got.job, job);
+    assert.equal(got.heard, outcome);
+    assert.equal(got.recorded, outcome);
+  });
+
+  test('pendingJobs counts published jobs no worker has taken', async (world) => {
+    const bus = await world.connect();
+    assert.is(await bus.pendingJobs(), 0);
+    for (let i = 0; i < 3; i++) await bus.publishJob(aJob());
+    assert.is(await bus.pendingJobs(), 3);
+    let taken = 0;
+    let letGo!: () => void;
+    const gate = new Promise<void>((resolve) => (letGo = resolve));
+    const consumer = bus.consumeJobs(async (delivery) => {
+      taken++;
+      await gate;
+      await delivery.ack();
+    }, { concurrency: 1 });
+    await eventually(() => taken === 1, 'one job taken');
+    assert.is(await bus.pendingJobs(), 2);
+    letGo();
+    await eventually(() => taken === 3, 'every job taken');
+    assert.is(await bus.pendingJobs(), 0);
+    await consumer.stop();
+  });
+
+  if (!separateServer) {
+    contract.run();
+    return;
+  }
+
+  test('a job published before any worker runs, and across a broker restart, is delivered', async (world) => {
+    const api = await world.connect();
+    const job = aJob();
+    await api.publishJob(job);
+    await api.close();
+    await world.server!.restart();
+    const worker = await world.connect();
+    const received: Job[] = [];
+    const consumer = worker.consumeJobs(async (delivery) => {
+      received.push(delivery.job);
+      await delivery.ack();
+    }, { concurrency: 1 });
+    await eventually(() => received.length === 1, 'job delivered after the restart');
+    await consumer.stop();
+    assert.equal(received, [job]);
+  });
+
+  test('a status consumer started later gets the statuses published before', async (world) => {
+    const worker = await world.connect();
+    const id = randomUUID();
+    await worker.publishStatus(started(id));
+    await worker.publishStatus(succeeded(id, 'done'));
+    const api = await world.connect();
+    const handled: string[] = [];
+    const consumer = api.consumeStatuses(async (status) => {
+      handled.push(status.type);
+    });
+    await eventually(() => handled.length === 2, 'earlier statuses handled');
+    await consumer.stop();
+    assert.equal(handled, ['started', 'succeeded']);
+  });
+
+  test('publishing while NATS is down fails with BusUnavailableError', async (world) => {
+    const bus = await world.connect();
+    await world.server!.stop();
+    let error: unknown = null;
+    const startedAt = Date.now();
+    try {
+      await bus.publishJob(aJob());
+    } catch (caught) {
+      error = caught;
+    }
+    assert.instance(error, BusUnavailableError);
+    // Well before the 5 s publish timeout: a dropped connection fails the publish at once.
+    assert.ok(Date.now() - startedAt < 3_000, `failed after ${Date.now() - startedAt} ms`);
+    error = null;
+    await bus.publishStatus(started(randomUUID())).catch((caught: unknown) => (error = caught));
+    assert.instance(error, BusUnavailableError);
+  });
+
+  contract.run();
+}
+
+function aJob(): Job {
+  const executionId = randomUUID();
+  return {
+    executionId,
+    functionId: randomUUID(),
+    ownerId: randomUUID(),
+    image: 'docker.io/library/alpine:3.20',
+    command: ['cat'],
+    env: { GREETING: 'hello' },
+    timeoutMs: 5_000,
+    memoryMb: 128,
+    stdin: Buffer.from('input').toString('base64'),
+    deadline: new Date(Date.now() + 60_000).toISOString(),
+    correlationId: randomUUID(),
+  };
+}
+
+const at = () => new Date().toISOString();
+const started = (executionId: string): StatusMessage => ({ type: 'started', executionId, at: at(), workerId: 'worker-1', containerId: 'c0ffee' });
+const succeeded = (executionId: string, stdout: string): StatusMessage & { type: 'succeeded' } => ({
+  type: 'succeeded',
+  executionId,
+  at: at(),
+  exitCode: 0,
+  stdout,
+  stderr: '',
+  truncated: false,
+  durationMs: 12,
+});
+const failed = (executionId: string): StatusMessage => ({ type: 'failed', executionId, at: at(), reason: 'image not found' });
+
+/** Varied text, so a truncated or shuffled copy cannot compare equal. */
+const bigText = (length: number) => {
+  const line = 'the quick brown fox jumps over the lazy dog 0123456789\n';
+  let text = '';
+  for (let i = 0; text.length < length; i++) text += `${i} ${line}`;
+  return text.slice(0, length);
+};
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+async function eventually(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 5_000) {
+  const giveUpAt = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > giveUpAt) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`);
+    await sleep(10);
+  }
+}
+
+function within<T>(ms: number, promise: Promise<T>, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: no result within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}

@@ -1,0 +1,197 @@
+import Docker from 'dockerode';
+import * as assert from 'uvu/assert';
+import type { Test } from 'uvu';
+import { assertProblem, call, uniqueEmail } from './http-client.ts';
+
+/**
+ * The execution flows every deployment must pass, written once and run against each shape of
+ * the platform: one process over the in-process bus, and api and worker apart over NATS.
+ */
+export type Deployment = { url: string; image: string; missingImage: string };
+
+const docker = new Docker({ socketPath: '/var/run/docker.sock' });
+export const labelledContainers = () => docker.listContainers({ all: true, filters: { label: ['faasbox.execution'] } });
+
+const PASSWORD = 'correct horse battery';
+
+async function newUser(url: string) {
+  const email = uniqueEmail('exec');
+  assert.is((await call(url, 'POST', '/v1/users', { json: { email, password: PASSWORD } })).status, 201);
+  const login = await call(url, 'POST', '/v1/tokens', { json: { email, password: PASSWORD } });
+  return { email, token: login.body.token as string };
+}
+
+async function newFunction(url: string, token: string, spec: Record<string, unknown>) {
+  const created = await call(url, 'POST', '/v1/functions', { token, json: { name: 'fn', ...spec } });
+  assert.is(created.status, 201, JSON.stringify(created.body));
+  return created.body.id as string;
+}
+
+const execute = (url: string, token: string, functionId: string, body?: string, query = '') =>
+  call(url, 'POST', `/v1/functions/${functionId}/executions${query}`, { token, body });
+
+export function addExecutionScenarios(test: Test, deployment: () => Deployment, limitPerUser: number) {
+  const url = () => deployment().url;
+
+  test('stdin comes back on stdout (the image is pulled on first use)', async () => {
+    const { token } = await newUser(url());
+    const id = await newFunction(url(), token, { image: deployment().image, command: ['cat'] });
+    const reply = await execute(url(), token, id, 'hello, faasbox\n');
+    assert.is(reply.status, 200, JSON.stringify(reply.body));
+    assert.is(reply.body.status, 'succeeded');
+    assert.is(reply.body.exitCode, 0);
+    assert.is(reply.body.stdout, 'hello, faasbox\n');
+    assert.is(reply.body.stderr, '');
+    assert.is(reply.body.truncated, false);
+    assert.type(reply.body.durationMs, 'number');
+    assert.is(reply.headers.get('location'), `/v1/executions/${reply.body.executionId}`);
+  });
+
+  test('a non-zero exit is failed, with stdout and stderr apart', async () => {
+    const { token } = await newUser(url());
+    const id = await newFunction(url(), token, { image: deployment().image, command: ['sh', '-c', 'echo out; echo err >&2; exit 3'] });
+    const reply = await execute(url(), token, id);
+    assert.is(reply.status, 200);
+    assert.is(reply.body.status, 'failed');
+    assert.is(reply.body.exitCode, 3);
+    assert.is(reply.body.stdout, 'out\n');
+    assert.is(reply.body.stderr, 'err\n');
+  });
+
+  test('env reaches the function; it runs locked down', async () => {
+    const { token } = await newUser(url());
+    const script = [
+      'echo "greeting=$GREETING"',
+      'echo "net=$(ls /sys/class/net | tr "\\n" " ")"',
+      'echo "uid=$(id -u)"',
+      'grep CapEff /proc/self/status',
+      'touch /rootfs-write 2>/dev/null && echo "root=writable" || echo "root=read-only"',
+      'touch /tmp/ok && echo "tmp=writable"',
+    ].join('; ');
+    const id = await newFunction(url(), token, { image: deployment().image, command: ['sh', '-c', script], env: { GREETING: 'hi there' } });
+    const reply = await execute(url(), token, id);
+    assert.is(reply.body.status, 'succeeded', JSON.stringify(reply.body));
+    const out: string = reply.body.stdout;
+    assert.match(out, /greeting=hi there/);
+    assert.match(out, /net=lo $/m);
+    assert.match(out, /uid=65534/);
+    assert.match(out, /CapEff:\s+0+$/m);
+    assert.match(out, /root=read-only/);
+    assert.match(out, /tmp=writable/);
+  });
+
+  test('a memory hog is killed and reported', async () => {
+    const { token } = await newUser(url());
+    const id = await newFunction(url(), token, {
+      image: deployment().image,
+      command: ['sh', '-c', 'x=a; while true; do x="$x$x"; done'],
+      memoryMb: 16,
+      timeoutMs: 20_000,
+    });
+    const reply = await execute(url(), token, id);
+    assert.is(reply.status, 200, JSON.stringify(reply.body));
+    assert.is(reply.body.status, 'failed');
+    assert.match(reply.body.reason, /memory/);
+  });
+
+  test('a timeout answers 504 within timeout + 5 s and leaves no container', async () => {
+    const { token } = await newUser(url());
+    const id = await newFunction(url(), token, { image: deployment().image, command: ['sleep', '30'], timeoutMs: 1000 });
+    const started = Date.now();
+    const reply = await execute(url(), token, id);
+    assert.ok(Date.now() - started < 6_000, `took ${Date.now() - started} ms`);
+    assert.is(reply.status, 504);
+    assert.is(reply.headers.get('content-type'), 'application/json');
+    assert.is(reply.body.status, 'timedOut');
+    assert.match(reply.body.executionId, /^[0-9a-f-]{36}$/);
+    assert.is((await labelledContainers()).length, 0);
+    const stored = await call(url(), 'GET', `/v1/executions/${reply.body.executionId}`, { token });
+    assert.is(stored.body.status, 'timedOut');
+  });
+
+  test('a missing image is a failed execution with a reason, not a server error', async () => {
+    const { token } = await newUser(url());
+    const id = await newFunction(url(), token, { image: deployment().missingImage });
+    const reply = await execute(url(), token, id);
+    assert.is(reply.status, 200, JSON.stringify(reply.body));
+    assert.is(reply.body.status, 'failed');
+    assert.match(reply.body.reason, /image/);
+    assert.is(reply.body.exitCode, null);
+  });
+
+  test('wait=false answers 202 at once; polling reaches the result', async () => {
+    const { token } = await newUser(url());
+    const id = await newFunction(url(), token, { image: deployment().image, command: ['sh', '-c', 'sleep 1; cat'] });
+    const queued = await execute(url(), token, id, 'async body', '?wait=false');
+    assert.is(queued.status, 202);
+    assert.equal(queued.body, { executionId: queued.body.executionId, status: 'queued' });
+    let state: any;
+    for (let i = 0; i < 100; i++) {
+      state = (await call(url(), 'GET', `/v1/executions/${queued.body.executionId}`, { token })).body;
+      if (state.status === 'succeeded' || state.status === 'failed') break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    assert.is(state.status, 'succeeded', JSON.stringify(state));
+    assert.is(state.stdout, 'async body');
+  });
+
+  test(`limit ${limitPerUser}: of 8 simultaneous requests exactly ${limitPerUser} run, the rest get 429; never more containers`, async () => {
+    const [user, other] = [await newUser(url()), await newUser(url())];
+    const id = await newFunction(url(), user.token, { image: deployment().image, command: ['sleep', '2'] });
+    let maxContainers = 0;
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        maxContainers = Math.max(maxContainers, (await labelledContainers()).length);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    })();
+    const burst = Promise.all(Array.from({ length: 8 }, () => execute(url(), user.token, id)));
+    // Meanwhile another user is not blocked by the first one's limit.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const otherId = await newFunction(url(), other.token, { image: deployment().image, command: ['cat'] });
+    const otherReply = await execute(url(), other.token, otherId, 'not blocked');
+    const replies = await burst;
+    sampling = false;
+    await sampler;
+
+    const statuses = replies.map((reply) => reply.status);
+    assert.is(statuses.filter((s) => s === 200).length, limitPerUser, statuses.join(','));
+    assert.is(statuses.filter((s) => s === 429).length, 8 - limitPerUser, statuses.join(','));
+    for (const reply of replies.filter((r) => r.status === 429)) {
+      assertProblem(reply, 429);
+      assert.ok(Number(reply.headers.get('retry-after')) >= 1);
+    }
+    assert.is(otherReply.body.stdout, 'not blocked');
+    assert.ok(maxContainers <= limitPerUser + 1, `saw ${maxContainers} containers`);
+
+    // Every slot is free again.
+    const again = await Promise.all(Array.from({ length: limitPerUser }, () => execute(url(), user.token, id)));
+    assert.equal(again.map((r) => r.status), Array(limitPerUser).fill(200));
+  });
+
+  test('history lists a function’s executions newest first; only the owner sees them', async () => {
+    const [user, stranger] = [await newUser(url()), await newUser(url())];
+    const id = await newFunction(url(), user.token, { image: deployment().image, command: ['sh', '-c', 'exit $(cat)'] });
+    const first = await execute(url(), user.token, id, '0');
+    const second = await execute(url(), user.token, id, '4');
+    const history = await call(url(), 'GET', `/v1/functions/${id}/executions`, { token: user.token });
+    assert.is(history.status, 200);
+    assert.equal(
+      history.body.executions.map((e: { executionId: string; status: string; exitCode: number }) => [e.executionId, e.status, e.exitCode]),
+      [
+        [second.body.executionId, 'failed', 4],
+        [first.body.executionId, 'succeeded', 0],
+      ],
+    );
+    assertProblem(await call(url(), 'GET', `/v1/functions/${id}/executions`, { token: stranger.token }), 403);
+    assertProblem(await call(url(), 'GET', `/v1/executions/${first.body.executionId}`, { token: stranger.token }), 403);
+    assertProblem(await call(url(), 'GET', `/v1/executions/${crypto.randomUUID()}`, { token: user.token }), 404);
+    assertProblem(await execute(url(), stranger.token, id), 403);
+    assertProblem(await execute(url(), user.token, crypto.randomUUID()), 404);
+  });
+
+  test('no labelled container is left behind', async () => {
+    assert.equal(await labelledContainers(), []);
+  });
+}

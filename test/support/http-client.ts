@@ -1,0 +1,42 @@
+import * as assert from 'uvu/assert';
+
+export type Reply = { status: number; headers: Headers; body: any };
+
+/** A thin fetch wrapper for tests: JSON in, parsed body out, headers kept for assertions. */
+export async function call(
+  baseUrl: string,
+  method: string,
+  path: string,
+  options: { token?: string; json?: unknown; body?: string; headers?: Record<string, string> } = {},
+): Promise<Reply> {
+  const headers: Record<string, string> = { ...options.headers };
+  if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`;
+  let body = options.body;
+  if (options.json !== undefined) {
+    headers['content-type'] ??= 'application/json';
+    body = JSON.stringify(options.json);
+  }
+  const response = await fetch(`${baseUrl}${path}`, { method, headers, body });
+  const text = await response.text();
+  let parsed: unknown = text;
+  try {
+    parsed = text ? JSON.parse(text) : null;
+  } catch {
+    // not JSON; keep the text
+  }
+  return { status: response.status, headers: response.headers, body: parsed };
+}
+
+/** Every error answer must be RFC 9457 problem+json without internals. */
+export function assertProblem(reply: Reply, status: number) {
+  assert.is(reply.status, status, `expected ${status}, got ${reply.status}: ${JSON.stringify(reply.body)}`);
+  assert.is(reply.headers.get('content-type'), 'application/problem+json');
+  assert.is(reply.body.status, status);
+  assert.type(reply.body.type, 'string');
+  assert.type(reply.body.title, 'string');
+  assert.type(reply.body.detail, 'string');
+  assert.not.match(JSON.stringify(reply.body), /\bat .*\.(ts|js):\d+|node_modules|\$2[aby]\$/);
+}
+
+let counter = 0;
+export const uniqueEmail = (tag = 'user') => `${tag}-${process.pid}-${Date.now()}-${counter++}@example.com`;

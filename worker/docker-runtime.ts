@@ -1,0 +1,399 @@
+/**
+ * The ContainerRuntime port over a Docker engine, through dockerode: each execution runs in a
+ * fresh, locked-down container that is removed whatever happens (DESIGN.md §6). Everything that
+ * knows dockerode lives in this file.
+ */
+import { performance } from 'node:perf_hooks';
+import { type Duplex, Writable } from 'node:stream';
+import type Docker from 'dockerode';
+import type { ContainerRunOutcome, ContainerRunSpec, ContainerRuntime } from '../src/ports/container-runtime.ts';
+
+export type DockerRuntimeOptions = {
+  /** Written on every container as the `faasbox.worker` label, so a worker can find its leftovers. */
+  workerId: string;
+  /** Bytes kept of each of stdout and stderr; the rest is counted and dropped. Default 1 MiB. */
+  outputLimitBytes?: number;
+  /** `missing` (default) pulls an image only when the engine lacks it; `always` pulls every run. */
+  pullPolicy?: 'missing' | 'always';
+  /** Run as the image's own user instead of nobody (65534:65534). Default false. */
+  allowRoot?: boolean;
+  /** Default 128. */
+  pidsLimit?: number;
+  /** CPU quota in billionths of a CPU. Default 1e9 (one CPU). */
+  nanoCpus?: number;
+  /** Size of the writable /tmp. Default 64. */
+  tmpfsSizeMb?: number;
+  /**
+   * How long to wait, once the container exited or was killed, for its last output and its exit
+   * to arrive before giving up on them. Default 2000.
+   */
+  stopGraceMs?: number;
+  /**
+   * Run docker-init (tini) as PID 1, so that zombies are reaped and the pids limit is not eaten
+   * by them. Default true; turn it off for an engine without docker-init.
+   */
+  init?: boolean;
+};
+
+type Settings = Required<DockerRuntimeOptions>;
+
+const MiB = 1024 * 1024;
+const NOBODY = '65534:65534';
+// setTimeout fires at once for a delay past 2^31-1 ms (about 24.8 days).
+const LONGEST_TIMER_MS = 2 ** 31 - 1;
+
+export function createDockerRuntime(docker: Docker, options: DockerRuntimeOptions): ContainerRuntime {
+  const settings: Settings = {
+    workerId: options.workerId,
+    outputLimitBytes: options.outputLimitBytes ?? MiB,
+    pullPolicy: options.pullPolicy ?? 'missing',
+    allowRoot: options.allowRoot ?? false,
+    pidsLimit: options.pidsLimit ?? 128,
+    nanoCpus: options.nanoCpus ?? 1e9,
+    tmpfsSizeMb: options.tmpfsSizeMb ?? 64,
+    stopGraceMs: options.stopGraceMs ?? 2000,
+    init: options.init ?? true,
+  };
+  const pullOnce = sharePullsInFlight(docker);
+
+  const ensureImage = async (image: string) => {
+    if (settings.pullPolicy === 'missing' && (await hasImage(docker, image))) return;
+    await pullOnce(image);
+  };
+
+  return {
+    async run(spec) {
+      try {
+        await ensureImage(spec.image);
+      } catch (error) {
+        return notStarted(isEngineUnreachable(error) ? engineUnavailable(error) : `image ${spec.image} could not be pulled: ${engineMessage(error)}`);
+      }
+      let container: Docker.Container;
+      try {
+        container = await docker.createContainer(containerConfig(spec, settings));
+      } catch (error) {
+        // Nothing to remove: a failed create leaves no container (and a name conflict means the
+        // container that holds the name is not ours to remove).
+        return notStarted(isEngineUnreachable(error) ? engineUnavailable(error) : `container could not be created: ${engineMessage(error)}`);
+      }
+      try {
+        return await runCreatedContainer(docker, container, spec, settings);
+      } finally {
+        await removeContainer(container);
+      }
+    },
+    async ping() {
+      await docker.ping();
+    },
+  };
+}
+
+function containerConfig(spec: ContainerRunSpec, settings: Settings): Docker.ContainerCreateOptions {
+  const memoryBytes = spec.memoryMb * MiB;
+  return {
+    name: `faasbox-${spec.executionId}`,
+    Image: spec.image,
+    // An empty command would mean "nothing"; the port only knows "the image's own" (null).
+    Cmd: spec.command && spec.command.length > 0 ? spec.command : undefined,
+    Env: Object.entries(spec.env).map(([name, value]) => `${name}=${value}`),
+    User: settings.allowRoot ? undefined : NOBODY,
+    Labels: {
+      'faasbox.execution': spec.executionId,
+      'faasbox.worker': settings.workerId,
+      'faasbox.correlation': spec.correlationId,
+    },
+    AttachStdin: true,
+    AttachStdout: true,
+    AttachStderr: true,
+    OpenStdin: true,
+    // The engine closes the container's stdin when our attach connection closes its write side.
+    StdinOnce: true,
+    Tty: false,
+    HostConfig: {
+      NetworkMode: 'none',
+      ReadonlyRootfs: true,
+      Tmpfs: { '/tmp': `rw,noexec,nosuid,size=${settings.tmpfsSizeMb}m` },
+      CapDrop: ['ALL'],
+      SecurityOpt: ['no-new-privileges'],
+      PidsLimit: settings.pidsLimit,
+      // Memory equal to memory+swap: no swap, so the limit is what the function really gets.
+      Memory: memoryBytes,
+      MemorySwap: memoryBytes,
+      NanoCpus: settings.nanoCpus,
+      Init: settings.init,
+      // Output is read from the attach stream and capped there; a log driver would only store a
+      // second, uncapped copy on the engine's disk.
+      LogConfig: { Type: 'none', Config: {} },
+    },
+  };
+}
+
+/** Attach, start, report the start, feed stdin, wait (or kill at the deadline), and read the result. */
+async function runCreatedContainer(
+  docker: Docker,
+  container: Docker.Container,
+  spec: ContainerRunSpec,
+  settings: Settings,
+): Promise<ContainerRunOutcome> {
+  let stream: Duplex;
+  try {
+    // Attached before start, so not a byte of output is missed.
+    stream = (await container.attach({ stream: true, stdin: true, stdout: true, stderr: true, hijack: true })) as Duplex;
+  } catch (error) {
+    return notStarted(isEngineUnreachable(error) ? engineUnavailable(error) : `container could not be attached: ${engineMessage(error)}`);
+  }
+  // Writing stdin to a container that exited without reading it fails (EPIPE); the outcome is
+  // decided by the exit, not by the socket.
+  stream.on('error', () => {});
+  const outputEnded = endOf(stream);
+  const stdout = cappedCollector(settings.outputLimitBytes);
+  const stderr = cappedCollector(settings.outputLimitBytes);
+  docker.modem.demuxStream(stream, stdout.sink, stderr.sink);
+
+  try {
+    try {
+      await container.start();
+    } catch (error) {
+      return notStarted(isEngineUnreachable(error) ? engineUnavailable(error) : `container could not start: ${engineMessage(error)}`);
+    }
+    const startedAt = performance.now();
+    // The deadline runs from the start, not from the end of onStarted: a slow ack must not give
+    // user code more time.
+    const ending = exitOrKillAtDeadline(container, spec.timeoutMs, settings.stopGraceMs);
+    ending.catch(() => {}); // awaited below; this only keeps an early rejection from being "unhandled"
+
+    try {
+      await spec.onStarted(container.id);
+    } catch (error) {
+      // The job could not be acked: let the run end here rather than risk running it twice.
+      await killContainer(container);
+      return { kind: 'failed', reason: `start could not be reported: ${messageOf(error)}`, started: true };
+    }
+    stream.end(Buffer.from(spec.stdin.buffer, spec.stdin.byteOffset, spec.stdin.byteLength));
+
+    const end = await ending;
+    await settledWithin(outputEnded, settings.stopGraceMs);
+    const collected = () => ({
+      stdout: stdout.text(),
+      stderr: stderr.text(),
+      truncated: stdout.truncated || stderr.truncated,
+      durationMs: Math.round(end.at - startedAt),
+    });
+    if (end.kind === 'timedOut') return { kind: 'timedOut', ...collected() };
+
+    const { State: state } = await container.inspect();
+    const output = collected();
+    const execFailure = settings.init ? initExecFailure(state.ExitCode, output.stderr) : null;
+    if (execFailure) return notStarted(`container could not start: ${execFailure}`);
+    return { kind: 'exited', exitCode: state.ExitCode, oomKilled: state.OOMKilled, ...output };
+  } catch (error) {
+    return { kind: 'failed', reason: isEngineUnreachable(error) ? engineUnavailable(error) : `container failed: ${engineMessage(error)}`, started: true };
+  } finally {
+    stream.destroy();
+  }
+}
+
+type Ending = { kind: 'exited' | 'timedOut'; at: number };
+
+/**
+ * Resolves when the container exits, or at the deadline after killing it with SIGKILL (a process
+ * that ignores SIGTERM must still stop) and waiting a grace period for the exit.
+ */
+async function exitOrKillAtDeadline(container: Docker.Container, timeoutMs: number, graceMs: number): Promise<Ending> {
+  const exited = container.wait().then((): Ending => ({ kind: 'exited', at: performance.now() }));
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<Ending>((resolve) => {
+    timer = setTimeout(() => resolve({ kind: 'timedOut', at: performance.now() }), Math.min(timeoutMs, LONGEST_TIMER_MS));
+  });
+  try {
+    const end = await Promise.race([exited, deadline]);
+    if (end.kind === 'timedOut') {
+      await killContainer(container);
+      await settledWithin(exited, graceMs);
+    }
+    return end;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function killContainer(container: Docker.Container): Promise<void> {
+  // Fails when the container has just exited on its own, which is as good.
+  await container.kill({ signal: 'SIGKILL' }).catch(() => {});
+}
+
+async function removeContainer(container: Docker.Container): Promise<void> {
+  try {
+    await container.remove({ force: true, v: true });
+  } catch {
+    // Already gone, or the engine went away: a labelled leftover is removed by the next worker
+    // that starts (DESIGN.md §5), and the outcome of the run is already known.
+  }
+}
+
+/**
+ * tini (docker-init) starts before the user's command, so an executable missing from the image
+ * is not a start error from the engine but tini's own message and exit code 127 (126 when not
+ * executable). Seen that way, it is a container that could not start, not user code that failed.
+ */
+function initExecFailure(exitCode: number, stderr: string): string | null {
+  if (exitCode !== 126 && exitCode !== 127) return null;
+  return /^\[FATAL tini \(\d+\)\] (exec .*? failed: [^\n]*)/.exec(stderr)?.[1] ?? null;
+}
+
+// ---- images
+
+async function hasImage(docker: Docker, image: string): Promise<boolean> {
+  try {
+    await docker.getImage(image).inspect();
+    return true;
+  } catch (error) {
+    if ((error as { statusCode?: unknown }).statusCode === 404) return false;
+    throw error;
+  }
+}
+
+/** One pull per image at a time: concurrent runs of an absent image wait for the same pull. */
+function sharePullsInFlight(docker: Docker): (image: string) => Promise<void> {
+  const inFlight = new Map<string, Promise<void>>();
+  return (image) => {
+    let pull = inFlight.get(image);
+    if (!pull) {
+      pull = pullToTheEnd(docker, image).finally(() => inFlight.delete(image));
+      inFlight.set(image, pull);
+    }
+    return pull;
+  };
+}
+
+/**
+ * dockerode's pull resolves as soon as the engine starts streaming progress; the image is there
+ * only when the stream ends, and a failure half-way (a missing layer, a registry that went away)
+ * arrives as an event in that stream, not as an HTTP error.
+ */
+async function pullToTheEnd(docker: Docker, image: string): Promise<void> {
+  const progress = await docker.pull(image);
+  await new Promise<void>((resolve, reject) => {
+    let failure: string | null = null;
+    docker.modem.followProgress(
+      progress,
+      (error) => (error ? reject(error) : failure ? reject(new Error(failure)) : resolve()),
+      (event: { error?: string; errorDetail?: { message?: string } }) => {
+        failure ??= event.errorDetail?.message ?? event.error ?? null;
+      },
+    );
+  });
+}
+
+// ---- output
+
+type CappedCollector = {
+  /** Where the demultiplexer writes. */
+  sink: Writable;
+  readonly truncated: boolean;
+  /** What was kept, as UTF-8 (invalid bytes replaced). */
+  text(): string;
+};
+
+/**
+ * Keeps the first `limit` bytes written and only counts the rest, so that a container writing
+ * a gigabyte costs `limit` bytes of memory, not a gigabyte. It keeps consuming after the cap:
+ * a container blocked on a full pipe would never exit.
+ */
+function cappedCollector(limit: number): CappedCollector {
+  const kept: Buffer[] = [];
+  let keptBytes = 0;
+  let droppedBytes = 0;
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      const room = limit - keptBytes;
+      if (room > 0) {
+        // A copy: the chunk may be a view into a larger buffer that would stay alive with it.
+        const part = Buffer.from(chunk.subarray(0, room));
+        kept.push(part);
+        keptBytes += part.length;
+      }
+      droppedBytes += Math.max(0, chunk.length - Math.max(room, 0));
+      done();
+    },
+  });
+  return {
+    sink,
+    get truncated() {
+      return droppedBytes > 0;
+    },
+    text() {
+      const bytes = Buffer.concat(kept, keptBytes);
+      return (droppedBytes > 0 ? withoutCutCharacter(bytes) : bytes).toString('utf8');
+    },
+  };
+}
+
+/** The cap may cut a multi-byte character in two; drop its first half rather than show U+FFFD. */
+function withoutCutCharacter(bytes: Buffer): Buffer {
+  for (let back = 1; back <= Math.min(4, bytes.length); back++) {
+    const byte = bytes[bytes.length - back] as number;
+    if ((byte & 0xc0) === 0x80) continue; // a continuation byte: look further back for the lead
+    const length = byte >= 0xf0 ? 4 : byte >= 0xe0 ? 3 : byte >= 0xc0 ? 2 : 1;
+    return length > back ? bytes.subarray(0, bytes.length - back) : bytes;
+  }
+  return bytes;
+}
+
+// ---- small waits
+
+function endOf(stream: Duplex): Promise<void> {
+  return new Promise((resolve) => {
+    stream.once('end', resolve);
+    stream.once('close', resolve);
+  });
+}
+
+/** Waits for `promise` (its failure ignored), but no longer than `ms`. */
+async function settledWithin(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const elapsed = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms);
+  });
+  await Promise.race([promise.then(ignore, ignore), elapsed]);
+  clearTimeout(timer);
+}
+
+const ignore = () => {};
+
+// ---- errors
+
+const notStarted = (reason: string): ContainerRunOutcome => ({ kind: 'failed', reason, started: false });
+
+const engineUnavailable = (error: unknown) => `container engine unavailable: ${messageOf(error)}`;
+
+/** Socket errors from reaching the engine at all (no HTTP status): the engine is not there. */
+const ENGINE_UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ENOENT', 'EACCES', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+
+function isEngineUnreachable(error: unknown): boolean {
+  const { code, statusCode } = (error ?? {}) as { code?: unknown; statusCode?: unknown };
+  return statusCode === undefined && typeof code === 'string' && ENGINE_UNREACHABLE_CODES.has(code);
+}
+
+/**
+ * The engine's own words, without docker-modem's "(HTTP code 404) unexpected - " prefix, the OCI
+ * runtime's layers of "failed to create shim task: …", and echoes like "manifest unknown:
+ * manifest unknown": one short line a function's owner can act on.
+ */
+function engineMessage(error: unknown): string {
+  const { json } = (error ?? {}) as { json?: { message?: unknown } | null };
+  let text = typeof json?.message === 'string' ? json.message : messageOf(error).replace(/^\(HTTP code \d+\) .*? - /, '');
+  text = text.replace(/^.*unable to start container process: /, '').replace(/: unknown\s*$/, '');
+  const parts = text.split(': ').map((part) => part.trim());
+  const distinct = parts.filter((part, index) => part !== parts[index - 1]);
+  return shortLine(distinct.join(': '));
+}
+
+function messageOf(error: unknown): string {
+  return shortLine(error instanceof Error ? error.message : String(error));
+}
+
+function shortLine(text: string, max = 300): string {
+  const line = text.replace(/\s+/g, ' ').trim();
+  return line.length > max ? `${line.slice(0, max - 1)}…` : line;
+}
