@@ -116,7 +116,7 @@ test('two processes racing on one stream: one event per revision, every conflict
         () => `workers ready (stderr: ${workers.map((worker) => worker.stderr()).join(' | ')})`,
         5_000,
       );
-      for (const worker of workers) worker.child.stdin.write('go\n');
+      for (const worker of workers) worker.child.stdin.end('go\n');
       await eventually(
         () => workers.every((worker) => worker.lines.length === 2),
         () => `workers done (stderr: ${workers.map((worker) => worker.stderr()).join(' | ')})`,
