@@ -2,14 +2,15 @@
  * Runs the uvu suites and ends with the line CI reads: `N passed, N failed`.
  * uvu swallows an error thrown in a before/after hook and may still exit 0, having run fewer
  * tests than the suite defines; every test defined and not passed is counted failed here.
- *   tsx test/run.ts [pattern]   e.g. `unit`, `contract`, `int`, `e2e`, or a file name part
+ *   tsx test/run.ts [pattern]   e.g. `unit`, `contract`, `int`, `e2e`, or parts of file names: `job-bus|executions`
  */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const kind = process.argv[2] ?? '';
-const pattern = `${kind.replace(/[^\w.-]/g, '')}.*\\.test\\.ts$`;
+// Names of files to run, as a regular expression over file names: `unit`, `e2e`, `job-bus|executions`.
+const pattern = `(${kind.replace(/[^\w.|-]/g, '') || '.'}).*\\.test\\.ts$`;
 
 const uvuArgs = ['node_modules/uvu/bin.js', 'test', pattern, '-i', 'support', '-i', 'fixtures'];
 if (!process.stdout.isTTY) uvuArgs.push('--no-color');

@@ -19,8 +19,8 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 type Fixture = {
   child: ChildProcessWithoutNullStreams;
   lines: string[];
-  /** Resolves once the process has exited and all of its output has been read. */
-  ended: Promise<void>;
+  /** True once the process has exited and all of its output has been read. */
+  ended(): boolean;
   stderr(): string;
 };
 
@@ -34,8 +34,11 @@ function startFixture(script: string, args: string[]): Fixture {
     stderr += chunk.toString('utf8');
   });
   createInterface({ input: child.stdout }).on('line', (line) => lines.push(line));
-  const ended = new Promise<void>((resolve) => child.on('close', () => resolve()));
-  return { child, lines, ended, stderr: () => stderr };
+  let ended = false;
+  child.on('close', () => {
+    ended = true;
+  });
+  return { child, lines, ended: () => ended, stderr: () => stderr };
 }
 
 async function eventually(check: () => boolean, what: () => string, timeoutMs: number): Promise<void> {
@@ -64,13 +67,14 @@ test('every append acknowledged before kill -9 is in the file, and no batch is t
         8_000,
       );
       appender.child.kill('SIGKILL');
-      await appender.ended;
+      await eventually(appender.ended, () => 'the killed process to end', 2_000);
     } finally {
       appender.child.kill('SIGKILL');
     }
     assert.is(appender.child.signalCode, 'SIGKILL', 'killed, not finished');
 
-    const acknowledged = appender.lines.map((line) => JSON.parse(line) as { ids: string[]; nextRevision: number; position: number });
+    type Acknowledged = { ids: string[]; nextRevision: number; position: number };
+    const acknowledged = appender.lines.map((line) => JSON.parse(line) as Acknowledged);
     const store = createSqliteEventStore(openBetterSqlite3(file));
     try {
       const stored = await store.readStream('order-1');
@@ -109,7 +113,9 @@ test('two processes racing on one stream: one event per revision, every conflict
     const observer = createSqliteEventStore(openBetterSqlite3(file), { pollIntervalMs: 20 });
     const observed: RecordedEvent[] = [];
     const subscription = observer.subscribeToAll((event) => void observed.push(event));
-    const workers = ['a', 'b'].map((name) => startFixture('contend-for-stream.ts', [file, 'slots-1', name, String(perWorker)]));
+    const workers = ['a', 'b'].map((name) =>
+      startFixture('contend-for-stream.ts', [file, 'slots-1', name, String(perWorker)]),
+    );
     try {
       await eventually(
         () => workers.every((worker) => worker.lines[0] === 'ready'),
@@ -122,7 +128,7 @@ test('two processes racing on one stream: one event per revision, every conflict
         () => `workers done (stderr: ${workers.map((worker) => worker.stderr()).join(' | ')})`,
         8_000,
       );
-      await Promise.all(workers.map((worker) => worker.ended));
+      await eventually(() => workers.every((worker) => worker.ended()), () => 'workers to exit', 2_000);
       const reports = workers.map((worker) => JSON.parse(worker.lines[1]!) as { appended: number; conflicts: number });
 
       const stored = await observer.readStream('slots-1');

@@ -27,17 +27,18 @@ export function createMemoryEventStore(options: { now?: () => Date } = {}): Even
   const byId = new Map<string, StoredEvent>();
   const appended = createAppendSignal();
   const subscriptions = new Set<Subscription>();
-  let closed = false;
   let closing: Promise<void> | undefined;
 
   const assertOpen = () => {
-    if (closed) throw new Error('event store is closed');
+    if (closing !== undefined) throw new Error('event store is closed');
   };
 
+  // Slices only the events returned: a subscription reads a long log page by page.
   const readAllNow = ({ after = 0, direction = 'forwards', maxCount }: ReadAllOptions = {}) => {
-    const newer = log.slice(Math.max(0, after));
-    const ordered = direction === 'forwards' ? newer : newer.reverse();
-    return ordered.slice(0, limit(maxCount)).map(toRecorded);
+    const first = Math.max(0, after);
+    const count = Math.max(0, Math.min(limit(maxCount) ?? Infinity, log.length - first));
+    const range = direction === 'forwards' ? log.slice(first, first + count) : log.slice(log.length - count).reverse();
+    return range.map(toRecorded);
   };
 
   return {
@@ -70,8 +71,7 @@ export function createMemoryEventStore(options: { now?: () => Date } = {}): Even
       }
       streams.set(streamName, stream);
       appended.notify();
-      const head = stream.at(-1) as StoredEvent;
-      return { nextRevision: head.revision, position: head.position };
+      return { nextRevision: stream.length - 1, position: log.length };
     },
 
     async readStream(streamName: string, { direction = 'forwards', fromRevision, maxCount }: ReadStreamOptions = {}) {
@@ -111,7 +111,6 @@ export function createMemoryEventStore(options: { now?: () => Date } = {}): Even
     },
 
     close() {
-      closed = true;
       closing ??= Promise.all([...subscriptions].map((subscription) => subscription.close())).then(() => {
         subscriptions.clear();
       });
@@ -140,7 +139,9 @@ function retriedAppend(
 function assertIdsAreNew(events: readonly NewEvent[], byId: ReadonlyMap<string, StoredEvent>): void {
   const seen = new Set<string>();
   for (const { id } of events) {
-    if (byId.has(id) || seen.has(id)) throw new Error(`event id ${id} is already stored; ids are unique across streams`);
+    if (byId.has(id) || seen.has(id)) {
+      throw new Error(`event id ${id} is already stored; ids are unique across streams`);
+    }
     seen.add(id);
   }
 }

@@ -73,6 +73,9 @@ export function createSqliteEventStore(db: SqliteDatabase, options: SqliteEventS
 
   const streamHead = (streamName: string) => statements.streamHead.get(streamName) as StreamHead | undefined;
 
+  const storedEvent = (id: string) =>
+    statements.eventById.get(id) as Pick<EventRow, 'stream_name' | 'revision' | 'position'> | undefined;
+
   /** The result of the earlier append when `events` retries it (its first id is in the stream). */
   const retriedAppend = (streamName: string, events: readonly NewEvent[]): AppendResult | undefined => {
     const first = events[0] === undefined ? undefined : storedEvent(events[0].id);
@@ -84,8 +87,6 @@ export function createSqliteEventStore(db: SqliteDatabase, options: SqliteEventS
     }
     return { nextRevision: last.revision, position: last.position };
   };
-  const storedEvent = (id: string) =>
-    statements.eventById.get(id) as Pick<EventRow, 'stream_name' | 'revision' | 'position'> | undefined;
 
   const appendNow = (streamName: string, events: readonly NewEvent[], expected: ExpectedRevision): AppendResult => {
     const earlier = retriedAppend(streamName, events);
@@ -218,7 +219,9 @@ function migrate(db: SqliteDatabase): void {
 
 function prepareStatements(db: SqliteDatabase) {
   return {
-    streamHead: db.prepare('SELECT revision, position FROM events WHERE stream_name = ? ORDER BY revision DESC LIMIT 1'),
+    streamHead: db.prepare(
+      'SELECT revision, position FROM events WHERE stream_name = ? ORDER BY revision DESC LIMIT 1',
+    ),
     eventById: db.prepare('SELECT stream_name, revision, position FROM events WHERE id = ?'),
     insert: db.prepare(
       'INSERT INTO events (stream_name, revision, id, type, data, metadata, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
