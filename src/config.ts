@@ -31,6 +31,15 @@ export type Config = {
     pullPolicy: 'missing' | 'always';
     outputLimitBytes: number;
     allowRoot: boolean;
+    /** Images never pruned, as written in functions (`registry/name:tag`). */
+    keepImages: ReadonlySet<string>;
+    /** Percent use of the Docker data file system that starts pruning, and where it stops. */
+    diskHighWater: number;
+    diskLowWater: number;
+    /** How often the worker reaps orphans and checks its disk. */
+    housekeepingIntervalMs: number;
+    /** On SIGTERM, how long running executions may go on before they are killed. */
+    drainTimeoutMs: number;
   };
   /** Where the Docker engine listens (`DOCKER_HOST`); undefined: the default local socket. */
   docker: { socketPath: string } | { host: string; port: number; protocol: 'http' } | undefined;
@@ -80,6 +89,11 @@ const schema = z
     FAASBOX_PULL_POLICY: z.enum(['missing', 'always']).default('missing'),
     FAASBOX_OUTPUT_LIMIT_BYTES: integer(1024 * 1024, 1024, 16 * 1024 * 1024),
     FAASBOX_ALLOW_ROOT: z.enum(['true', 'false']).default('false'),
+    FAASBOX_KEEP_IMAGES: z.string().default(''),
+    FAASBOX_DISK_HIGH_WATER: integer(85, 1, 100),
+    FAASBOX_DISK_LOW_WATER: integer(70, 0, 99),
+    FAASBOX_HOUSEKEEPING_INTERVAL_MS: integer(30_000, 100, 3_600_000),
+    FAASBOX_DRAIN_TIMEOUT: integer(30_000, 0, 3_600_000),
     DOCKER_HOST: z
       .string()
       .trim()
@@ -96,6 +110,9 @@ const schema = z
     }
     if (env.FAASBOX_DEFAULT_TIMEOUT_MS > env.FAASBOX_MAX_TIMEOUT_MS) {
       ctx.addIssue({ code: 'custom', path: ['FAASBOX_DEFAULT_TIMEOUT_MS'], message: 'exceeds FAASBOX_MAX_TIMEOUT_MS' });
+    }
+    if (env.FAASBOX_DISK_LOW_WATER >= env.FAASBOX_DISK_HIGH_WATER) {
+      ctx.addIssue({ code: 'custom', path: ['FAASBOX_DISK_LOW_WATER'], message: 'must be below FAASBOX_DISK_HIGH_WATER' });
     }
     if (env.FAASBOX_DEFAULT_MEMORY_MB > env.FAASBOX_MAX_MEMORY_MB) {
       ctx.addIssue({ code: 'custom', path: ['FAASBOX_DEFAULT_MEMORY_MB'], message: 'exceeds FAASBOX_MAX_MEMORY_MB' });
@@ -125,11 +142,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       defaultMemoryMb: e.FAASBOX_DEFAULT_MEMORY_MB,
       maxMemoryMb: e.FAASBOX_MAX_MEMORY_MB,
     },
-    operators: new Set(
-      e.FAASBOX_OPERATORS.split(',')
-        .map((email) => email.trim().toLowerCase())
-        .filter(Boolean),
-    ),
+    operators: commaSet(e.FAASBOX_OPERATORS.toLowerCase()),
     executions: {
       maxActivePerUser: e.FAASBOX_MAX_ACTIVE_PER_USER,
       maxActive: e.FAASBOX_MAX_ACTIVE === 0 ? null : e.FAASBOX_MAX_ACTIVE,
@@ -142,10 +155,23 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       pullPolicy: e.FAASBOX_PULL_POLICY,
       outputLimitBytes: e.FAASBOX_OUTPUT_LIMIT_BYTES,
       allowRoot: e.FAASBOX_ALLOW_ROOT === 'true',
+      keepImages: commaSet(e.FAASBOX_KEEP_IMAGES),
+      diskHighWater: e.FAASBOX_DISK_HIGH_WATER,
+      diskLowWater: e.FAASBOX_DISK_LOW_WATER,
+      housekeepingIntervalMs: e.FAASBOX_HOUSEKEEPING_INTERVAL_MS,
+      drainTimeoutMs: e.FAASBOX_DRAIN_TIMEOUT,
     },
     docker: dockerEndpoint(e.DOCKER_HOST),
   };
 }
+
+const commaSet = (list: string) =>
+  new Set(
+    list
+      .split(',')
+      .map((item) => item.trim())
+      .filter(Boolean),
+  );
 
 function dockerEndpoint(dockerHost: string | undefined): Config['docker'] {
   if (dockerHost === undefined) return undefined;

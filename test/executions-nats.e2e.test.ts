@@ -25,13 +25,14 @@ executions('two apis and two workers start over one store and one nats-server', 
     FAASBOX_EXECUTION_GRACE_MS: '5000',
     FAASBOX_JWT_SECRET: 'nats-e2e-secret-of-at-least-32-bytes!!',
   };
+  const workerIds = [`nats-e2e-1-${process.pid}`, `nats-e2e-2-${process.pid}`];
   processes = await Promise.all([
     startServer({ role: 'api', dataDir, env }),
     startServer({ role: 'api', dataDir, env }),
-    startServer({ role: 'worker', dataDir, env: { ...env, FAASBOX_WORKER_ID: 'nats-e2e-1', FAASBOX_WORKER_CONCURRENCY: '2' } }),
-    startServer({ role: 'worker', dataDir, env: { ...env, FAASBOX_WORKER_ID: 'nats-e2e-2', FAASBOX_WORKER_CONCURRENCY: '2' } }),
+    startServer({ role: 'worker', dataDir, env: { ...env, FAASBOX_WORKER_ID: workerIds[0]!, FAASBOX_WORKER_CONCURRENCY: '2' } }),
+    startServer({ role: 'worker', dataDir, env: { ...env, FAASBOX_WORKER_ID: workerIds[1]!, FAASBOX_WORKER_CONCURRENCY: '2' } }),
   ]);
-  deployment = { url: processes[0]!.url, image: images.busybox, missingImage: `${registry.address}/faasbox/absent:1` };
+  deployment = { url: processes[0]!.url, image: images.busybox, missingImage: `${registry.address}/faasbox/absent:1`, workerIds };
 });
 
 addExecutionScenarios(executions, () => deployment, LIMIT);

@@ -16,8 +16,11 @@ const executions = suite('executions [one process, in-process bus]');
 executions('the platform starts with a loopback registry holding the test images', async () => {
   registry = await startRegistry();
   const images = await ensureTestImages(registry.address);
-  server = await startServer({ env: { FAASBOX_MAX_ACTIVE_PER_USER: String(LIMIT), FAASBOX_EXECUTION_GRACE_MS: '5000' } });
-  deployment = { url: server.url, image: images.busybox, missingImage: `${registry.address}/faasbox/absent:1` };
+  const workerId = `e2e-${process.pid}`;
+  server = await startServer({
+    env: { FAASBOX_MAX_ACTIVE_PER_USER: String(LIMIT), FAASBOX_EXECUTION_GRACE_MS: '5000', FAASBOX_WORKER_ID: workerId },
+  });
+  deployment = { url: server.url, image: images.busybox, missingImage: `${registry.address}/faasbox/absent:1`, workerIds: [workerId] };
   assert.ok(deployment.image.startsWith(registry.address));
 });
 

@@ -159,7 +159,7 @@ async function runCreatedContainer(
     const startedAt = performance.now();
     // The deadline runs from the start, not from the end of onStarted: a slow ack must not give
     // user code more time.
-    const ending = exitOrKillAtDeadline(container, spec.timeoutMs, settings.stopGraceMs);
+    const ending = exitOrKillAtDeadline(container, spec.timeoutMs, settings.stopGraceMs, spec.signal);
     ending.catch(() => {}); // awaited below; this only keeps an early rejection from being "unhandled"
 
     try {
@@ -180,6 +180,7 @@ async function runCreatedContainer(
       durationMs: Math.round(end.at - startedAt),
     });
     if (end.kind === 'timedOut') return { kind: 'timedOut', ...collected() };
+    if (end.kind === 'aborted') return { kind: 'failed', reason: abortReason(spec.signal), started: true };
 
     const { State: state } = await container.inspect();
     const output = collected();
@@ -193,29 +194,42 @@ async function runCreatedContainer(
   }
 }
 
-type Ending = { kind: 'exited' | 'timedOut'; at: number };
+type Ending = { kind: 'exited' | 'timedOut' | 'aborted'; at: number };
 
 /**
- * Resolves when the container exits, or at the deadline after killing it with SIGKILL (a process
- * that ignores SIGTERM must still stop) and waiting a grace period for the exit.
+ * Resolves when the container exits, or at the deadline (or an abort) after killing it with
+ * SIGKILL (a process that ignores SIGTERM must still stop) and waiting a grace period for the exit.
  */
-async function exitOrKillAtDeadline(container: Docker.Container, timeoutMs: number, graceMs: number): Promise<Ending> {
+async function exitOrKillAtDeadline(
+  container: Docker.Container,
+  timeoutMs: number,
+  graceMs: number,
+  signal: AbortSignal | undefined,
+): Promise<Ending> {
   const exited = container.wait().then((): Ending => ({ kind: 'exited', at: performance.now() }));
   let timer: NodeJS.Timeout | undefined;
+  let onAbort: (() => void) | undefined;
   const deadline = new Promise<Ending>((resolve) => {
     timer = setTimeout(() => resolve({ kind: 'timedOut', at: performance.now() }), Math.min(timeoutMs, LONGEST_TIMER_MS));
+    onAbort = () => resolve({ kind: 'aborted', at: performance.now() });
+    if (signal?.aborted) onAbort();
+    else signal?.addEventListener('abort', onAbort, { once: true });
   });
   try {
     const end = await Promise.race([exited, deadline]);
-    if (end.kind === 'timedOut') {
+    if (end.kind !== 'exited') {
       await killContainer(container);
       await settledWithin(exited, graceMs);
     }
     return end;
   } finally {
     clearTimeout(timer);
+    if (onAbort) signal?.removeEventListener('abort', onAbort);
   }
 }
+
+const abortReason = (signal: AbortSignal | undefined) =>
+  typeof signal?.reason === 'string' ? signal.reason : 'the execution was stopped by the worker';
 
 async function killContainer(container: Docker.Container): Promise<void> {
   // Fails when the container has just exited on its own, which is as good.

@@ -14,6 +14,11 @@ export type ContainerRunSpec = {
   memoryMb: number;
   correlationId: string;
   /**
+   * Aborting kills the container, whatever it is doing; the outcome is then `failed` with the
+   * abort's reason (a worker shutting down past its drain timeout).
+   */
+  signal?: AbortSignal;
+  /**
    * Called once, right after the container started and before it is waited on: the worker acks
    * its job there, so user code runs at most once.
    */

@@ -7,10 +7,14 @@ import { assertProblem, call, uniqueEmail } from './http-client.ts';
  * The execution flows every deployment must pass, written once and run against each shape of
  * the platform: one process over the in-process bus, and api and worker apart over NATS.
  */
-export type Deployment = { url: string; image: string; missingImage: string };
+export type Deployment = { url: string; image: string; missingImage: string; workerIds: string[] };
 
 const docker = new Docker({ socketPath: '/var/run/docker.sock' });
-export const labelledContainers = () => docker.listContainers({ all: true, filters: { label: ['faasbox.execution'] } });
+/** This deployment's containers only: other suites may share the engine. */
+const containersOf = async (deployment: Deployment) =>
+  (await docker.listContainers({ all: true, filters: { label: ['faasbox.execution'] } })).filter((container) =>
+    deployment.workerIds.includes(container.Labels['faasbox.worker'] ?? ''),
+  );
 
 const PASSWORD = 'correct horse battery';
 
@@ -104,7 +108,7 @@ export function addExecutionScenarios(test: Test, deployment: () => Deployment, 
     assert.is(reply.headers.get('content-type'), 'application/json');
     assert.is(reply.body.status, 'timedOut');
     assert.match(reply.body.executionId, /^[0-9a-f-]{36}$/);
-    assert.is((await labelledContainers()).length, 0);
+    assert.is((await containersOf(deployment())).length, 0);
     const stored = await call(url(), 'GET', `/v1/executions/${reply.body.executionId}`, { token });
     assert.is(stored.body.status, 'timedOut');
   });
@@ -142,7 +146,7 @@ export function addExecutionScenarios(test: Test, deployment: () => Deployment, 
     let sampling = true;
     const sampler = (async () => {
       while (sampling) {
-        maxContainers = Math.max(maxContainers, (await labelledContainers()).length);
+        maxContainers = Math.max(maxContainers, (await containersOf(deployment())).length);
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
     })();
@@ -192,6 +196,6 @@ export function addExecutionScenarios(test: Test, deployment: () => Deployment, 
   });
 
   test('no labelled container is left behind', async () => {
-    assert.equal(await labelledContainers(), []);
+    assert.equal(await containersOf(deployment()), []);
   });
 }
