@@ -106,3 +106,25 @@ export function startCatchUpSubscription(
     },
   };
 }
+
+/** The subscriptions a store has open, so that closing the store closes them first. */
+export function createSubscriptionSet(source: CatchUpSource) {
+  const open = new Set<Subscription>();
+  return {
+    subscribe(handler: EventHandler, options?: SubscribeOptions): Subscription {
+      const subscription = startCatchUpSubscription(source, handler, options);
+      open.add(subscription);
+      return {
+        failed: subscription.failed,
+        close: () => {
+          open.delete(subscription);
+          return subscription.close();
+        },
+      };
+    },
+    async closeAll(): Promise<void> {
+      await Promise.all([...open].map((subscription) => subscription.close()));
+      open.clear();
+    },
+  };
+}

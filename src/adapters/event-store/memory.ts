@@ -6,9 +6,8 @@ import type {
   ReadAllOptions,
   ReadStreamOptions,
   RecordedEvent,
-  Subscription,
 } from '../../ports/event-store.ts';
-import { createAppendSignal, startCatchUpSubscription } from './catch-up-subscription.ts';
+import { createAppendSignal, createSubscriptionSet } from './catch-up-subscription.ts';
 import { assertExpectedRevision } from './expected-revision.ts';
 
 /**
@@ -26,8 +25,12 @@ export function createMemoryEventStore(options: { now?: () => Date } = {}): Even
   const streams = new Map<string, StoredEvent[]>();
   const byId = new Map<string, StoredEvent>();
   const appended = createAppendSignal();
-  const subscriptions = new Set<Subscription>();
   let closing: Promise<void> | undefined;
+
+  const subscriptions = createSubscriptionSet({
+    readPage: async (after, maxCount) => readAllNow({ after, maxCount }),
+    appended,
+  });
 
   const assertOpen = () => {
     if (closing !== undefined) throw new Error('event store is closed');
@@ -91,19 +94,7 @@ export function createMemoryEventStore(options: { now?: () => Date } = {}): Even
 
     subscribeToAll(handler, subscribeOptions) {
       assertOpen();
-      const subscription = startCatchUpSubscription(
-        { readPage: async (after, maxCount) => readAllNow({ after, maxCount }), appended },
-        handler,
-        subscribeOptions,
-      );
-      subscriptions.add(subscription);
-      return {
-        failed: subscription.failed,
-        close: () => {
-          subscriptions.delete(subscription);
-          return subscription.close();
-        },
-      };
+      return subscriptions.subscribe(handler, subscribeOptions);
     },
 
     async ping() {
@@ -111,9 +102,7 @@ export function createMemoryEventStore(options: { now?: () => Date } = {}): Even
     },
 
     close() {
-      closing ??= Promise.all([...subscriptions].map((subscription) => subscription.close())).then(() => {
-        subscriptions.clear();
-      });
+      closing ??= subscriptions.closeAll();
       return closing;
     },
   };

@@ -6,11 +6,10 @@ import {
   type NewEvent,
   type ReadAllOptions,
   type RecordedEvent,
-  type Subscription,
   WrongExpectedRevisionError,
 } from '../../ports/event-store.ts';
 import { type SqliteDatabase, type SqliteRow, inWriteTransaction } from '../sqlite/driver.ts';
-import { createAppendSignal, startCatchUpSubscription } from './catch-up-subscription.ts';
+import { createAppendSignal, createSubscriptionSet } from './catch-up-subscription.ts';
 import { assertExpectedRevision } from './expected-revision.ts';
 
 export type SqliteEventStoreOptions = {
@@ -64,7 +63,6 @@ export function createSqliteEventStore(db: SqliteDatabase, options: SqliteEventS
   migrate(db);
   const statements = prepareStatements(db);
   const appended = createAppendSignal();
-  const subscriptions = new Set<Subscription>();
   let closing: Promise<void> | undefined;
 
   const assertOpen = () => {
@@ -135,6 +133,11 @@ export function createSqliteEventStore(db: SqliteDatabase, options: SqliteEventS
     const statement = direction === 'forwards' ? statements.allForwards : statements.allBackwards;
     return statement.all(after, limit(maxCount)).map(toRecorded);
   };
+  const subscriptions = createSubscriptionSet({
+    readPage: async (after, maxCount) => readAllNow({ after, maxCount }),
+    appended,
+    pollIntervalMs,
+  });
 
   return {
     async append(streamName, events, expected) {
@@ -165,19 +168,7 @@ export function createSqliteEventStore(db: SqliteDatabase, options: SqliteEventS
 
     subscribeToAll(handler, subscribeOptions) {
       assertOpen();
-      const subscription = startCatchUpSubscription(
-        { readPage: async (after, maxCount) => readAllNow({ after, maxCount }), appended, pollIntervalMs },
-        handler,
-        subscribeOptions,
-      );
-      subscriptions.add(subscription);
-      return {
-        failed: subscription.failed,
-        close: () => {
-          subscriptions.delete(subscription);
-          return subscription.close();
-        },
-      };
+      return subscriptions.subscribe(handler, subscribeOptions);
     },
 
     async ping() {
@@ -186,10 +177,7 @@ export function createSqliteEventStore(db: SqliteDatabase, options: SqliteEventS
     },
 
     close() {
-      closing ??= Promise.all([...subscriptions].map((subscription) => subscription.close())).then(() => {
-        subscriptions.clear();
-        db.close();
-      });
+      closing ??= subscriptions.closeAll().then(() => db.close());
       return closing;
     },
   };
