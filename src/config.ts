@@ -13,7 +13,7 @@ export type Config = {
   jwtSecret: string | undefined;
   tokenLifetimeSeconds: number;
   bcryptCost: number;
-  jsonBodyLimitBytes: number;
+  bodyLimitBytes: number;
   functionLimits: { defaultTimeoutMs: number; maxTimeoutMs: number; defaultMemoryMb: number; maxMemoryMb: number };
   operators: ReadonlySet<string>;
   executions: {
@@ -74,7 +74,7 @@ const schema = z
       .optional(),
     FAASBOX_TOKEN_LIFETIME_SECONDS: integer(3600, 60, 30 * 24 * 3600),
     FAASBOX_BCRYPT_COST: integer(10, 10, 15),
-    FAASBOX_JSON_BODY_LIMIT_BYTES: integer(1024 * 1024, 1024, 64 * 1024 * 1024),
+    FAASBOX_BODY_LIMIT_BYTES: integer(1024 * 1024, 1024, 64 * 1024 * 1024),
     FAASBOX_DEFAULT_TIMEOUT_MS: integer(30_000, 100, 24 * 3600 * 1000),
     FAASBOX_MAX_TIMEOUT_MS: integer(300_000, 100, 24 * 3600 * 1000),
     FAASBOX_DEFAULT_MEMORY_MB: integer(128, 6, 1024 * 1024),
@@ -135,7 +135,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     jwtSecret: e.FAASBOX_JWT_SECRET,
     tokenLifetimeSeconds: e.FAASBOX_TOKEN_LIFETIME_SECONDS,
     bcryptCost: e.FAASBOX_BCRYPT_COST,
-    jsonBodyLimitBytes: e.FAASBOX_JSON_BODY_LIMIT_BYTES,
+    bodyLimitBytes: e.FAASBOX_BODY_LIMIT_BYTES,
     functionLimits: {
       defaultTimeoutMs: e.FAASBOX_DEFAULT_TIMEOUT_MS,
       maxTimeoutMs: e.FAASBOX_MAX_TIMEOUT_MS,

@@ -11,7 +11,7 @@ config('defaults need no variable at all', () => {
   assert.is(loaded.jwtSecret, undefined);
   assert.is(loaded.tokenLifetimeSeconds, 3600);
   assert.is(loaded.bcryptCost, 10);
-  assert.is(loaded.jsonBodyLimitBytes, 1024 * 1024);
+  assert.is(loaded.bodyLimitBytes, 1024 * 1024);
   assert.equal(loaded.functionLimits, { defaultTimeoutMs: 30_000, maxTimeoutMs: 300_000, defaultMemoryMb: 128, maxMemoryMb: 2048 });
 });
 

@@ -8,7 +8,6 @@ import { DomainError, type DomainErrorCode } from '../domain/errors.ts';
 import type { Platform } from '../platform.ts';
 import type { AppEnv, ClientAddressOf } from './env.ts';
 import { correlationId } from './middleware/correlation-id.ts';
-import { rejectPrototypeKeys } from './middleware/reject-prototype-keys.ts';
 import { problemResponse } from './problem.ts';
 import { addExecutionRoutes } from './routes/executions.ts';
 import { addFunctionRoutes } from './routes/functions.ts';
@@ -57,13 +56,12 @@ export function createApp(platform: Platform, options: AppOptions): OpenAPIHono<
   app.use(
     '/v1/*',
     bodyLimit({
-      maxSize: platform.config.jsonBodyLimitBytes,
+      maxSize: platform.config.bodyLimitBytes,
       onError: (c) =>
         // The unread rest of the body makes the connection unusable: the client must not reuse it.
-        problemResponse(c, 413, 'body-too-large', `the body exceeds ${platform.config.jsonBodyLimitBytes} bytes`, {}, { connection: 'close' }),
+        problemResponse(c, 413, 'body-too-large', `the body exceeds ${platform.config.bodyLimitBytes} bytes`, {}, { connection: 'close' }),
     }),
   );
-  app.use('/v1/*', rejectPrototypeKeys());
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', {
     type: 'http',

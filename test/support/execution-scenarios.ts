@@ -51,6 +51,19 @@ export function addExecutionScenarios(test: Test, deployment: () => Deployment, 
     assert.is(reply.headers.get('location'), `/v1/executions/${reply.body.executionId}`);
   });
 
+  test('stdin is passed through untouched, whatever its media type says', async () => {
+    const { token } = await newUser(url());
+    const id = await newFunction(url(), token, { image: deployment().image, command: ['cat'] });
+    const body = '{"__proto__": {"admin": true}, "x": "é\\u0000"}';
+    const reply = await call(url(), 'POST', `/v1/functions/${id}/executions`, {
+      token,
+      body,
+      headers: { 'content-type': 'application/json' },
+    });
+    assert.is(reply.status, 200, JSON.stringify(reply.body));
+    assert.is(reply.body.stdout, body);
+  });
+
   test('a non-zero exit is failed, with stdout and stderr apart', async () => {
     const { token } = await newUser(url());
     const id = await newFunction(url(), token, { image: deployment().image, command: ['sh', '-c', 'echo out; echo err >&2; exit 3'] });

@@ -7,6 +7,7 @@ import { functionStream } from '../../domain/streams.ts';
 import { readState } from '../../commands/handle-command.ts';
 import type { Platform } from '../../platform.ts';
 import { authenticate } from '../middleware/authenticate.ts';
+import { rejectPrototypeKeys } from '../middleware/reject-prototype-keys.ts';
 import type { AppEnv } from '../env.ts';
 import { DeletedSchema, IdParamSchema, UUID, functionSchemas, problem } from '../schemas.ts';
 
@@ -51,7 +52,7 @@ export function addFunctionRoutes(app: OpenAPIHono<AppEnv>, platform: Platform) 
     tags: ['functions'],
     summary: 'Register a function: a container image and how to run it',
     security: [{ bearerAuth: [] }],
-    middleware: auth,
+    middleware: [...auth, rejectPrototypeKeys()],
     request: { body: { required: true, content: { 'application/json': { schema: FunctionInputSchema } } } },
     responses: {
       201: { description: 'Created', content: { 'application/json': { schema: FunctionSchema } } },

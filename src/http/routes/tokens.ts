@@ -1,6 +1,7 @@
 import { type OpenAPIHono, createRoute } from '@hono/zod-openapi';
 import { issueToken } from '../../commands/issue-token.ts';
 import type { Platform } from '../../platform.ts';
+import { rejectPrototypeKeys } from '../middleware/reject-prototype-keys.ts';
 import type { AppEnv, ClientAddressOf } from '../env.ts';
 import { CredentialsSchema, TokenSchema, problem } from '../schemas.ts';
 
@@ -10,6 +11,7 @@ export function addTokenRoutes(app: OpenAPIHono<AppEnv>, platform: Platform, cli
     path: '/v1/tokens',
     tags: ['users'],
     summary: 'Log in: a JWT for the user (the same one again while it has over half its lifetime left)',
+    middleware: rejectPrototypeKeys(),
     request: { body: { required: true, content: { 'application/json': { schema: CredentialsSchema } } } },
     responses: {
       200: { description: 'A bearer token', content: { 'application/json': { schema: TokenSchema } } },

@@ -3,6 +3,7 @@ import { deleteUser } from '../../commands/delete-user.ts';
 import { registerUser } from '../../commands/register-user.ts';
 import type { Platform } from '../../platform.ts';
 import { authenticate } from '../middleware/authenticate.ts';
+import { rejectPrototypeKeys } from '../middleware/reject-prototype-keys.ts';
 import type { AppEnv } from '../env.ts';
 import { CredentialsSchema, DeletedSchema, UserSchema, problem } from '../schemas.ts';
 
@@ -12,6 +13,7 @@ export function addUserRoutes(app: OpenAPIHono<AppEnv>, platform: Platform) {
     path: '/v1/users',
     tags: ['users'],
     summary: 'Register a user',
+    middleware: rejectPrototypeKeys(),
     request: { body: { required: true, content: { 'application/json': { schema: CredentialsSchema } } } },
     responses: {
       201: { description: 'Registered', content: { 'application/json': { schema: UserSchema } } },
