@@ -67,7 +67,7 @@ export async function startPlatform(
     readYourWritesTimeoutMs: 5_000,
   };
 
-  const recorder: Consumer = recordStatuses(platform);
+  const recorder: Consumer = recordStatuses(platform, log);
   let sweeping = false;
   const sweeper = setInterval(() => {
     if (sweeping) return;

@@ -255,6 +255,27 @@ test('a run past its timeout is killed, even when it ignores SIGTERM, and keeps 
   assert.ok(elapsed < 6000, `took ${elapsed} ms`);
 });
 
+test('aborting the signal mid-run kills the container and fails the run with the signal reason', async () => {
+  const abort = new AbortController();
+  let abortedAt = 0;
+  const outcome = await run({
+    // Ignores SIGTERM and would outlive the test: only a kill ends it this soon.
+    command: sh("trap '' TERM; sleep 30"),
+    timeoutMs: 30_000,
+    signal: abort.signal,
+    onStarted: async () => {
+      setTimeout(() => {
+        abortedAt = Date.now();
+        abort.abort('worker shut down before the execution finished');
+      }, 300);
+    },
+  });
+  const elapsed = Date.now() - abortedAt;
+  assert.equal(outcome, { kind: 'failed', reason: 'worker shut down before the execution finished', started: true });
+  assert.ok(abortedAt > 0, 'the run ended before the abort');
+  assert.ok(elapsed < 4000, `took ${elapsed} ms after the abort`);
+});
+
 test('a missing image fails with a clear reason, and nothing starts', async () => {
   let started = false;
   const image = `${registry.address}/faasbox/missing:1`;

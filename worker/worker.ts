@@ -2,19 +2,45 @@ import type { ContainerRunOutcome, ContainerRuntime } from '../src/ports/contain
 import type { Job, JobBus, JobDelivery, StatusMessage } from '../src/ports/job-bus.ts';
 import type { Logger } from '../src/log.ts';
 import { describeError } from '../src/log.ts';
+import type { ReapResult } from './reaper.ts';
+
+/**
+ * Removes the containers no worker will finish and reports their executions through `report`
+ * (reapOrphans in worker/reaper.ts, over Docker). The worker decides when it runs and what is alive.
+ */
+export type OrphanReaper = (scope: {
+  /** Asked after the containers are listed, so an execution that starts meanwhile is not in the list. */
+  isInFlight(executionId: string): boolean;
+  report(executionId: string): Promise<void>;
+}) => Promise<ReapResult>;
 
 export type WorkerOptions = {
   workerId: string;
   concurrency: number;
   now?: () => Date;
+  /**
+   * How long `stop()` lets running executions go on before it kills them. Default: no limit.
+   */
+  drainTimeoutMs?: number;
+  /** Run once at start and then every `intervalMs`, until `stop()`. */
+  reaper?: { reap: OrphanReaper; intervalMs: number };
 };
 
 export type RunningWorker = {
-  /** Stops taking jobs and waits for the executions in flight. */
+  /**
+   * Stops taking jobs, lets the executions in flight finish for up to the drain timeout, kills
+   * the rest (reported failed with SHUTDOWN_REASON), and resolves once every final status is
+   * published. Calling it again returns the same promise.
+   */
   stop(): Promise<void>;
   /** Executions in flight now. */
   readonly inFlight: number;
 };
+
+/** The reason of an execution killed because its worker stopped before it finished. */
+export const SHUTDOWN_REASON = 'worker shut down before the execution finished';
+/** The reason of an execution whose container was removed by a reaper: nobody would finish it. */
+export const WORKER_LOST_REASON = 'worker lost';
 
 const STATUS_RETRY_MS = 500;
 const STATUS_RETRY_LIMIT_MS = 5 * 60_000;
@@ -22,11 +48,13 @@ const STATUS_RETRY_LIMIT_MS = 5 * 60_000;
 /**
  * Takes jobs from the bus, no more than it has container slots, and runs each in a fresh
  * container. The job is acked the moment its container starts, so user code runs at most once;
- * a worker that dies after that leaves the execution to its deadline.
+ * a worker that dies after that leaves its containers to the reaper of the next worker to start.
  */
 export function startWorker(bus: JobBus, runtime: ContainerRuntime, log: Logger, options: WorkerOptions): RunningWorker {
   const now = options.now ?? (() => new Date());
   const running = new Set<Promise<void>>();
+  /** By executionId, from the job's arrival until its final status is published. */
+  const inFlight = new Map<string, AbortController>();
 
   const publish = async (status: StatusMessage) => {
     // A status is the only trace of what ran: keep trying through a broker outage.
@@ -41,7 +69,7 @@ export function startWorker(bus: JobBus, runtime: ContainerRuntime, log: Logger,
     }
   };
 
-  const execute = async (delivery: JobDelivery) => {
+  const execute = async (delivery: JobDelivery, signal: AbortSignal) => {
     const { job } = delivery;
     const fields = { executionId: job.executionId, correlationId: job.correlationId, workerId: options.workerId };
     if (Date.parse(job.deadline) <= now().getTime()) {
@@ -60,6 +88,7 @@ export function startWorker(bus: JobBus, runtime: ContainerRuntime, log: Logger,
       timeoutMs: job.timeoutMs,
       memoryMb: job.memoryMb,
       correlationId: job.correlationId,
+      signal,
       onStarted: async (containerId) => {
         acked = true;
         await delivery.ack();
@@ -80,24 +109,118 @@ export function startWorker(bus: JobBus, runtime: ContainerRuntime, log: Logger,
 
   const consumer = bus.consumeJobs(
     (delivery) => {
-      const task = execute(delivery).catch((error: unknown) =>
-        log('error', 'execution could not be reported', { executionId: delivery.job.executionId, ...describeError(error) }),
-      );
+      const { executionId } = delivery.job;
+      const abort = new AbortController();
+      inFlight.set(executionId, abort);
+      const task = execute(delivery, abort.signal)
+        .catch((error: unknown) => log('error', 'execution could not be reported', { executionId, ...describeError(error) }))
+        .finally(() => {
+          // A redelivered job may be running under the same id by now: leave its entry alone.
+          if (inFlight.get(executionId) === abort) inFlight.delete(executionId);
+        });
       running.add(task);
       return task.finally(() => running.delete(task));
     },
     { concurrency: options.concurrency },
   );
 
+  const reaping = reapPeriodically(options.reaper, {
+    isInFlight: (executionId) => inFlight.has(executionId),
+    // One attempt: if the bus is down, the api's deadline sweeper still ends the execution.
+    report: (executionId) => bus.publishStatus({ type: 'failed', executionId, at: now().toISOString(), reason: WORKER_LOST_REASON }),
+    log,
+    workerId: options.workerId,
+  });
+
+  const drain = async () => {
+    reaping.pause();
+    await consumer.stop();
+    const everyRun = Promise.all(running);
+    const drained = await settlesWithin(everyRun, options.drainTimeoutMs ?? Number.POSITIVE_INFINITY);
+    if (!drained) {
+      log('warn', 'drain timeout passed: killing the executions still running', { workerId: options.workerId, executions: [...inFlight.keys()] });
+      for (const abort of inFlight.values()) abort.abort(SHUTDOWN_REASON);
+      // Each aborted run publishes its own failed status before it settles.
+      await everyRun;
+    }
+    await reaping.settled();
+  };
+  let stopping: Promise<void> | undefined;
+
   return {
-    async stop() {
-      await consumer.stop();
-      await Promise.all(running);
+    stop() {
+      stopping ??= drain();
+      return stopping;
     },
     get inFlight() {
       return running.size;
     },
   };
+}
+
+type Reaping = {
+  /** No pass starts after this. */
+  pause(): void;
+  /** Resolves when the pass under way, if any, is over. */
+  settled(): Promise<void>;
+};
+
+/**
+ * Runs the reaper at once and then on a timer, one pass at a time: a pass slower than the
+ * interval is not stacked on.
+ */
+function reapPeriodically(
+  reaper: WorkerOptions['reaper'],
+  context: { isInFlight(executionId: string): boolean; report(executionId: string): Promise<void>; log: Logger; workerId: string },
+): Reaping {
+  if (!reaper) return { pause: () => {}, settled: async () => {} };
+  const { log, workerId, isInFlight, report } = context;
+  let pass: Promise<void> | null = null;
+
+  const reapOnce = async () => {
+    try {
+      const { removed, problems } = await reaper.reap({ isInFlight, report });
+      for (const { executionId, why, reported } of removed) log('warn', 'orphan container removed', { workerId, executionId, why, reported });
+      for (const { executionId, step, error } of problems) {
+        log('warn', step === 'remove' ? 'orphan container could not be removed' : 'reaped execution could not be reported', {
+          workerId,
+          executionId,
+          ...describeError(error),
+        });
+      }
+    } catch (error) {
+      log('warn', 'orphan reaping failed', { workerId, ...describeError(error) });
+    }
+  };
+  const startPass = () => {
+    pass ??= reapOnce().finally(() => (pass = null));
+  };
+
+  startPass();
+  const timer = setInterval(startPass, reaper.intervalMs);
+  return {
+    pause: () => clearInterval(timer),
+    settled: async () => {
+      await pass;
+    },
+  };
+}
+
+/** True when `promise` settled within `ms`; false when the time ran out first. */
+async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  if (ms === Number.POSITIVE_INFINITY) {
+    await promise;
+    return true;
+  }
+  let timer: NodeJS.Timeout | undefined;
+  const elapsed = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([promise.then(() => true as const), elapsed]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 export function statusOf(job: Job, outcome: ContainerRunOutcome, at: Date): StatusMessage {

@@ -14,7 +14,8 @@ import { describeError, jsonLogger as log } from '../log.ts';
 import { startPlatform } from '../platform.ts';
 import type { JobBus } from '../ports/job-bus.ts';
 import { createDockerRuntime } from '../../worker/docker-runtime.ts';
-import { startWorker } from '../../worker/worker.ts';
+import { reapOrphans } from '../../worker/reaper.ts';
+import { type RunningWorker, startWorker } from '../../worker/worker.ts';
 import { resolveJwtSecret } from './dev-secret.ts';
 
 /**
@@ -23,7 +24,15 @@ import { resolveJwtSecret } from './dev-secret.ts';
  */
 type Role = 'all' | 'api' | 'worker';
 
+/** Past the drain, how long closing may take before the process exits anyway. */
 const SHUTDOWN_GRACE_MS = 10_000;
+
+type Api = {
+  /** Refuses new connections at once; resolves when the requests in flight are answered. */
+  stopAccepting(): Promise<void>;
+  /** Stops the recorder, the sweeper and the projections, and closes the store. */
+  stop(): Promise<void>;
+};
 
 async function main() {
   const role = parseRole(process.argv[2]);
@@ -34,8 +43,8 @@ async function main() {
   const bus: JobBus = config.natsUrl
     ? await connectNatsJobBus({ servers: config.natsUrl, name: `faasbox-${role}` })
     : createInProcessJobBus();
-  const stops: (() => Promise<void>)[] = [];
 
+  let worker: RunningWorker | undefined;
   if (role !== 'api') {
     const docker = new Docker(config.docker ?? { socketPath: '/var/run/docker.sock' });
     const workerId = config.worker.id ?? hostname();
@@ -45,20 +54,42 @@ async function main() {
       outputLimitBytes: config.worker.outputLimitBytes,
       allowRoot: config.worker.allowRoot,
     });
-    const worker = startWorker(bus, runtime, log, { workerId, concurrency: config.worker.concurrency });
+    // A live worker kills a container by its function's timeout: past the longest timeout plus
+    // the grace, its worker is gone.
+    const overdueAfterMs = config.functionLimits.maxTimeoutMs + config.executions.graceMs;
+    worker = startWorker(bus, runtime, log, {
+      workerId,
+      concurrency: config.worker.concurrency,
+      drainTimeoutMs: config.worker.drainTimeoutMs,
+      reaper: {
+        intervalMs: config.worker.housekeepingIntervalMs,
+        reap: ({ isInFlight, report }) => reapOrphans(docker, { workerId, isInFlight, report, overdueAfterMs }),
+      },
+    });
+    // HOUSEKEEPING: the image pruner (worker/image-pruner.ts) is wired here, on config.worker.housekeepingIntervalMs.
     log('info', 'worker started', { workerId, concurrency: config.worker.concurrency });
-    stops.push(() => worker.stop());
   }
-  if (role !== 'worker') stops.unshift(await startApi(config, bus));
+  const api = role !== 'worker' ? await startApi(config, bus) : undefined;
 
   let stopping = false;
   const shutdown = (signal: string) => {
     if (stopping) return;
     stopping = true;
     log('info', 'shutting down', { signal });
-    setTimeout(() => process.exit(0), SHUTDOWN_GRACE_MS).unref();
+    const drainMs = worker ? config.worker.drainTimeoutMs : 0;
+    setTimeout(() => {
+      log('warn', 'shutdown took too long: exiting without waiting further', { signal });
+      process.exit(0);
+    }, drainMs + SHUTDOWN_GRACE_MS).unref();
+    const step = async (name: string, run: () => Promise<void>) =>
+      run().catch((error: unknown) => log('warn', `${name} failed`, describeError(error)));
     void (async () => {
-      for (const stop of stops) await stop().catch((error: unknown) => log('warn', 'stop failed', describeError(error)));
+      // The worker drains first: its last statuses must reach the recorder, which the api part
+      // runs in `all`. The api refuses new requests meanwhile and answers the ones that wait.
+      const answered = api ? step('closing the http server', () => api.stopAccepting()) : undefined;
+      if (worker) await step('draining the worker', () => worker.stop());
+      await answered;
+      if (api) await step('stopping the api', () => api.stop());
       await bus.close().catch(() => {});
       process.exit(0);
     })();
@@ -67,7 +98,7 @@ async function main() {
   process.on('SIGINT', () => shutdown('SIGINT'));
 }
 
-async function startApi(config: Config, bus: JobBus): Promise<() => Promise<void>> {
+async function startApi(config: Config, bus: JobBus): Promise<Api> {
   const jwtSecret = resolveJwtSecret(config);
   mkdirSync(config.dataDir, { recursive: true });
   const store = createSqliteEventStore(openBetterSqlite3(join(config.dataDir, 'events.sqlite')));
@@ -83,11 +114,16 @@ async function startApi(config: Config, bus: JobBus): Promise<() => Promise<void
     log('error', 'projections stopped', describeError(error));
     process.exit(1);
   });
-  return async () => {
-    // Finish the requests in flight, then close the store so the last writes are on disk.
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-    await platform.stop();
-    await store.close();
+  let closed: Promise<void> | undefined;
+  const stopAccepting = () => (closed ??= new Promise<void>((resolve) => server.close(() => resolve())));
+  return {
+    stopAccepting,
+    async stop() {
+      // Finish the requests in flight, then close the store so the last writes are on disk.
+      await stopAccepting();
+      await platform.stop();
+      await store.close();
+    },
   };
 }
 
