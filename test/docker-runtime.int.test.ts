@@ -236,7 +236,9 @@ test('output past the cap is dropped, counted as truncated, and never buffered',
   assert.is(outcome.stderr, 'small\n');
   assert.is(outcome.truncated, true);
   assert.is(outcome.exitCode, 0);
-  assert.ok(rssGrowth < 40 * 1024 * 1024, `rss grew by ${Math.round(rssGrowth / 1024 / 1024)} MiB for 64 MiB of output`);
+  // Buffering it all grows the process by about 260 MiB; a capped run by 20 to 50, as GC timing
+  // goes: the bound sits between the two, far from both.
+  assert.ok(rssGrowth < 128 * 1024 * 1024, `rss grew by ${Math.round(rssGrowth / 1024 / 1024)} MiB for 64 MiB of output`);
 });
 
 test('output is decoded as UTF-8 with invalid bytes replaced', async () => {

@@ -1,12 +1,13 @@
 /**
  * The ContainerRuntime port over a Docker engine, through dockerode: each execution runs in a
  * fresh, locked-down container that is removed whatever happens (DESIGN.md §6). Everything that
- * knows dockerode lives in this file.
+ * knows dockerode lives in this file, and in image-pruner.ts for disk pressure.
  */
 import { performance } from 'node:perf_hooks';
 import { type Duplex, Writable } from 'node:stream';
 import type Docker from 'dockerode';
 import type { ContainerRunOutcome, ContainerRunSpec, ContainerRuntime } from '../src/ports/container-runtime.ts';
+import { type ImagePruner, isOutOfSpace } from './image-pruner.ts';
 
 export type DockerRuntimeOptions = {
   /** Written on every container as the `faasbox.worker` label, so a worker can find its leftovers. */
@@ -33,9 +34,15 @@ export type DockerRuntimeOptions = {
    * by them. Default true; turn it off for an engine without docker-init.
    */
   init?: boolean;
+  /**
+   * Frees disk space: ahead of each pull when the disk is above high water, and when a pull,
+   * create or start runs out of space (then that step is retried once). Without one, running
+   * out of space fails the run with the engine's message.
+   */
+  pruner?: ImagePruner;
 };
 
-type Settings = Required<DockerRuntimeOptions>;
+type Settings = Required<Omit<DockerRuntimeOptions, 'pruner'>> & { pruner: ImagePruner | null };
 
 const MiB = 1024 * 1024;
 const NOBODY = '65534:65534';
@@ -53,33 +60,53 @@ export function createDockerRuntime(docker: Docker, options: DockerRuntimeOption
     tmpfsSizeMb: options.tmpfsSizeMb ?? 64,
     stopGraceMs: options.stopGraceMs ?? 2000,
     init: options.init ?? true,
+    pruner: options.pruner ?? null,
   };
-  const pullOnce = sharePullsInFlight(docker);
+  const { pruner } = settings;
+  // The proactive prune and the out-of-space retry are part of the shared pull, so that runs
+  // waiting for the same image cause one prune and one retry, not one each.
+  const pullOnce = sharePullsInFlight(async (image) => {
+    await pruner?.pruneToLowWater();
+    await retriedWhenOutOfSpace(pruner, `pull of ${image}`, () => pullToTheEnd(docker, image));
+  });
 
   const ensureImage = async (image: string) => {
     if (settings.pullPolicy === 'missing' && (await hasImage(docker, image))) return;
     await pullOnce(image);
   };
 
+  const run = async (spec: ContainerRunSpec): Promise<ContainerRunOutcome> => {
+    try {
+      await ensureImage(spec.image);
+    } catch (error) {
+      return notStarted(failureReason(error, `image ${spec.image} could not be pulled`));
+    }
+    let container: Docker.Container;
+    try {
+      const config = containerConfig(spec, settings);
+      container = await retriedWhenOutOfSpace(pruner, `create from ${spec.image}`, () => docker.createContainer(config));
+    } catch (error) {
+      // Nothing to remove: a failed create leaves no container (and a name conflict means the
+      // container that holds the name is not ours to remove).
+      return notStarted(failureReason(error, 'container could not be created'));
+    }
+    try {
+      return await runCreatedContainer(docker, container, spec, settings);
+    } finally {
+      await removeContainer(container);
+    }
+  };
+
   return {
     async run(spec) {
+      pruner?.recordUse(spec.image);
+      // Held for the whole run: between "the image is there" and the create, only this hold
+      // keeps a prune from taking it; after the create the container does too, harmlessly.
+      const release = pruner?.hold(spec.image);
       try {
-        await ensureImage(spec.image);
-      } catch (error) {
-        return notStarted(isEngineUnreachable(error) ? engineUnavailable(error) : `image ${spec.image} could not be pulled: ${engineMessage(error)}`);
-      }
-      let container: Docker.Container;
-      try {
-        container = await docker.createContainer(containerConfig(spec, settings));
-      } catch (error) {
-        // Nothing to remove: a failed create leaves no container (and a name conflict means the
-        // container that holds the name is not ours to remove).
-        return notStarted(isEngineUnreachable(error) ? engineUnavailable(error) : `container could not be created: ${engineMessage(error)}`);
-      }
-      try {
-        return await runCreatedContainer(docker, container, spec, settings);
+        return await run(spec);
       } finally {
-        await removeContainer(container);
+        release?.();
       }
     },
     async ping() {
@@ -135,27 +162,41 @@ async function runCreatedContainer(
   spec: ContainerRunSpec,
   settings: Settings,
 ): Promise<ContainerRunOutcome> {
-  let stream: Duplex;
+  const stdout = cappedCollector(settings.outputLimitBytes);
+  const stderr = cappedCollector(settings.outputLimitBytes);
+  // Attached before start, so not a byte of output is missed.
+  const attach = async () => {
+    const attached = (await container.attach({ stream: true, stdin: true, stdout: true, stderr: true, hijack: true })) as Duplex;
+    // Writing stdin to a container that exited without reading it fails (EPIPE); the outcome is
+    // decided by the exit, not by the socket.
+    attached.on('error', () => {});
+    docker.modem.demuxStream(attached, stdout.sink, stderr.sink);
+    return { stream: attached, outputEnded: endOf(attached) };
+  };
+  let connection: Awaited<ReturnType<typeof attach>>;
   try {
-    // Attached before start, so not a byte of output is missed.
-    stream = (await container.attach({ stream: true, stdin: true, stdout: true, stderr: true, hijack: true })) as Duplex;
+    connection = await attach();
   } catch (error) {
     return notStarted(isEngineUnreachable(error) ? engineUnavailable(error) : `container could not be attached: ${engineMessage(error)}`);
   }
-  // Writing stdin to a container that exited without reading it fails (EPIPE); the outcome is
-  // decided by the exit, not by the socket.
-  stream.on('error', () => {});
-  const outputEnded = endOf(stream);
-  const stdout = cappedCollector(settings.outputLimitBytes);
-  const stderr = cappedCollector(settings.outputLimitBytes);
-  docker.modem.demuxStream(stream, stdout.sink, stderr.sink);
 
   try {
     try {
-      await container.start();
+      await retriedWhenOutOfSpace(
+        settings.pruner,
+        `start from ${spec.image}`,
+        () => container.start(),
+        // A failed start leaves the container created, so it can be started again, but the
+        // engine closes its streams: the retry needs a new attach (seen on Docker 20.10).
+        async () => {
+          connection.stream.destroy();
+          connection = await attach();
+        },
+      );
     } catch (error) {
-      return notStarted(isEngineUnreachable(error) ? engineUnavailable(error) : `container could not start: ${engineMessage(error)}`);
+      return notStarted(failureReason(error, 'container could not start'));
     }
+    const { stream, outputEnded } = connection;
     const startedAt = performance.now();
     // The deadline runs from the start, not from the end of onStarted: a slow ack must not give
     // user code more time.
@@ -190,7 +231,7 @@ async function runCreatedContainer(
   } catch (error) {
     return { kind: 'failed', reason: isEngineUnreachable(error) ? engineUnavailable(error) : `container failed: ${engineMessage(error)}`, started: true };
   } finally {
-    stream.destroy();
+    connection.stream.destroy();
   }
 }
 
@@ -268,16 +309,53 @@ async function hasImage(docker: Docker, image: string): Promise<boolean> {
 }
 
 /** One pull per image at a time: concurrent runs of an absent image wait for the same pull. */
-function sharePullsInFlight(docker: Docker): (image: string) => Promise<void> {
+function sharePullsInFlight(pull: (image: string) => Promise<void>): (image: string) => Promise<void> {
   const inFlight = new Map<string, Promise<void>>();
   return (image) => {
-    let pull = inFlight.get(image);
-    if (!pull) {
-      pull = pullToTheEnd(docker, image).finally(() => inFlight.delete(image));
-      inFlight.set(image, pull);
+    let pulling = inFlight.get(image);
+    if (!pulling) {
+      pulling = pull(image).finally(() => inFlight.delete(image));
+      inFlight.set(image, pulling);
     }
-    return pull;
+    return pulling;
   };
+}
+
+// ---- disk space
+
+/** The whole reason a run fails with when pruning did not free enough for the step to succeed. */
+export const NO_DISK_SPACE = 'no disk space on worker after pruning';
+
+class NoDiskSpaceError extends Error {
+  override readonly name = 'NoDiskSpaceError';
+  constructor() {
+    super(NO_DISK_SPACE);
+  }
+}
+
+/**
+ * Runs `step`; if it ran out of disk space, prunes unused images, makes ready for a second try
+ * (`beforeRetry`), and runs it once more.
+ */
+async function retriedWhenOutOfSpace<T>(
+  pruner: ImagePruner | null,
+  step: string,
+  action: () => Promise<T>,
+  beforeRetry: () => Promise<void> = async () => {},
+): Promise<T> {
+  try {
+    return await action();
+  } catch (error) {
+    if (pruner === null || !isOutOfSpace(error)) throw error;
+  }
+  // The prune never rejects; it reports (and logs) what it could free, which may be nothing.
+  await pruner.pruneUnused(`${step} ran out of disk space`);
+  await beforeRetry();
+  try {
+    return await action();
+  } catch (error) {
+    throw isOutOfSpace(error) ? new NoDiskSpaceError() : error;
+  }
 }
 
 /**
@@ -378,6 +456,12 @@ const ignore = () => {};
 // ---- errors
 
 const notStarted = (reason: string): ContainerRunOutcome => ({ kind: 'failed', reason, started: false });
+
+/** Why a step before user code failed, as the run's reason: `what` says which step. */
+function failureReason(error: unknown, what: string): string {
+  if (error instanceof NoDiskSpaceError) return NO_DISK_SPACE;
+  return isEngineUnreachable(error) ? engineUnavailable(error) : `${what}: ${engineMessage(error)}`;
+}
 
 const engineUnavailable = (error: unknown) => `container engine unavailable: ${messageOf(error)}`;
 

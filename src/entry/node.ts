@@ -14,6 +14,7 @@ import { describeError, jsonLogger as log } from '../log.ts';
 import { startPlatform } from '../platform.ts';
 import type { JobBus } from '../ports/job-bus.ts';
 import { createDockerRuntime } from '../../worker/docker-runtime.ts';
+import { createImagePruner } from '../../worker/image-pruner.ts';
 import { reapOrphans } from '../../worker/reaper.ts';
 import { type RunningWorker, startWorker } from '../../worker/worker.ts';
 import { resolveJwtSecret } from './dev-secret.ts';
@@ -48,11 +49,18 @@ async function main() {
   if (role !== 'api') {
     const docker = new Docker(config.docker ?? { socketPath: '/var/run/docker.sock' });
     const workerId = config.worker.id ?? hostname();
+    const pruner = createImagePruner(docker, {
+      keepImages: config.worker.keepImages,
+      highWater: config.worker.diskHighWater,
+      lowWater: config.worker.diskLowWater,
+      log,
+    });
     const runtime = createDockerRuntime(docker, {
       workerId,
       pullPolicy: config.worker.pullPolicy,
       outputLimitBytes: config.worker.outputLimitBytes,
       allowRoot: config.worker.allowRoot,
+      pruner,
     });
     // A live worker kills a container by its function's timeout: past the longest timeout plus
     // the grace, its worker is gone.
@@ -66,7 +74,9 @@ async function main() {
         reap: ({ isInFlight, report }) => reapOrphans(docker, { workerId, isInFlight, report, overdueAfterMs }),
       },
     });
-    // HOUSEKEEPING: the image pruner (worker/image-pruner.ts) is wired here, on config.worker.housekeepingIntervalMs.
+    // Keeps the disk under the high-water mark between pulls too (it never rejects).
+    const diskCheck = setInterval(() => void pruner.pruneToLowWater(), config.worker.housekeepingIntervalMs);
+    diskCheck.unref();
     log('info', 'worker started', { workerId, concurrency: config.worker.concurrency });
   }
   const api = role !== 'worker' ? await startApi(config, bus) : undefined;

@@ -1,0 +1,444 @@
+/**
+ * Disk pressure on a worker's Docker host (DESIGN.md §6): removes images no container uses,
+ * least recently used first, either because a pull, create or start ran out of space (reactive)
+ * or because the file system holding Docker's data root passed a high-water mark (proactive, as
+ * the kubelet's image garbage collector does). Images named in FAASBOX_KEEP_IMAGES, images a
+ * container uses (in any state) and images of runs in progress are never removed, and nothing is
+ * ever force-removed: the engine's own conflict check is the last word.
+ */
+import { stat, statfs } from 'node:fs/promises';
+import { join } from 'node:path';
+import type Docker from 'dockerode';
+import type { Logger } from '../src/log.ts';
+
+export type ImagePrunerOptions = {
+  /** References as written in functions (`registry/name:tag`, `name@sha256:…`) or image ids. */
+  keepImages: ReadonlySet<string>;
+  /** Percent use of the data root's file system above which `pruneToLowWater` prunes… */
+  highWater: number;
+  /** …and below which it stops. */
+  lowWater: number;
+  /**
+   * Where Docker's data root is visible to this process; default: the engine's `DockerRootDir`,
+   * used only if this process sees the engine's own layout there (a remote engine's is not here).
+   */
+  dataRoot?: string;
+  log: Logger;
+  now?: () => number;
+};
+
+export type DiskUsage = {
+  path: string;
+  totalBytes: number;
+  usedBytes: number;
+  availableBytes: number;
+  /** As `df` counts it: used / (used + available to unprivileged users). */
+  bytesUsedPercent: number;
+  /** 0 on a file system without a fixed inode table. */
+  inodesUsedPercent: number;
+  /** The higher of the two: running out of inodes fails a pull just like running out of bytes. */
+  usedPercent: number;
+};
+
+export type PrunedImage = {
+  id: string;
+  names: string[];
+  /** The engine's size of the image, every layer counted. */
+  sizeBytes: number;
+  /** When this worker last used it (epoch ms); null: never. */
+  lastUsedAt: number | null;
+};
+
+export type PruneReport = {
+  reason: string;
+  removed: PrunedImage[];
+  /**
+   * Sum of the removed images' sizes as the engine reports them. A layer shared with an image
+   * that stays is counted though not freed, so this is an upper bound; it is known even when
+   * the data root is not visible from here.
+   */
+  bytesReclaimed: number;
+  /** What the file system really got back (statfs before and after); null when not visible. */
+  freedBytes: number | null;
+  usageBefore: DiskUsage | null;
+  usageAfter: DiskUsage | null;
+  /** Images the engine failed to remove, other than for being in use. */
+  failed: Array<{ id: string; names: string[]; reason: string }>;
+};
+
+export type PruneTotals = { prunes: number; imagesPruned: number; bytesReclaimed: number };
+
+export interface ImagePruner {
+  /** Marks the image as used now, for the least-recently-used order. */
+  recordUse(image: string): void;
+  /**
+   * Keeps the image from being pruned until the returned function is called: a run holds its
+   * image from before it checks the image is there until its container exists (and is then
+   * itself a user of the image the engine knows about).
+   */
+  hold(image: string): () => void;
+  /** Every unused image that may go, least recently used first. Never rejects: failures are logged. */
+  pruneUnused(reason: string): Promise<PruneReport>;
+  /** When the data root's file system is above high water, prunes until it is below low water; else null. Never rejects. */
+  pruneToLowWater(): Promise<PruneReport | null>;
+  /** Null when the data root is not visible from this process. */
+  diskUsage(): Promise<DiskUsage | null>;
+  totals(): PruneTotals;
+}
+
+export function createImagePruner(docker: Docker, options: ImagePrunerOptions): ImagePruner {
+  const { log, highWater, lowWater } = options;
+  const now = options.now ?? Date.now;
+  const keep = new Set([...options.keepImages].map(canonicalImageName));
+  const lastUse = new Map<string, number>();
+  const holds = new Map<string, number>();
+  const totals: PruneTotals = { prunes: 0, imagesPruned: 0, bytesReclaimed: 0 };
+  const findDataRoot = dataRootFinder(docker, options.dataRoot, log);
+
+  // One prune at a time: two would list the same candidates and race to remove them.
+  let queue: Promise<unknown> = Promise.resolve();
+  const exclusively = <T>(work: () => Promise<T>): Promise<T> => {
+    const next = queue.then(work, work);
+    queue = next.catch(() => {});
+    return next;
+  };
+  let proactiveInFlight: Promise<PruneReport | null> | null = null;
+
+  const diskUsage = async (): Promise<DiskUsage | null> => {
+    const path = await findDataRoot();
+    return path === null ? null : measure(path);
+  };
+
+  const isHeld = (image: Docker.ImageInfo) => namesOf(image).some((name) => (holds.get(name) ?? 0) > 0);
+  const isKept = (image: Docker.ImageInfo) => keep.has(image.Id) || namesOf(image).some((name) => keep.has(name));
+  const lastUseOf = (image: Docker.ImageInfo): number | null => {
+    const times = namesOf(image).flatMap((name) => lastUse.get(name) ?? []);
+    return times.length > 0 ? Math.max(...times) : null;
+  };
+
+  /** Unused, unkept, unheld images, least recently used first. */
+  async function candidates(): Promise<Array<{ image: Docker.ImageInfo; lastUsedAt: number | null }>> {
+    // A container created after this listing is caught by the engine itself: removal without
+    // force answers 409, and the image is skipped.
+    const containers = await docker.listContainers({ all: true });
+    const inUse = new Set(containers.map((container) => container.ImageID));
+    const images = await docker.listImages();
+    return images
+      .filter((image) => !inUse.has(image.Id) && !isKept(image) && !isHeld(image))
+      .map((image) => ({ image, lastUsedAt: lastUseOf(image) }))
+      .sort(leastRecentlyUsedFirst);
+  }
+
+  /** Removes candidates in order until `enough` says so; what was removed, and why not the rest. */
+  async function prune(reason: string, enough: () => Promise<boolean>): Promise<PruneReport> {
+    const usageBefore = await diskUsage().catch(() => null);
+    const removed: PrunedImage[] = [];
+    const failed: PruneReport['failed'] = [];
+    for (const { image, lastUsedAt } of await candidates()) {
+      if (await enough()) break;
+      // A run may have taken hold of it since the listing.
+      if (isHeld(image)) continue;
+      const outcome = await removeUnforced(docker, image).catch((error: unknown) => {
+        failed.push({ id: image.Id, names: realNames(image), reason: messageOf(error) });
+        return 'failed' as const;
+      });
+      if (outcome !== 'removed') continue;
+      removed.push({ id: image.Id, names: realNames(image), sizeBytes: image.Size, lastUsedAt });
+      for (const name of namesOf(image)) lastUse.delete(name);
+    }
+    const usageAfter = await diskUsage().catch(() => null);
+    const report: PruneReport = {
+      reason,
+      removed,
+      bytesReclaimed: removed.reduce((sum, image) => sum + image.sizeBytes, 0),
+      freedBytes: usageBefore && usageAfter ? Math.max(0, usageBefore.usedBytes - usageAfter.usedBytes) : null,
+      usageBefore,
+      usageAfter,
+      failed,
+    };
+    totals.prunes += 1;
+    totals.imagesPruned += removed.length;
+    totals.bytesReclaimed += report.bytesReclaimed;
+    log(removed.length > 0 ? 'info' : 'warn', removed.length > 0 ? 'images pruned' : 'no image could be pruned', {
+      reason,
+      images: removed.map((image) => image.names[0] ?? image.id),
+      imagesPruned: removed.length,
+      bytesReclaimed: report.bytesReclaimed,
+      freedBytes: report.freedBytes,
+      usedPercentBefore: rounded(usageBefore?.usedPercent),
+      usedPercentAfter: rounded(usageAfter?.usedPercent),
+      // One line for all: on a completely full disk every removal fails the same way.
+      ...(failed.length > 0 ? { removalsFailed: failed.length, firstFailure: failed[0]?.reason } : {}),
+    });
+    return report;
+  }
+
+  const failedPrune = (reason: string, error: unknown): PruneReport => {
+    log('error', 'image pruning failed', { reason, error: messageOf(error) });
+    return { reason, removed: [], bytesReclaimed: 0, freedBytes: null, usageBefore: null, usageAfter: null, failed: [] };
+  };
+
+  return {
+    recordUse(image) {
+      lastUse.set(canonicalImageName(image), now());
+    },
+    hold(image) {
+      const name = canonicalImageName(image);
+      holds.set(name, (holds.get(name) ?? 0) + 1);
+      let released = false;
+      return () => {
+        if (released) return;
+        released = true;
+        const count = (holds.get(name) ?? 1) - 1;
+        if (count > 0) holds.set(name, count);
+        else holds.delete(name);
+      };
+    },
+    pruneUnused(reason) {
+      // Everything unused goes, not just "enough": how much the failed step needs is unknown (a
+      // pull's unpacked size is learnt only by running out), and it gets one retry only. An image
+      // pruned too many costs a pull later; one pruned too few costs the run.
+      return exclusively(() => prune(reason, async () => false)).catch((error: unknown) => failedPrune(reason, error));
+    },
+    pruneToLowWater() {
+      const belowLowWater = async () => {
+        const current = await diskUsage();
+        return current === null || current.usedPercent < lowWater;
+      };
+      proactiveInFlight ??= exclusively(async () => {
+        // Measured inside the queue: a prune that ran just before may have done the work.
+        const usage = await diskUsage();
+        if (usage === null || !(usage.usedPercent > highWater)) return null;
+        const report = await prune(`disk use ${rounded(usage.usedPercent)}% above high water ${highWater}%`, belowLowWater);
+        if (report.usageAfter && !(report.usageAfter.usedPercent < lowWater)) {
+          log('warn', 'disk still above low water after pruning', { usedPercent: rounded(report.usageAfter.usedPercent), lowWater });
+        }
+        return report;
+      })
+        .catch((error: unknown) => {
+          failedPrune('proactive', error);
+          return null;
+        })
+        .finally(() => {
+          proactiveInFlight = null;
+        });
+      return proactiveInFlight;
+    },
+    diskUsage,
+    totals: () => ({ ...totals }),
+  };
+}
+
+// ---- out of space
+
+/**
+ * The engine's ways of saying the disk is full, as Docker 20.10 on overlay2 words them (seen in
+ * test/disk-full.int.test.ts; which one depends on how many blocks were left):
+ * pull, unpacking:  "failed to register layer: Error processing tar file(exit status 1): write /filler: no space left on device"
+ * pull, download:   "write /var/lib/docker/tmp/GetImageBlob1143439461: no space left on device"
+ * create:           "mkdir /var/lib/docker/overlay2/<id>-init: no space left on device", or
+ *                   "symlink ../<id>-init/diff /var/lib/docker/overlay2/l/<short>: no space left on device"
+ * start:            "mkdir /var/lib/docker/overlay2/<id>/merged: no space left on device", or
+ *                   "failed to write unhaltered resolv.conf file content when setting up dns for sandbox <id>: write /var/lib/docker/containers/<id>/resolv.conf: no space left on device"
+ * plus Node's own ENOSPC and Windows' "There is not enough space on the disk". Not "disk quota
+ * exceeded": that is a container's own quota, which pruning images does not raise.
+ */
+const OUT_OF_SPACE = [/no space left on device/i, /\bENOSPC\b/, /not enough space on the disk/i];
+
+export function isOutOfSpaceMessage(text: string): boolean {
+  // Quoted parts are the user's words (a command in `exec: "…": executable file not found`),
+  // not the engine's: a function named after the error must not look like a full disk.
+  const engineWords = text.replace(/"(?:[^"\\]|\\.)*"/g, '""');
+  return OUT_OF_SPACE.some((pattern) => pattern.test(engineWords));
+}
+
+/** For an error from dockerode (its JSON body or message) or from Node (`code: 'ENOSPC'`). */
+export function isOutOfSpace(error: unknown): boolean {
+  if (error === null || typeof error !== 'object') return typeof error === 'string' && isOutOfSpaceMessage(error);
+  const { code, message, json } = error as { code?: unknown; message?: unknown; json?: { message?: unknown } | null };
+  if (code === 'ENOSPC') return true;
+  return [json?.message, message].some((text) => typeof text === 'string' && isOutOfSpaceMessage(text));
+}
+
+// ---- image names
+
+/**
+ * One spelling per image name, so that `busybox`, `docker.io/library/busybox:latest` and the
+ * engine's RepoTag `busybox:latest` are equal: domain, path, then the tag (default `latest`) or,
+ * when there is one, only the digest (the engine pulls by digest and ignores the tag then).
+ */
+export function canonicalImageName(reference: string): string {
+  let rest = reference.trim();
+  if (/^sha256:[0-9a-f]{64}$/.test(rest)) return rest;
+  let digest = '';
+  const at = rest.indexOf('@');
+  if (at >= 0) {
+    digest = rest.slice(at);
+    rest = rest.slice(0, at);
+  }
+  let tag = 'latest';
+  const colon = rest.lastIndexOf(':');
+  if (colon > rest.lastIndexOf('/')) {
+    tag = rest.slice(colon + 1);
+    rest = rest.slice(0, colon);
+  }
+  const slash = rest.indexOf('/');
+  const first = slash >= 0 ? rest.slice(0, slash) : '';
+  // The reference grammar's rule: a first component is a registry if it looks like a host.
+  const hasDomain = slash >= 0 && (first.includes('.') || first.includes(':') || first === 'localhost' || first !== first.toLowerCase());
+  let domain = hasDomain ? first : 'docker.io';
+  let path = hasDomain ? rest.slice(slash + 1) : rest;
+  if (domain === 'index.docker.io') domain = 'docker.io';
+  if (domain === 'docker.io' && !path.includes('/')) path = `library/${path}`;
+  return digest ? `${domain}/${path}${digest}` : `${domain}/${path}:${tag}`;
+}
+
+/** The image's tags and digests, without the engine's `<none>` placeholders. */
+const realNames = (image: Docker.ImageInfo) =>
+  [...(image.RepoTags ?? []), ...(image.RepoDigests ?? [])].filter((name) => !name.startsWith('<none>'));
+
+const namesOf = (image: Docker.ImageInfo) => realNames(image).map(canonicalImageName);
+
+/** Never used by this worker first, by creation; then by last use. */
+function leastRecentlyUsedFirst(
+  a: { image: Docker.ImageInfo; lastUsedAt: number | null },
+  b: { image: Docker.ImageInfo; lastUsedAt: number | null },
+): number {
+  const used = (a.lastUsedAt ?? -Infinity) - (b.lastUsedAt ?? -Infinity);
+  if (used !== 0 && !Number.isNaN(used)) return used;
+  return a.image.Created - b.image.Created || a.image.Id.localeCompare(b.image.Id);
+}
+
+// ---- removal
+
+type Removal = 'removed' | 'in use' | 'gone';
+
+/**
+ * Without force, so the engine refuses (409) an image that a container created since our
+ * listing uses. An image with names in several repositories cannot be removed by id without
+ * force; it goes name by name, the engine still refusing to remove the last name of an image a
+ * container uses.
+ */
+async function removeUnforced(docker: Docker, image: Docker.ImageInfo): Promise<Removal> {
+  const byId = await removeById(docker, image);
+  if (!byId.multipleRepositories) return byId.outcome;
+  // Untagging all but the last name is allowed even under a container: look once more first.
+  const users = await docker.listContainers({ all: true, filters: { ancestor: [image.Id] } });
+  if (users.length > 0) return 'in use';
+  for (const name of realNames(image)) {
+    if ((await removeReference(docker, name)).outcome === 'in use') return 'in use';
+  }
+  return (await exists(docker, image.Id)) ? (await removeReference(docker, image.Id)).outcome : 'removed';
+}
+
+/**
+ * On a disk full to the last block the engine cannot save its repositories.json, so removing a
+ * tagged image fails with "no space left on device", yet the engine has dropped one of the
+ * image's names in memory (Docker 20.10). Asking again drops the next name; with none left it
+ * deletes the layers, which frees room, and its next save writes the names as they now are. So:
+ * at most one try per name, plus one. Each try is the same unforced removal, with the engine's
+ * conflict check first.
+ */
+async function removeById(docker: Docker, image: Docker.ImageInfo): Promise<{ outcome: Removal; multipleRepositories: boolean }> {
+  const tries = realNames(image).length + 1;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await removeReference(docker, image.Id);
+    } catch (error) {
+      if (attempt >= tries || !isOutOfSpace(error)) throw error;
+    }
+  }
+}
+
+async function removeReference(docker: Docker, reference: string): Promise<{ outcome: Removal; multipleRepositories: boolean }> {
+  try {
+    await docker.getImage(reference).remove();
+    return { outcome: 'removed', multipleRepositories: false };
+  } catch (error) {
+    const status = (error as { statusCode?: unknown }).statusCode;
+    if (status === 404) return { outcome: 'gone', multipleRepositories: false };
+    if (status === 409) return { outcome: 'in use', multipleRepositories: /referenced in multiple repositories/.test(engineText(error)) };
+    throw error;
+  }
+}
+
+async function exists(docker: Docker, reference: string): Promise<boolean> {
+  try {
+    await docker.getImage(reference).inspect();
+    return true;
+  } catch (error) {
+    if ((error as { statusCode?: unknown }).statusCode === 404) return false;
+    throw error;
+  }
+}
+
+// ---- the data root's file system
+
+/**
+ * Resolves once to the data root, or to null (logged once) when this process cannot see it. A
+ * failure to ask the engine is not remembered: the next call asks again.
+ */
+function dataRootFinder(docker: Docker, override: string | undefined, log: Logger): () => Promise<string | null> {
+  let found: Promise<string | null> | null = null;
+  return () => {
+    found ??= locate().catch((error: unknown) => {
+      found = null;
+      throw error;
+    });
+    return found;
+  };
+
+  async function locate(): Promise<string | null> {
+    if (override !== undefined) {
+      if (await isDirectory(override)) return override;
+      log('warn', 'disk pressure checks off: the configured Docker data root is not a directory here', { dataRoot: override });
+      return null;
+    }
+    const info = (await docker.info()) as { DockerRootDir?: unknown; Driver?: unknown };
+    const root = typeof info.DockerRootDir === 'string' ? info.DockerRootDir : null;
+    const driver = typeof info.Driver === 'string' ? info.Driver : null;
+    // The same path may exist here for another reason (a local engine beside a remote one): the
+    // engine's own layout, `image/<storage driver>`, must be there too.
+    if (root !== null && driver !== null && (await isDirectory(join(root, 'image', driver)))) return root;
+    log('warn', 'disk pressure checks off: the Docker data root is not visible from this process', { dataRoot: root });
+    return null;
+  }
+}
+
+async function isDirectory(path: string): Promise<boolean> {
+  return stat(path).then(
+    (stats) => stats.isDirectory(),
+    () => false,
+  );
+}
+
+async function measure(path: string): Promise<DiskUsage> {
+  const fs = await statfs(path);
+  const totalBytes = fs.blocks * fs.bsize;
+  const usedBytes = (fs.blocks - fs.bfree) * fs.bsize;
+  const availableBytes = fs.bavail * fs.bsize;
+  const bytesUsedPercent = usedBytes + availableBytes > 0 ? (usedBytes / (usedBytes + availableBytes)) * 100 : 0;
+  const inodesUsedPercent = fs.files > 0 ? ((fs.files - fs.ffree) / fs.files) * 100 : 0;
+  return {
+    path,
+    totalBytes,
+    usedBytes,
+    availableBytes,
+    bytesUsedPercent,
+    inodesUsedPercent,
+    usedPercent: Math.max(bytesUsedPercent, inodesUsedPercent),
+  };
+}
+
+// ---- small things
+
+const rounded = (percent: number | undefined) => (percent === undefined ? null : Math.round(percent * 10) / 10);
+
+function engineText(error: unknown): string {
+  const { json, message } = (error ?? {}) as { json?: { message?: unknown } | null; message?: unknown };
+  return typeof json?.message === 'string' ? json.message : typeof message === 'string' ? message : String(error);
+}
+
+function messageOf(error: unknown): string {
+  return engineText(error).replace(/\s+/g, ' ').trim().slice(0, 300);
+}
