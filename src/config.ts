@@ -15,6 +15,8 @@ export type Config = {
   bcryptCost: number;
   bodyLimitBytes: number;
   functionLimits: { defaultTimeoutMs: number; maxTimeoutMs: number; defaultMemoryMb: number; maxMemoryMb: number };
+  /** Registries functions may pull from (`host[:port]`, `docker.io` for Docker Hub); empty: any. */
+  allowedRegistries: ReadonlySet<string>;
   operators: ReadonlySet<string>;
   executions: {
     maxActivePerUser: number;
@@ -80,6 +82,7 @@ const schema = z
     FAASBOX_DEFAULT_MEMORY_MB: integer(128, 6, 1024 * 1024),
     FAASBOX_MAX_MEMORY_MB: integer(2048, 6, 1024 * 1024),
     FAASBOX_OPERATORS: z.string().default(''),
+    FAASBOX_ALLOWED_REGISTRIES: z.string().default(''),
     FAASBOX_MAX_ACTIVE_PER_USER: integer(4, 1, 10_000),
     FAASBOX_MAX_ACTIVE: integer(0, 0, 1_000_000),
     FAASBOX_EXECUTION_GRACE_MS: integer(30_000, 1_000, 3_600_000),
@@ -143,6 +146,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       maxMemoryMb: e.FAASBOX_MAX_MEMORY_MB,
     },
     operators: commaSet(e.FAASBOX_OPERATORS.toLowerCase()),
+    allowedRegistries: commaSet(e.FAASBOX_ALLOWED_REGISTRIES.toLowerCase()),
     executions: {
       maxActivePerUser: e.FAASBOX_MAX_ACTIVE_PER_USER,
       maxActive: e.FAASBOX_MAX_ACTIVE === 0 ? null : e.FAASBOX_MAX_ACTIVE,

@@ -278,6 +278,21 @@ test('aborting the signal mid-run kills the container and fails the run with the
   assert.ok(elapsed < 4000, `took ${elapsed} ms after the abort`);
 });
 
+test('a run aborted before its container started never starts it', async () => {
+  const abort = new AbortController();
+  abort.abort('worker shut down before the execution finished');
+  let started = false;
+  const outcome = await run({
+    command: sh('echo ran'),
+    signal: abort.signal,
+    onStarted: async () => {
+      started = true;
+    },
+  });
+  assert.equal(outcome, { kind: 'failed', reason: 'worker shut down before the execution finished', started: false });
+  assert.is(started, false);
+});
+
 test('a missing image fails with a clear reason, and nothing starts', async () => {
   let started = false;
   const image = `${registry.address}/faasbox/missing:1`;

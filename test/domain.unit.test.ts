@@ -2,7 +2,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { emailReservationDecider } from '../src/domain/email-reservations.ts';
 import { type FunctionEvent, type FunctionSpec, functionDecider } from '../src/domain/functions.ts';
-import { isImageReference } from '../src/domain/image-reference.ts';
+import { isImageReference, registryOf } from '../src/domain/image-reference.ts';
 import { type UserEvent, reusableToken, userDecider } from '../src/domain/users.ts';
 import { fold } from '../src/domain/decider.ts';
 import { specFor } from './support/decider-spec.ts';
@@ -175,6 +175,15 @@ images('refuses what Docker refuses', () => {
   for (const ref of ['', 'Busybox', 'busybox:', ':tag', 'a//b', 'a b', '-a', 'busybox:' + 'x'.repeat(129), 'a/../b', 'a@sha256:short', 'x'.repeat(256)]) {
     assert.not.ok(isImageReference(ref), ref);
   }
+});
+
+images('the registry of a reference is found as Docker finds it', () => {
+  assert.is(registryOf('busybox'), 'docker.io');
+  assert.is(registryOf('library/busybox:1'), 'docker.io');
+  assert.is(registryOf('127.0.0.1:5000/faasbox/echo:1'), '127.0.0.1:5000');
+  assert.is(registryOf('registry.example.com/team/app'), 'registry.example.com');
+  assert.is(registryOf('localhost/app'), 'localhost');
+  assert.is(registryOf('[::1]:5000/x'), '[::1]:5000');
 });
 
 images.run();

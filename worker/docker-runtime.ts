@@ -81,6 +81,8 @@ export function createDockerRuntime(docker: Docker, options: DockerRuntimeOption
     } catch (error) {
       return notStarted(failureReason(error, `image ${spec.image} could not be pulled`));
     }
+    // A pull can outlast a worker's drain: what has not started by then is not started at all.
+    if (spec.signal?.aborted) return notStarted(abortReason(spec.signal));
     let container: Docker.Container;
     try {
       const config = containerConfig(spec, settings);

@@ -101,6 +101,12 @@ export function startWorker(bus: JobBus, runtime: ContainerRuntime, log: Logger,
         });
       },
     });
+    if (!acked && signal.aborted && outcome.kind === 'failed' && !outcome.started) {
+      // Stopped before user code ran: another worker (or this one, restarted) can still run it.
+      await delivery.release();
+      log('info', 'job handed back unstarted at shutdown', fields);
+      return;
+    }
     // A platform failure before start is final too: the same job would fail the same way.
     if (!acked) await delivery.ack();
     await publish(statusOf(job, outcome, now()));

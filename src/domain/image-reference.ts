@@ -16,3 +16,14 @@ export function isImageReference(value: string): boolean {
   const match = reference.exec(value);
   return match !== null && (match[1]?.length ?? 0) <= MAX_NAME_LENGTH;
 }
+
+/**
+ * The registry an image is pulled from, as Docker decides it: the first path component when it
+ * looks like a host (has a dot or a port, or is localhost), else Docker Hub.
+ */
+export function registryOf(reference: string): string {
+  const slash = reference.indexOf('/');
+  const first = slash === -1 ? '' : reference.slice(0, slash);
+  const isHost = first.includes('.') || first.includes(':') || first === 'localhost' || first.startsWith('[');
+  return isHost ? first : 'docker.io';
+}

@@ -1,7 +1,7 @@
 import { z } from '@hono/zod-openapi';
 import type { Config } from '../config.ts';
 import { MAX_PASSWORD_BYTES, MIN_PASSWORD_BYTES } from '../auth/passwords.ts';
-import { isImageReference } from '../domain/image-reference.ts';
+import { isImageReference, registryOf } from '../domain/image-reference.ts';
 
 const byteLength = (value: string) => new TextEncoder().encode(value).length;
 
@@ -46,7 +46,9 @@ const FUNCTION_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 // Keys that JavaScript treats as the object's prototype would be dropped, not stored.
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 
-export function functionSchemas(limits: Config['functionLimits']) {
+export function functionSchemas(limits: Config['functionLimits'], allowedRegistries: Config['allowedRegistries']) {
+  // The engine contacts whatever registry an image names: an operator may fence that in.
+  const allowed = (image: string) => allowedRegistries.size === 0 || allowedRegistries.has(registryOf(image).toLowerCase());
   const FunctionInputSchema = z
     .strictObject({
       name: z.string().regex(FUNCTION_NAME, {
@@ -55,7 +57,8 @@ export function functionSchemas(limits: Config['functionLimits']) {
       image: z
         .string()
         .max(512)
-        .refine(isImageReference, { message: 'must be an image reference such as registry.local:5000/team/app:1.2' }),
+        .refine(isImageReference, { message: 'must be an image reference such as registry.local:5000/team/app:1.2' })
+        .refine(allowed, { message: `must come from an allowed registry: ${[...allowedRegistries].join(', ')}` }),
       command: z
         .array(z.string().max(4096).refine((arg) => !arg.includes('\0'), { message: 'must not contain NUL' }))
         .min(1)

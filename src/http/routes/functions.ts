@@ -42,7 +42,7 @@ export async function ownedFunction(platform: Platform, functionId: string, owne
 }
 
 export function addFunctionRoutes(app: OpenAPIHono<AppEnv>, platform: Platform) {
-  const { FunctionInputSchema, FunctionSchema, FunctionListSchema } = functionSchemas(platform.config.functionLimits);
+  const { FunctionInputSchema, FunctionSchema, FunctionListSchema } = functionSchemas(platform.config.functionLimits, platform.config.allowedRegistries);
   const auth = authenticate(platform);
   const unauthorized = problem('Missing, invalid or revoked token');
 
