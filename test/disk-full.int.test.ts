@@ -18,6 +18,7 @@ import { type ImagePruner, type ImagePrunerOptions, type PruneReport, createImag
 import { ensureFillerImages } from './support/filler-images.ts';
 import { type Registry, startRegistry } from './support/registry.ts';
 import { type SmallDocker, startSmallDocker } from './support/small-docker.ts';
+import { hasImage } from '../worker/docker-engine.ts';
 
 const MiB = 1024 * 1024;
 const FILLER_MB = 40;
@@ -65,18 +66,6 @@ async function pull(image: string, docker: Docker = small.docker): Promise<void>
   );
 }
 
-async function hasImage(image: string): Promise<boolean> {
-  return small.docker
-    .getImage(image)
-    .inspect()
-    .then(
-      () => true,
-      (error: { statusCode?: number }) => {
-        if (error.statusCode === 404) return false;
-        throw error;
-      },
-    );
-}
 
 async function imagesPresent(): Promise<string[]> {
   const images = await small.docker.listImages();
@@ -260,7 +249,7 @@ test('(a, b) a pull that runs out of space succeeds after unused images are prun
   assert.ok(refused, 'the pull of a sixth image must not fit');
   console.log(`disk-full: engine on pull: ${refused.message}`);
   assert.ok(isOutOfSpace(refused), refused.message);
-  assert.is(await hasImage(filler[6] as string), false);
+  assert.is(await hasImage(small.docker, filler[6] as string), false);
 
   const { runtime, logs } = harness();
   const longRun = await startLongRun(runtime, filler[1] as string);
@@ -275,8 +264,8 @@ test('(a, b) a pull that runs out of space succeeds after unused images are prun
   assert.equal(removedNames(report).sort(), [2, 3, 4, 5].map((index) => filler[index]));
   assert.ok(report.bytesReclaimed >= 4 * FILLER_MB * MiB, String(report.bytesReclaimed));
   assert.ok(report.freedBytes !== null && report.freedBytes >= 4 * FILLER_MB * MiB, String(report.freedBytes));
-  assert.ok(await hasImage(filler[1] as string), 'the running container’s image survives');
-  assert.ok(await hasImage(filler[6] as string));
+  assert.ok(await hasImage(small.docker, filler[1] as string), 'the running container’s image survives');
+  assert.ok(await hasImage(small.docker, filler[6] as string));
 
   const line = logs.find((entry) => entry.message === 'images pruned');
   assert.ok(line, JSON.stringify(logs));

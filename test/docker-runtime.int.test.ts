@@ -10,6 +10,7 @@ import type { ContainerRunOutcome, ContainerRunSpec } from '../src/ports/contain
 import { createDockerRuntime } from '../worker/docker-runtime.ts';
 import { type Registry, startRegistry } from './support/registry.ts';
 import { type TestImages, ensureTestImages } from './support/test-images.ts';
+import { hasImage } from '../worker/docker-engine.ts';
 
 const docker = new Docker();
 // Other suites may run containers on the same engine at the same time: this one only looks at
@@ -63,18 +64,6 @@ async function containersLabelled(...labels: string[]): Promise<string[]> {
   return found.map((container) => `${container.Names.join(',')} ${container.State}`);
 }
 
-async function hasImage(image: string): Promise<boolean> {
-  return docker
-    .getImage(image)
-    .inspect()
-    .then(
-      () => true,
-      (error: { statusCode?: number }) => {
-        if (error.statusCode === 404) return false;
-        throw error;
-      },
-    );
-}
 
 // The first test starts the registry, so a failure there fails a test instead of vanishing in a hook.
 const test = suite('docker runtime');
@@ -82,8 +71,8 @@ const test = suite('docker runtime');
 test('a loopback registry serves the test images, which the engine does not have yet', async () => {
   registry = await startRegistry();
   images = await ensureTestImages(registry.address);
-  assert.is(await hasImage(images.busybox), false);
-  assert.is(await hasImage(images.echo), false);
+  assert.is(await hasImage(docker, images.busybox), false);
+  assert.is(await hasImage(docker, images.echo), false);
   await runtime.ping();
 });
 
@@ -102,7 +91,7 @@ test('first use pulls the image; onStarted is called once, with the running, har
 
   assert.is(outcome.exitCode, 0);
   assert.is(outcome.stdout, 'hello\n');
-  assert.is(await hasImage(images.busybox), true, 'pulled');
+  assert.is(await hasImage(docker, images.busybox), true, 'pulled');
   assert.is(events.length, 2, events.join('; '));
   assert.match(events[0] ?? '', /^started [0-9a-f]{64}$/);
   assert.is(events[1], 'outcome');
@@ -155,13 +144,13 @@ test('concurrent runs of an absent image share one pull and both succeed; stdin 
   assert.is(asExited(second).stdout, 'second body ✓');
   assert.is(asExited(first).exitCode, 0);
   assert.is(counting.pulls(), 1);
-  assert.is(await hasImage(images.echo), true);
+  assert.is(await hasImage(docker, images.echo), true);
 });
 
 test('with the pull policy "always", an image present is pulled again', async () => {
   const counting = countingPulls();
   const always = createDockerRuntime(counting.docker, { workerId, pullPolicy: 'always' });
-  assert.is(await hasImage(images.busybox), true);
+  assert.is(await hasImage(docker, images.busybox), true);
   asExited(await run({ command: ['true'] }, always));
   asExited(await run({ command: ['true'] }, always));
   assert.is(counting.pulls(), 2);

@@ -7,6 +7,7 @@ import { performance } from 'node:perf_hooks';
 import { type Duplex, Writable } from 'node:stream';
 import type Docker from 'dockerode';
 import type { ContainerRunOutcome, ContainerRunSpec, ContainerRuntime } from '../src/ports/container-runtime.ts';
+import { engineMessage, hasImage, messageOf } from './docker-engine.ts';
 import { type ImagePruner, isOutOfSpace } from './image-pruner.ts';
 
 export type DockerRuntimeOptions = {
@@ -300,15 +301,6 @@ function initExecFailure(exitCode: number, stderr: string): string | null {
 
 // ---- images
 
-async function hasImage(docker: Docker, image: string): Promise<boolean> {
-  try {
-    await docker.getImage(image).inspect();
-    return true;
-  } catch (error) {
-    if ((error as { statusCode?: unknown }).statusCode === 404) return false;
-    throw error;
-  }
-}
 
 /** One pull per image at a time: concurrent runs of an absent image wait for the same pull. */
 function sharePullsInFlight(pull: (image: string) => Promise<void>): (image: string) => Promise<void> {
@@ -473,27 +465,4 @@ const ENGINE_UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ENOENT', 'EACCES', 'E
 function isEngineUnreachable(error: unknown): boolean {
   const { code, statusCode } = (error ?? {}) as { code?: unknown; statusCode?: unknown };
   return statusCode === undefined && typeof code === 'string' && ENGINE_UNREACHABLE_CODES.has(code);
-}
-
-/**
- * The engine's own words, without docker-modem's "(HTTP code 404) unexpected - " prefix, the OCI
- * runtime's layers of "failed to create shim task: …", and echoes like "manifest unknown:
- * manifest unknown": one short line a function's owner can act on.
- */
-function engineMessage(error: unknown): string {
-  const { json } = (error ?? {}) as { json?: { message?: unknown } | null };
-  let text = typeof json?.message === 'string' ? json.message : messageOf(error).replace(/^\(HTTP code \d+\) .*? - /, '');
-  text = text.replace(/^.*unable to start container process: /, '').replace(/: unknown\s*$/, '');
-  const parts = text.split(': ').map((part) => part.trim());
-  const distinct = parts.filter((part, index) => part !== parts[index - 1]);
-  return shortLine(distinct.join(': '));
-}
-
-function messageOf(error: unknown): string {
-  return shortLine(error instanceof Error ? error.message : String(error));
-}
-
-function shortLine(text: string, max = 300): string {
-  const line = text.replace(/\s+/g, ' ').trim();
-  return line.length > max ? `${line.slice(0, max - 1)}…` : line;
 }

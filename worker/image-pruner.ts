@@ -10,6 +10,7 @@ import { stat, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import type Docker from 'dockerode';
 import type { Logger } from '../src/log.ts';
+import { engineMessage, hasImage } from './docker-engine.ts';
 
 export type ImagePrunerOptions = {
   /** References as written in functions (`registry/name:tag`, `name@sha256:…`) or image ids. */
@@ -139,7 +140,7 @@ export function createImagePruner(docker: Docker, options: ImagePrunerOptions): 
       // A run may have taken hold of it since the listing.
       if (isHeld(image)) continue;
       const outcome = await removeUnforced(docker, image).catch((error: unknown) => {
-        failed.push({ id: image.Id, names: realNames(image), reason: messageOf(error) });
+        failed.push({ id: image.Id, names: realNames(image), reason: engineMessage(error) });
         return 'failed' as const;
       });
       if (outcome !== 'removed') continue;
@@ -174,7 +175,7 @@ export function createImagePruner(docker: Docker, options: ImagePrunerOptions): 
   }
 
   const failedPrune = (reason: string, error: unknown): PruneReport => {
-    log('error', 'image pruning failed', { reason, error: messageOf(error) });
+    log('error', 'image pruning failed', { reason, error: engineMessage(error) });
     return { reason, removed: [], bytesReclaimed: 0, freedBytes: null, usageBefore: null, usageAfter: null, failed: [] };
   };
 
@@ -328,7 +329,7 @@ async function removeUnforced(docker: Docker, image: Docker.ImageInfo): Promise<
   for (const name of realNames(image)) {
     if ((await removeReference(docker, name)).outcome === 'in use') return 'in use';
   }
-  return (await exists(docker, image.Id)) ? (await removeReference(docker, image.Id)).outcome : 'removed';
+  return (await hasImage(docker, image.Id)) ? (await removeReference(docker, image.Id)).outcome : 'removed';
 }
 
 /**
@@ -357,20 +358,11 @@ async function removeReference(docker: Docker, reference: string): Promise<{ out
   } catch (error) {
     const status = (error as { statusCode?: unknown }).statusCode;
     if (status === 404) return { outcome: 'gone', multipleRepositories: false };
-    if (status === 409) return { outcome: 'in use', multipleRepositories: /referenced in multiple repositories/.test(engineText(error)) };
+    if (status === 409) return { outcome: 'in use', multipleRepositories: /referenced in multiple repositories/.test(engineMessage(error)) };
     throw error;
   }
 }
 
-async function exists(docker: Docker, reference: string): Promise<boolean> {
-  try {
-    await docker.getImage(reference).inspect();
-    return true;
-  } catch (error) {
-    if ((error as { statusCode?: unknown }).statusCode === 404) return false;
-    throw error;
-  }
-}
 
 // ---- the data root's file system
 
@@ -433,12 +425,3 @@ async function measure(path: string): Promise<DiskUsage> {
 // ---- small things
 
 const rounded = (percent: number | undefined) => (percent === undefined ? null : Math.round(percent * 10) / 10);
-
-function engineText(error: unknown): string {
-  const { json, message } = (error ?? {}) as { json?: { message?: unknown } | null; message?: unknown };
-  return typeof json?.message === 'string' ? json.message : typeof message === 'string' ? message : String(error);
-}
-
-function messageOf(error: unknown): string {
-  return engineText(error).replace(/\s+/g, ' ').trim().slice(0, 300);
-}

@@ -1,5 +1,4 @@
-import type { ExecutionReport } from '../domain/executions.ts';
-import { executionDecider, type ExecutionState } from '../domain/executions.ts';
+import { type ExecutionCommand, type ExecutionReport, type ExecutionState, executionDecider } from '../domain/executions.ts';
 import { executionStream } from '../domain/streams.ts';
 import { isTerminal, statusOf } from '../../actors/execution.ts';
 import type { StatusMessage } from '../ports/job-bus.ts';
@@ -32,39 +31,26 @@ export function reportFromStatus(status: StatusMessage): ExecutionReport {
  * recorder, the waiting request, a redelivery): the event id is derived from the report, and
  * the execution machine drops what changes nothing.
  */
-export async function recordReport(
-  platform: Platform,
-  executionId: string,
-  report: ExecutionReport,
-  correlationId: string,
-): Promise<ExecutionState> {
-  const id = await deterministicEventId(executionId, report.type);
-  const result = await handleCommand(
-    platform.store,
-    executionDecider,
-    executionStream(executionId),
-    { type: 'RecordReport', report },
-    { correlationId, newId: () => id },
-  );
-  await releaseWhenFinished(platform, executionId, result.state, correlationId);
-  return result.state;
-}
+export const recordReport = (platform: Platform, executionId: string, report: ExecutionReport, correlationId: string) =>
+  decideExecution(platform, executionId, { type: 'RecordReport', report }, report.type, correlationId);
 
 /** The deadline passed without an outcome: queued → failed, running → timedOut. */
-export async function expireExecution(
+export const expireExecution = (platform: Platform, executionId: string, now: Date, correlationId: string) =>
+  decideExecution(platform, executionId, { type: 'ExpireExecution', now }, 'deadline', correlationId);
+
+/** `fact` names what is recorded, so the same fact recorded twice gets the same event id. */
+async function decideExecution(
   platform: Platform,
   executionId: string,
-  now: Date,
+  command: ExecutionCommand,
+  fact: string,
   correlationId: string,
 ): Promise<ExecutionState> {
-  const id = await deterministicEventId(executionId, 'deadline');
-  const result = await handleCommand(
-    platform.store,
-    executionDecider,
-    executionStream(executionId),
-    { type: 'ExpireExecution', now },
-    { correlationId, newId: () => id },
-  );
+  const id = await deterministicEventId(executionId, fact);
+  const result = await handleCommand(platform.store, executionDecider, executionStream(executionId), command, {
+    correlationId,
+    newId: () => id,
+  });
   await releaseWhenFinished(platform, executionId, result.state, correlationId);
   return result.state;
 }

@@ -1,0 +1,38 @@
+/**
+ * Small facts about the Docker engine that the runtime and the image pruner both need: whether
+ * an image is there, and what an engine error says, in one short line.
+ */
+import type Docker from 'dockerode';
+
+export async function hasImage(docker: Docker, reference: string): Promise<boolean> {
+  try {
+    await docker.getImage(reference).inspect();
+    return true;
+  } catch (error) {
+    if ((error as { statusCode?: unknown }).statusCode === 404) return false;
+    throw error;
+  }
+}
+
+/**
+ * The engine's own words, without docker-modem's "(HTTP code 404) unexpected - " prefix, the OCI
+ * runtime's layers of "failed to create shim task: …", and echoes like "manifest unknown:
+ * manifest unknown": one short line a function's owner can act on.
+ */
+export function engineMessage(error: unknown): string {
+  const { json } = (error ?? {}) as { json?: { message?: unknown } | null };
+  let text = typeof json?.message === 'string' ? json.message : messageOf(error).replace(/^\(HTTP code \d+\) .*? - /, '');
+  text = text.replace(/^.*unable to start container process: /, '').replace(/: unknown\s*$/, '');
+  const parts = text.split(': ').map((part) => part.trim());
+  const distinct = parts.filter((part, index) => part !== parts[index - 1]);
+  return shortLine(distinct.join(': '));
+}
+
+export function messageOf(error: unknown): string {
+  return shortLine(error instanceof Error ? error.message : String(error));
+}
+
+function shortLine(text: string, max = 300): string {
+  const line = text.replace(/\s+/g, ' ').trim();
+  return line.length > max ? `${line.slice(0, max - 1)}…` : line;
+}
