@@ -1,9 +1,12 @@
+import type { SqliteDatabase, SqliteRow } from '../src/adapters/sqlite/driver.ts';
 import type { ExecutionEvent } from '../src/domain/executions.ts';
 import { streamPrefixes } from '../src/domain/streams.ts';
 import type { RecordedEvent } from '../src/ports/event-store.ts';
 import type { Projection } from './projection.ts';
 
 export type ExecutionStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'timedOut';
+
+export const EXECUTION_STATUSES: readonly ExecutionStatus[] = ['queued', 'running', 'succeeded', 'failed', 'timedOut'];
 
 /** What lists show of an execution; the output itself is read from its stream. */
 export type ExecutionSummary = {
@@ -24,107 +27,127 @@ export type ExecutionsProjection = Projection & {
   get(executionId: string): ExecutionSummary | undefined;
   /** Newest first. */
   listByFunction(functionId: string, limit: number): ExecutionSummary[];
+  /** Newest first, across every user. */
+  listByStatus(status: ExecutionStatus, limit: number): ExecutionSummary[];
   /** Queued or running executions, per user and in total. */
   active(): { total: number; byUser: Map<string, number> };
   /** Queued or running executions whose deadline has passed at `now`. */
   overdue(now: Date): ExecutionSummary[];
 };
 
-const TERMINAL = new Set<ExecutionStatus>(['succeeded', 'failed', 'timedOut']);
+const COLUMNS =
+  'id, function_id, owner_id, status, queued_at, started_at, finished_at, deadline, exit_code, duration_ms, reason';
 
-export function createExecutionsProjection(): ExecutionsProjection {
-  const executions = new Map<string, ExecutionSummary>();
-  const byFunction = new Map<string, string[]>();
-  const active = new Set<string>();
+const toSummary = (row: SqliteRow): ExecutionSummary => ({
+  executionId: String(row.id),
+  functionId: String(row.function_id),
+  ownerId: String(row.owner_id),
+  status: row.status as ExecutionStatus,
+  queuedAt: String(row.queued_at),
+  startedAt: row.started_at === null ? null : String(row.started_at),
+  finishedAt: row.finished_at === null ? null : String(row.finished_at),
+  deadline: String(row.deadline),
+  exitCode: row.exit_code === null ? null : Number(row.exit_code),
+  durationMs: row.duration_ms === null ? null : Number(row.duration_ms),
+  reason: row.reason === null ? null : String(row.reason),
+});
 
+export function createExecutionsProjection(db: SqliteDatabase): ExecutionsProjection {
+  // Active executions are few, terminal ones many: the partial index keeps the sweeper's and the
+  // operators' questions about active work cheap however long the history grows.
+  db.exec(`
+    CREATE TABLE IF NOT EXISTS executions (
+      id          TEXT PRIMARY KEY,
+      function_id TEXT NOT NULL,
+      owner_id    TEXT NOT NULL,
+      status      TEXT NOT NULL,
+      queued_at   TEXT NOT NULL,
+      started_at  TEXT,
+      finished_at TEXT,
+      deadline    TEXT NOT NULL,
+      deadline_ms INTEGER NOT NULL,
+      exit_code   INTEGER,
+      duration_ms INTEGER,
+      reason      TEXT,
+      position    INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX IF NOT EXISTS executions_by_function ON executions (function_id, position);
+    CREATE INDEX IF NOT EXISTS executions_by_status ON executions (status, position);
+  `);
+  const insert = db.prepare(
+    `INSERT OR IGNORE INTO executions (id, function_id, owner_id, status, queued_at, deadline, deadline_ms, position)
+     VALUES (?, ?, ?, 'queued', ?, ?, ?, ?)`,
+  );
+  const start = db.prepare(`UPDATE executions SET status = 'running', started_at = ? WHERE id = ? AND status = 'queued'`);
   // The execution machine decided each stored event already: the first outcome is the outcome,
   // and a later one (a late result after a timeout) changes no summary.
-  const finish = (summary: ExecutionSummary, status: ExecutionStatus, data: { finishedAt: string }) => {
-    if (TERMINAL.has(summary.status)) return false;
-    summary.status = status;
-    summary.finishedAt = data.finishedAt;
-    active.delete(summary.executionId);
-    return true;
-  };
+  const finish = db.prepare(
+    `UPDATE executions SET status = ?, finished_at = ?, exit_code = ?, duration_ms = ?, reason = ?
+     WHERE id = ? AND status IN ('queued', 'running')`,
+  );
+  const select = db.prepare(`SELECT ${COLUMNS} FROM executions WHERE id = ?`);
+  const selectByFunction = db.prepare(
+    `SELECT ${COLUMNS} FROM executions WHERE function_id = ? ORDER BY position DESC LIMIT ?`,
+  );
+  const selectByStatus = db.prepare(`SELECT ${COLUMNS} FROM executions WHERE status = ? ORDER BY position DESC LIMIT ?`);
+  const countActive = db.prepare(
+    `SELECT owner_id, count(*) AS n FROM executions WHERE status IN ('queued', 'running') GROUP BY owner_id`,
+  );
+  const selectOverdue = db.prepare(
+    `SELECT ${COLUMNS} FROM executions WHERE status IN ('queued', 'running') AND deadline_ms <= ? ORDER BY position`,
+  );
 
   return {
     name: 'executions',
+    version: 1,
     streamPrefixes: [streamPrefixes.execution],
+    tables: ['executions'],
     apply(recorded: RecordedEvent) {
       const event = recorded as unknown as ExecutionEvent & RecordedEvent;
-      if (event.type === 'ExecutionQueued') {
-        const { executionId, functionId, ownerId, queuedAt, deadline } = event.data;
-        executions.set(executionId, {
-          executionId,
-          functionId,
-          ownerId,
-          status: 'queued',
-          queuedAt,
-          startedAt: null,
-          finishedAt: null,
-          deadline,
-          exitCode: null,
-          durationMs: null,
-          reason: null,
-        });
-        const list = byFunction.get(functionId) ?? [];
-        list.push(executionId);
-        byFunction.set(functionId, list);
-        active.add(executionId);
-        return;
-      }
-      const summary = executions.get(recorded.streamName.slice(streamPrefixes.execution.length));
-      if (!summary) return;
+      const executionId = recorded.streamName.slice(streamPrefixes.execution.length);
       switch (event.type) {
+        case 'ExecutionQueued': {
+          const { functionId, ownerId, queuedAt, deadline } = event.data;
+          insert.run(event.data.executionId, functionId, ownerId, queuedAt, deadline, Date.parse(deadline), recorded.position);
+          return;
+        }
         case 'ExecutionStarted':
-          if (summary.status === 'queued') {
-            summary.status = 'running';
-            summary.startedAt = event.data.startedAt;
-          }
+          start.run(event.data.startedAt, executionId);
           return;
         case 'ExecutionSucceeded':
-          if (finish(summary, 'succeeded', event.data)) {
-            summary.exitCode = event.data.exitCode;
-            summary.durationMs = event.data.durationMs;
-          }
+          finish.run('succeeded', event.data.finishedAt, event.data.exitCode, event.data.durationMs, null, executionId);
           return;
         case 'ExecutionFailed':
-          if (finish(summary, 'failed', event.data)) {
-            summary.exitCode = event.data.exitCode ?? null;
-            summary.durationMs = event.data.durationMs ?? null;
-            summary.reason = event.data.reason;
-          }
+          finish.run(
+            'failed',
+            event.data.finishedAt,
+            event.data.exitCode ?? null,
+            event.data.durationMs ?? null,
+            event.data.reason,
+            executionId,
+          );
           return;
         case 'ExecutionTimedOut':
-          if (finish(summary, 'timedOut', event.data)) summary.durationMs = event.data.durationMs ?? null;
+          finish.run('timedOut', event.data.finishedAt, null, event.data.durationMs ?? null, null, executionId);
           return;
       }
     },
-    get: (executionId) => executions.get(executionId),
-    listByFunction(functionId, limit) {
-      const ids = byFunction.get(functionId) ?? [];
-      const newestFirst: ExecutionSummary[] = [];
-      for (let i = ids.length - 1; i >= 0 && newestFirst.length < limit; i--) {
-        const summary = executions.get(ids[i]!);
-        if (summary) newestFirst.push(summary);
-      }
-      return newestFirst;
+    get(executionId) {
+      const row = select.get(executionId);
+      return row === undefined ? undefined : toSummary(row);
     },
+    listByFunction: (functionId, limit) => selectByFunction.all(functionId, limit).map(toSummary),
+    listByStatus: (status, limit) => selectByStatus.all(status, limit).map(toSummary),
     active() {
       const byUser = new Map<string, number>();
-      for (const executionId of active) {
-        const ownerId = executions.get(executionId)!.ownerId;
-        byUser.set(ownerId, (byUser.get(ownerId) ?? 0) + 1);
+      let total = 0;
+      for (const row of countActive.all()) {
+        const n = Number(row.n);
+        byUser.set(String(row.owner_id), n);
+        total += n;
       }
-      return { total: active.size, byUser };
+      return { total, byUser };
     },
-    overdue(now) {
-      const due: ExecutionSummary[] = [];
-      for (const executionId of active) {
-        const summary = executions.get(executionId)!;
-        if (Date.parse(summary.deadline) <= now.getTime()) due.push(summary);
-      }
-      return due;
-    },
+    overdue: (now) => selectOverdue.all(now.getTime()).map(toSummary),
   };
 }

@@ -1,3 +1,4 @@
+import type { SqliteDatabase } from '../src/adapters/sqlite/driver.ts';
 import type { FunctionDefinition, FunctionEvent } from '../src/domain/functions.ts';
 import { streamPrefixes } from '../src/domain/streams.ts';
 import type { UserEvent } from '../src/domain/users.ts';
@@ -8,52 +9,59 @@ export type FunctionsProjection = Projection & {
   get(functionId: string): FunctionDefinition | undefined;
   /** The owner's live functions, newest first. */
   listByOwner(ownerId: string): FunctionDefinition[];
+  countByOwner(ownerId: string): number;
 };
 
-export function createFunctionsProjection(): FunctionsProjection {
-  const functions = new Map<string, FunctionDefinition>();
-  const byOwner = new Map<string, Set<string>>();
-  // A function created in the instant its owner was being deleted must not outlive the owner.
-  const deletedOwners = new Set<string>();
-
-  const remove = (functionId: string) => {
-    const definition = functions.get(functionId);
-    if (!definition) return;
-    functions.delete(functionId);
-    byOwner.get(definition.ownerId)?.delete(functionId);
-  };
+export function createFunctionsProjection(db: SqliteDatabase): FunctionsProjection {
+  db.exec(`
+    CREATE TABLE IF NOT EXISTS functions (
+      id         TEXT PRIMARY KEY,
+      owner_id   TEXT NOT NULL,
+      position   INTEGER NOT NULL,
+      definition TEXT NOT NULL
+    ) STRICT;
+    CREATE INDEX IF NOT EXISTS functions_by_owner ON functions (owner_id, position);
+    CREATE TABLE IF NOT EXISTS deleted_owners (owner_id TEXT PRIMARY KEY) STRICT;
+  `);
+  const ownerDeleted = db.prepare('SELECT 1 FROM deleted_owners WHERE owner_id = ?');
+  const insert = db.prepare('INSERT OR IGNORE INTO functions (id, owner_id, position, definition) VALUES (?, ?, ?, ?)');
+  const remove = db.prepare('DELETE FROM functions WHERE id = ?');
+  const markOwnerDeleted = db.prepare('INSERT OR IGNORE INTO deleted_owners (owner_id) VALUES (?)');
+  const removeOwned = db.prepare('DELETE FROM functions WHERE owner_id = ?');
+  const select = db.prepare('SELECT definition FROM functions WHERE id = ?');
+  const selectOwned = db.prepare('SELECT definition FROM functions WHERE owner_id = ? ORDER BY position DESC');
+  const countOwned = db.prepare('SELECT count(*) AS n FROM functions WHERE owner_id = ?');
 
   return {
     name: 'functions',
+    version: 1,
     streamPrefixes: [streamPrefixes.function, streamPrefixes.user],
+    tables: ['functions', 'deleted_owners'],
     apply(recorded: RecordedEvent) {
       const event = recorded as unknown as (FunctionEvent | UserEvent) & RecordedEvent;
       switch (event.type) {
         case 'FunctionCreated': {
           const definition = event.data;
-          if (deletedOwners.has(definition.ownerId)) return;
-          functions.set(definition.functionId, definition);
-          const owned = byOwner.get(definition.ownerId) ?? new Set<string>();
-          owned.add(definition.functionId);
-          byOwner.set(definition.ownerId, owned);
+          // A function created in the instant its owner was being deleted must not outlive the owner.
+          if (ownerDeleted.get(definition.ownerId) !== undefined) return;
+          insert.run(definition.functionId, definition.ownerId, recorded.position, JSON.stringify(definition));
           return;
         }
         case 'FunctionDeleted':
-          remove(event.data.functionId);
+          remove.run(event.data.functionId);
           return;
         case 'UserDeleted':
-          deletedOwners.add(event.data.userId);
-          for (const functionId of byOwner.get(event.data.userId) ?? []) remove(functionId);
-          byOwner.delete(event.data.userId);
+          markOwnerDeleted.run(event.data.userId);
+          removeOwned.run(event.data.userId);
           return;
       }
     },
-    get: (functionId) => functions.get(functionId),
+    get(functionId) {
+      const row = select.get(functionId);
+      return row === undefined ? undefined : (JSON.parse(String(row.definition)) as FunctionDefinition);
+    },
     listByOwner: (ownerId) =>
-      [...(byOwner.get(ownerId) ?? [])]
-        .map((functionId) => functions.get(functionId))
-        .filter((definition): definition is FunctionDefinition => definition !== undefined)
-        // A Set keeps insertion order, which is the order of the global log.
-        .reverse(),
+      selectOwned.all(ownerId).map((row) => JSON.parse(String(row.definition)) as FunctionDefinition),
+    countByOwner: (ownerId) => Number(countOwned.get(ownerId)?.n ?? 0),
   };
 }

@@ -1,11 +1,19 @@
-import type { EventStore, Subscription } from '../src/ports/event-store.ts';
+import type { SqliteDatabase } from '../src/adapters/sqlite/driver.ts';
+import type { EventStore, RecordedEvent, Subscription } from '../src/ports/event-store.ts';
 import type { Projection } from './projection.ts';
+import { readCheckpoint, resetProjections, saveCheckpoint } from './read-model-store.ts';
 
 export type ProjectionRunner = {
-  /** Global position of the last event every projection has applied. */
+  /** Global position of the last event every projection has applied and committed. */
   readonly position: number;
+  /** Where the projections started: the lowest stored checkpoint, 0 for a fresh database. */
+  readonly startedFrom: number;
+  /** Events applied since start. */
+  readonly applied: number;
   /** True once the projections have caught up with the store as it was at start. */
   readonly caughtUp: boolean;
+  /** Resolves once caught up (see `caughtUp`). */
+  readonly ready: Promise<void>;
   /**
    * Resolves true once the projections have passed `position` (read-your-writes), false when
    * `timeoutMs` ran out first: the caller answers with what it has rather than hang.
@@ -13,24 +21,66 @@ export type ProjectionRunner = {
   waitFor(position: number, timeoutMs: number): Promise<boolean>;
   /** Resolves when the subscription fails for good. */
   readonly failed: Promise<Error>;
+  /** Commits what was applied, then stops. */
   stop(): Promise<void>;
+};
+
+export type RunnerOptions = {
+  /** Called after each commit, e.g. for a progress bar. */
+  onCommit?: (position: number, applied: number) => void;
 };
 
 type Waiter = { position: number; resolve: (reached: boolean) => void; timer: ReturnType<typeof setTimeout> };
 
-/** Feeds every projection from one subscription to all streams, starting after `checkpoint`. */
+/** Enough to amortise a commit during catch-up, small enough that a transaction never grows large. */
+const MAX_BATCH = 5_000;
+
+/**
+ * Feeds every projection from one subscription to all streams, starting at the lowest stored
+ * checkpoint; a projection skips the events its own checkpoint has passed. Events are applied in
+ * batches, one transaction each, and the checkpoints move in that same transaction.
+ */
 export async function startProjections(
   store: EventStore,
+  db: SqliteDatabase,
   projections: readonly Projection[],
-  checkpoint = 0,
+  options: RunnerOptions = {},
 ): Promise<ProjectionRunner> {
-  let position = checkpoint;
+  const checkpoints = new Map<Projection, number>();
+  const outdated: Projection[] = [];
+  for (const projection of projections) {
+    const stored = readCheckpoint(db, projection.name);
+    if (stored?.version === projection.version) checkpoints.set(projection, stored.position);
+    else {
+      outdated.push(projection);
+      checkpoints.set(projection, 0);
+    }
+  }
+  resetProjections(db, outdated);
+  const startedFrom = Math.min(...checkpoints.values());
+  let position = startedFrom;
+  let applied = 0;
   let caughtUp = false;
+  let markReady: () => void = () => {};
+  const ready = new Promise<void>((resolve) => {
+    markReady = resolve;
+  });
   let waiters: Waiter[] = [];
   const startHead = await headPosition(store);
 
+  let batchEnd: number | undefined; // the position the open transaction reaches
+  let batchSize = 0;
+  let commitScheduled = false;
+  let reportCommitFailure: (error: Error) => void = () => {};
+  const commitFailed = new Promise<Error>((resolve) => {
+    reportCommitFailure = resolve;
+  });
+
   const settle = () => {
-    if (!caughtUp && position >= startHead) caughtUp = true;
+    if (!caughtUp && position >= startHead) {
+      caughtUp = true;
+      markReady();
+    }
     if (waiters.length === 0) return;
     waiters = waiters.filter((waiter) => {
       if (waiter.position > position) return true;
@@ -41,26 +91,100 @@ export async function startProjections(
   };
   settle();
 
+  const rollback = () => {
+    batchEnd = undefined;
+    try {
+      db.exec('ROLLBACK');
+    } catch {
+      // SQLite already rolled back on its own (e.g. SQLITE_FULL); the first error is the one to see.
+    }
+  };
+
+  const commit = () => {
+    commitScheduled = false;
+    if (batchEnd === undefined) return;
+    const last = batchEnd;
+    try {
+      for (const projection of projections) {
+        if (checkpoints.get(projection)! < last) saveCheckpoint(db, projection, last);
+      }
+      db.exec('COMMIT');
+    } catch (error) {
+      rollback();
+      throw error;
+    }
+    for (const projection of projections) checkpoints.set(projection, Math.max(checkpoints.get(projection)!, last));
+    batchEnd = undefined;
+    batchSize = 0;
+    position = last;
+    options.onCommit?.(position, applied);
+    settle();
+  };
+
+  const scheduleCommit = () => {
+    if (commitScheduled) return;
+    commitScheduled = true;
+    setImmediate(() => {
+      try {
+        commit();
+      } catch (error) {
+        // The subscription is still running: stop it, so nothing is applied past a lost batch.
+        void subscription.close();
+        reportCommitFailure(error instanceof Error ? error : new Error(String(error)));
+      }
+    });
+  };
+
+  /** Moves the open transaction (begun if need be) to `end`, applying `work` inside it. */
+  const advance = (end: number, work?: () => void) => {
+    if (batchEnd === undefined) db.exec('BEGIN IMMEDIATE');
+    try {
+      work?.();
+    } catch (error) {
+      rollback();
+      throw error;
+    }
+    batchEnd = end;
+    // Catching up, more events are known to follow: a commit per MAX_BATCH events (or on
+    // reaching the head) is what makes a rebuild fast. Live, an event usually comes alone and
+    // commits on the next turn of the event loop, so read-your-writes waits for no timer.
+    if (++batchSize >= MAX_BATCH || (!caughtUp && end >= startHead)) commit();
+    else if (caughtUp) scheduleCommit();
+  };
+
   // Unfiltered, so that the position passes every write, including those no projection reads:
   // read-your-writes waits for the position of any command's last event.
   const subscription: Subscription = store.subscribeToAll(
-    (event) => {
-      for (const projection of projections) {
-        if (projection.streamPrefixes.some((prefix) => event.streamName.startsWith(prefix))) projection.apply(event);
-      }
-      position = event.position;
-      settle();
+    (event: RecordedEvent) =>
+      advance(event.position, () => {
+        for (const projection of projections) {
+          if (checkpoints.get(projection)! >= event.position) continue;
+          if (projection.streamPrefixes.some((prefix) => event.streamName.startsWith(prefix))) projection.apply(event);
+        }
+        applied++;
+      }),
+    {
+      after: startedFrom,
+      // EventStoreDB reports how far it has read past events of no interest (its own): saving
+      // that too means a restart does not read them again.
+      onCheckpoint: (checkpoint) => {
+        if (checkpoint > (batchEnd ?? position)) advance(checkpoint);
+      },
     },
-    { after: checkpoint },
   );
 
   return {
     get position() {
       return position;
     },
+    startedFrom,
+    get applied() {
+      return applied;
+    },
     get caughtUp() {
       return caughtUp;
     },
+    ready,
     waitFor(target, timeoutMs) {
       if (target <= position) return Promise.resolve(true);
       return new Promise((resolve) => {
@@ -75,9 +199,10 @@ export async function startProjections(
         waiters.push(waiter);
       });
     },
-    failed: subscription.failed,
+    failed: Promise.race([subscription.failed, commitFailed]),
     async stop() {
       await subscription.close();
+      commit();
       for (const waiter of waiters) {
         clearTimeout(waiter.timer);
         waiter.resolve(false);

@@ -9,7 +9,14 @@ export type Config = {
   host: string;
   production: boolean;
   dataDir: string;
-  /** Absent only in development; the entry point then keeps a generated one in the data dir. */
+  /** Set: events live in EventStoreDB at this connection string; unset: the embedded SQLite store in the data dir. */
+  eventStoreUrl: string | undefined;
+  /** This api's read models and their checkpoints: one database per api process, never shared. */
+  projectionsPath: string;
+  /**
+   * Required by an api in production (resolveJwtSecret); in development the entry point keeps a
+   * generated one in the data dir. Workers and the operator command sign nothing and need none.
+   */
   jwtSecret: string | undefined;
   tokenLifetimeSeconds: number;
   bcryptCost: number;
@@ -51,7 +58,7 @@ export class ConfigError extends Error {
   override readonly name = 'ConfigError';
 }
 
-const MIN_SECRET_BYTES = 32;
+export const MIN_SECRET_BYTES = 32;
 
 const integer = (fallback: number, min: number, max: number) =>
   z
@@ -68,6 +75,12 @@ const schema = z
     NODE_ENV: z.string().optional(),
     FAASBOX_HOST: z.string().trim().min(1).default('127.0.0.1'),
     FAASBOX_DATA_DIR: z.string().trim().min(1).default('./data'),
+    FAASBOX_EVENTSTORE_URL: z
+      .string()
+      .trim()
+      .regex(/^esdb(\+discover)?:\/\/\S+$/, 'must be an EventStoreDB connection string (esdb://host:2113?tls=false)')
+      .optional(),
+    FAASBOX_PROJECTIONS_PATH: z.string().trim().min(1).optional(),
     FAASBOX_JWT_SECRET: z
       .string()
       .refine((secret) => new TextEncoder().encode(secret).length >= MIN_SECRET_BYTES, {
@@ -104,13 +117,6 @@ const schema = z
       .optional(),
   })
   .superRefine((env, ctx) => {
-    if (env.NODE_ENV === 'production' && env.FAASBOX_JWT_SECRET === undefined) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['FAASBOX_JWT_SECRET'],
-        message: `is required when NODE_ENV=production (at least ${MIN_SECRET_BYTES} bytes)`,
-      });
-    }
     if (env.FAASBOX_DEFAULT_TIMEOUT_MS > env.FAASBOX_MAX_TIMEOUT_MS) {
       ctx.addIssue({ code: 'custom', path: ['FAASBOX_DEFAULT_TIMEOUT_MS'], message: 'exceeds FAASBOX_MAX_TIMEOUT_MS' });
     }
@@ -135,6 +141,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     host: e.FAASBOX_HOST,
     production: e.NODE_ENV === 'production',
     dataDir: e.FAASBOX_DATA_DIR,
+    eventStoreUrl: e.FAASBOX_EVENTSTORE_URL,
+    projectionsPath: e.FAASBOX_PROJECTIONS_PATH ?? `${e.FAASBOX_DATA_DIR.replace(/\/+$/, '')}/projections.sqlite`,
     jwtSecret: e.FAASBOX_JWT_SECRET,
     tokenLifetimeSeconds: e.FAASBOX_TOKEN_LIFETIME_SECONDS,
     bcryptCost: e.FAASBOX_BCRYPT_COST,

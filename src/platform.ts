@@ -4,14 +4,9 @@ import type { LoginThrottle } from './auth/login-throttle.ts';
 import type { Clock } from './ports/clock.ts';
 import type { EventStore } from './ports/event-store.ts';
 import type { Consumer, JobBus } from './ports/job-bus.ts';
-import type { ProjectionRunner } from '../projections/runner.ts';
-import type { UsersProjection } from '../projections/users.ts';
-import type { FunctionsProjection } from '../projections/functions.ts';
-import type { ExecutionsProjection } from '../projections/executions.ts';
-import { createUsersProjection } from '../projections/users.ts';
-import { createFunctionsProjection } from '../projections/functions.ts';
-import { createExecutionsProjection } from '../projections/executions.ts';
-import { startProjections } from '../projections/runner.ts';
+import type { SqliteDatabase } from './adapters/sqlite/driver.ts';
+import { type ReadModels, createReadModels } from '../projections/read-models.ts';
+import { type ProjectionRunner, startProjections } from '../projections/runner.ts';
 import { createBcryptHasher } from './auth/passwords.ts';
 import { createLoginThrottle } from './auth/login-throttle.ts';
 import { systemClock } from './ports/clock.ts';
@@ -29,12 +24,9 @@ export type Platform = {
   newId: () => string;
   passwords: PasswordHasher;
   loginThrottle: LoginThrottle;
-  projections: {
-    runner: ProjectionRunner;
-    users: UsersProjection;
-    functions: FunctionsProjection;
-    executions: ExecutionsProjection;
-  };
+  projections: ReadModels & { runner: ProjectionRunner };
+  /** Where the read models and their checkpoints live. */
+  readModelDatabase: SqliteDatabase;
   /** How long a write waits for the projections to show it before answering anyway. */
   readYourWritesTimeoutMs: number;
 };
@@ -43,18 +35,24 @@ export type RunningPlatform = Platform & { stop(): Promise<void> };
 
 const SWEEP_INTERVAL_MS = 1_000;
 
+export type PlatformParts = {
+  store: EventStore;
+  bus: JobBus;
+  /** This api's own read-model database (see projections/read-model-store.ts). */
+  readModels: SqliteDatabase;
+};
+
 /** The api side: projections, the durable status recorder and the deadline sweeper. */
 export async function startPlatform(
   config: Config & { jwtSecret: string },
-  store: EventStore,
-  bus: JobBus,
+  { store, bus, readModels: readModelDatabase }: PlatformParts,
   log: Logger,
   overrides: Partial<Pick<Platform, 'clock' | 'newId'>> = {},
 ): Promise<RunningPlatform> {
-  const users = createUsersProjection();
-  const functions = createFunctionsProjection();
-  const executions = createExecutionsProjection();
-  const runner = await startProjections(store, [users, functions, executions]);
+  const readModels = createReadModels(readModelDatabase);
+  const runner = await startProjections(store, readModelDatabase, readModels.all);
+  log('info', 'projections started', { from: runner.startedFrom });
+  void runner.ready.then(() => log('info', 'projections caught up', { position: runner.position, applied: runner.applied }));
   const platform: Platform = {
     config,
     store,
@@ -63,7 +61,8 @@ export async function startPlatform(
     newId: overrides.newId ?? (() => crypto.randomUUID()),
     passwords: createBcryptHasher(config.bcryptCost),
     loginThrottle: createLoginThrottle(),
-    projections: { runner, users, functions, executions },
+    projections: { ...readModels, runner },
+    readModelDatabase,
     readYourWritesTimeoutMs: 5_000,
   };
 

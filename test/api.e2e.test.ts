@@ -347,6 +347,11 @@ misc('/openapi.json documents every route and the bearer scheme', async () => {
   assert.is(reply.status, 200);
   const paths = Object.keys(reply.body.paths).sort();
   assert.equal(paths, [
+    '/v1/admin/executions',
+    '/v1/admin/projections',
+    '/v1/admin/projections/active-executions',
+    '/v1/admin/streams/{name}',
+    '/v1/admin/users/{email}',
     '/v1/executions/{id}',
     '/v1/functions',
     '/v1/functions/{id}',

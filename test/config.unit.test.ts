@@ -1,6 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ConfigError, loadConfig } from '../src/config.ts';
+import { resolveJwtSecret } from '../src/entry/dev-secret.ts';
 
 const config = suite('config');
 
@@ -19,13 +20,28 @@ config('operators are a trimmed, lower-cased set', () => {
   assert.equal([...loadConfig({ FAASBOX_OPERATORS: ' Ops@Example.com, ,root@x.io' }).operators], ['ops@example.com', 'root@x.io']);
 });
 
-config('production demands a secret of at least 32 bytes and never echoes it', () => {
-  assert.throws(() => loadConfig({ NODE_ENV: 'production' }), (e: Error) => e instanceof ConfigError && /FAASBOX_JWT_SECRET/.test(e.message));
+config('a production api demands a secret of at least 32 bytes and never echoes it; a worker needs none', () => {
+  const worker = loadConfig({ NODE_ENV: 'production' });
+  assert.is(worker.jwtSecret, undefined);
+  assert.throws(() => resolveJwtSecret(worker), (e: Error) => e instanceof ConfigError && /FAASBOX_JWT_SECRET/.test(e.message));
   assert.throws(
     () => loadConfig({ NODE_ENV: 'production', FAASBOX_JWT_SECRET: 'short-secret' }),
     (e: Error) => /32 bytes/.test(e.message) && !e.message.includes('short-secret'),
   );
   assert.is(loadConfig({ NODE_ENV: 'production', FAASBOX_JWT_SECRET: 's'.repeat(32) }).production, true);
+});
+
+config('the event store is embedded unless an EventStoreDB connection string is given; read models sit in the data dir', () => {
+  const embedded = loadConfig({ FAASBOX_DATA_DIR: '/srv/faasbox/' });
+  assert.is(embedded.eventStoreUrl, undefined);
+  assert.is(embedded.projectionsPath, '/srv/faasbox/projections.sqlite');
+  const clustered = loadConfig({ FAASBOX_EVENTSTORE_URL: 'esdb://db:2113?tls=false', FAASBOX_PROJECTIONS_PATH: '/var/lib/api-1/rm.sqlite' });
+  assert.is(clustered.eventStoreUrl, 'esdb://db:2113?tls=false');
+  assert.is(clustered.projectionsPath, '/var/lib/api-1/rm.sqlite');
+  assert.throws(
+    () => loadConfig({ FAASBOX_EVENTSTORE_URL: 'http://admin:changeit@db:2113' }),
+    (e: Error) => /FAASBOX_EVENTSTORE_URL/.test(e.message) && !e.message.includes('changeit'),
+  );
 });
 
 config('numbers are whole and in range; every bad variable is named', () => {

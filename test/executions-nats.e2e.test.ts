@@ -27,8 +27,9 @@ executions('two apis and two workers start over one store and one nats-server', 
   };
   const workerIds = [`nats-e2e-1-${process.pid}`, `nats-e2e-2-${process.pid}`];
   processes = await Promise.all([
-    startServer({ role: 'api', dataDir, env }),
-    startServer({ role: 'api', dataDir, env }),
+    // One event store shared; each api its own read models, as in a real deployment.
+    startServer({ role: 'api', dataDir, env: { ...env, FAASBOX_PROJECTIONS_PATH: `${dataDir}/api-1/projections.sqlite` } }),
+    startServer({ role: 'api', dataDir, env: { ...env, FAASBOX_PROJECTIONS_PATH: `${dataDir}/api-2/projections.sqlite` } }),
     startServer({ role: 'worker', dataDir, env: { ...env, FAASBOX_WORKER_ID: workerIds[0]!, FAASBOX_WORKER_CONCURRENCY: '2' } }),
     startServer({ role: 'worker', dataDir, env: { ...env, FAASBOX_WORKER_ID: workerIds[1]!, FAASBOX_WORKER_CONCURRENCY: '2' } }),
   ]);

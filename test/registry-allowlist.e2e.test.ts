@@ -14,7 +14,12 @@ const allowlist = suite('registry allowlist');
 allowlist('functions may only name images from the registries the operator allows', async () => {
   const config = loadConfig({ FAASBOX_ALLOWED_REGISTRIES: '127.0.0.1:5000, docker.io' });
   const store = createSqliteEventStore(openBetterSqlite3(join(tempDir(), 'events.sqlite')));
-  const platform = await startPlatform({ ...config, jwtSecret: 'x'.repeat(32) }, store, createInProcessJobBus(), () => {});
+  const readModels = openBetterSqlite3(':memory:');
+  const platform = await startPlatform(
+    { ...config, jwtSecret: 'x'.repeat(32) },
+    { store, bus: createInProcessJobBus(), readModels },
+    () => {},
+  );
   const app = createApp(platform, { clientAddressOf: () => '127.0.0.1' });
   const json = (method: string, path: string, body: unknown, token?: string) =>
     app.request(path, {
@@ -41,6 +46,7 @@ allowlist('functions may only name images from the registries the operator allow
   } finally {
     await platform.stop();
     await store.close();
+    readModels.close();
   }
 });
 

@@ -13,9 +13,10 @@ export type Principal = { userId: string; email: string; createdAt: string; oper
  * (another api instance issued it a moment ago).
  */
 export async function resolvePrincipal(platform: Platform, claims: TokenClaims): Promise<Principal | null> {
-  const view = platform.projections.users.get(claims.sub);
+  const users = platform.projections.users;
+  const view = users.get(claims.sub);
   if (view?.deleted) return null;
-  if (view && view.tokens.has(claims.jti) && view.email === claims.email) {
+  if (view && view.email === claims.email && users.hasToken(view.id, claims.jti)) {
     return principal(platform, view.id, view.email, view.createdAt);
   }
   const { state } = await readState(platform.store, userDecider, userStream(claims.sub));

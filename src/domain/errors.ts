@@ -12,7 +12,9 @@ export type DomainErrorCode =
   | 'ExecutionNotFound'
   | 'NotExecutionOwner'
   | 'ExecutionAlreadyExists'
-  | 'JobBusUnavailable';
+  | 'JobBusUnavailable'
+  | 'StreamNotFound'
+  | 'AccountNotFound';
 
 export class DomainError extends Error {
   override readonly name = 'DomainError';

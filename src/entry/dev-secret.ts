@@ -1,14 +1,16 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Config } from '../config.ts';
+import { type Config, ConfigError, MIN_SECRET_BYTES } from '../config.ts';
 
 /**
  * Development convenience: with no FAASBOX_JWT_SECRET, a random secret is made once and kept in
- * the data directory, so tokens survive restarts. Production refuses to start without one
- * (see loadConfig).
+ * the data directory, so tokens survive restarts. A production api refuses to start without one.
  */
 export function resolveJwtSecret(config: Config): string {
   if (config.jwtSecret !== undefined) return config.jwtSecret;
+  if (config.production) {
+    throw new ConfigError(`FAASBOX_JWT_SECRET is required when NODE_ENV=production (at least ${MIN_SECRET_BYTES} bytes)`);
+  }
   const file = join(config.dataDir, 'jwt-secret');
   if (existsSync(file)) return readFileSync(file, 'utf8').trim();
   mkdirSync(config.dataDir, { recursive: true });

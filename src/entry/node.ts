@@ -1,11 +1,8 @@
-import { mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
 import { serve } from '@hono/node-server';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import Docker from 'dockerode';
 import { openBetterSqlite3 } from '../adapters/sqlite/better-sqlite3-driver.ts';
-import { createSqliteEventStore } from '../adapters/event-store/sqlite.ts';
 import { createInProcessJobBus } from '../adapters/job-bus/in-process.ts';
 import { connectNatsJobBus } from '../adapters/job-bus/nats.ts';
 import { type Config, ConfigError, loadConfig } from '../config.ts';
@@ -18,6 +15,7 @@ import { createImagePruner } from '../../worker/image-pruner.ts';
 import { reapOrphans } from '../../worker/reaper.ts';
 import { type RunningWorker, startWorker } from '../../worker/worker.ts';
 import { resolveJwtSecret } from './dev-secret.ts';
+import { openEventStore, openReadModelDatabase } from './open-stores.ts';
 
 /**
  * `all` (the default): api, projections and a worker in one process over SQLite and, without
@@ -41,6 +39,7 @@ async function main() {
   if (role !== 'all' && config.natsUrl === undefined) {
     throw new ConfigError(`FAASBOX_NATS_URL is required to run the ${role} on its own`);
   }
+  const jwtSecret = role === 'worker' ? undefined : resolveJwtSecret(config);
   const bus: JobBus = config.natsUrl
     ? await connectNatsJobBus({ servers: config.natsUrl, name: `faasbox-${role}` })
     : createInProcessJobBus();
@@ -79,7 +78,7 @@ async function main() {
     diskCheck.unref();
     log('info', 'worker started', { workerId, concurrency: config.worker.concurrency });
   }
-  const api = role !== 'worker' ? await startApi(config, bus) : undefined;
+  const api = jwtSecret !== undefined ? await startApi({ ...config, jwtSecret }, bus) : undefined;
 
   let stopping = false;
   const shutdown = (signal: string) => {
@@ -108,11 +107,10 @@ async function main() {
   process.on('SIGINT', () => shutdown('SIGINT'));
 }
 
-async function startApi(config: Config, bus: JobBus): Promise<Api> {
-  const jwtSecret = resolveJwtSecret(config);
-  mkdirSync(config.dataDir, { recursive: true });
-  const store = createSqliteEventStore(openBetterSqlite3(join(config.dataDir, 'events.sqlite')));
-  const platform = await startPlatform({ ...config, jwtSecret }, store, bus, log);
+async function startApi(config: Config & { jwtSecret: string }, bus: JobBus): Promise<Api> {
+  const readModels = openReadModelDatabase(config, openBetterSqlite3);
+  const store = await openEventStore(config, openBetterSqlite3);
+  const platform = await startPlatform(config, { store, bus, readModels: readModels.db }, log);
   const app = createApp(platform, {
     clientAddressOf: (c) => getConnInfo(c).remote.address ?? 'unknown',
     reportError: (error, correlationId) => log('error', 'request failed', { correlationId, ...describeError(error) }),
@@ -133,6 +131,7 @@ async function startApi(config: Config, bus: JobBus): Promise<Api> {
       await stopAccepting();
       await platform.stop();
       await store.close();
+      readModels.close();
     },
   };
 }

@@ -9,6 +9,7 @@ import type { Platform } from '../platform.ts';
 import type { AppEnv, ClientAddressOf } from './env.ts';
 import { correlationId } from './middleware/correlation-id.ts';
 import { problemResponse } from './problem.ts';
+import { addAdminRoutes } from './routes/admin.ts';
 import { addExecutionRoutes } from './routes/executions.ts';
 import { addFunctionRoutes } from './routes/functions.ts';
 import { addHealthRoutes } from './routes/health.ts';
@@ -35,6 +36,8 @@ const DOMAIN_STATUS: Record<DomainErrorCode, { status: ContentfulStatusCode; slu
   NotExecutionOwner: { status: 403, slug: 'not-execution-owner' },
   ExecutionAlreadyExists: { status: 409, slug: 'execution-exists' },
   JobBusUnavailable: { status: 503, slug: 'job-bus-unavailable' },
+  StreamNotFound: { status: 404, slug: 'stream-not-found' },
+  AccountNotFound: { status: 404, slug: 'account-not-found' },
 };
 
 /** The whole HTTP API, built from web standards only, so every runtime serves the same app. */
@@ -73,6 +76,7 @@ export function createApp(platform: Platform, options: AppOptions): OpenAPIHono<
   addTokenRoutes(app, platform, options.clientAddressOf);
   addFunctionRoutes(app, platform);
   addExecutionRoutes(app, platform);
+  addAdminRoutes(app, platform);
   app.doc31('/openapi.json', {
     openapi: '3.1.0',
     info: { title: 'Faasbox', version: '1', description: 'Self-hosted functions as a service.' },

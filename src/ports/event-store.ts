@@ -70,6 +70,8 @@ export type SubscribeOptions = {
   after?: number;
   /** Only events of streams whose name starts with one of these prefixes. */
   streamPrefixes?: readonly string[];
+  /** The store has read up to here with no matching event since; a reader may save it as its checkpoint. */
+  onCheckpoint?: (position: number) => void;
 };
 
 export type EventHandler = (event: RecordedEvent) => void | Promise<void>;

@@ -36,6 +36,7 @@ export async function startServer(
       HOME: process.env.HOME ?? '',
       PORT: '0',
       FAASBOX_DATA_DIR: dataDir,
+      ...(process.env.FAASBOX_EVENTSTORE_URL ? { FAASBOX_EVENTSTORE_URL: process.env.FAASBOX_EVENTSTORE_URL } : {}),
       ...options.env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

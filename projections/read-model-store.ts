@@ -1,0 +1,102 @@
+import { createHash } from 'node:crypto';
+import { type SqliteDatabase, inWriteTransaction } from '../src/adapters/sqlite/driver.ts';
+import type { Projection } from './projection.ts';
+
+export type Checkpoint = { position: number; version: number };
+
+/**
+ * Where the read models live: one SQLite database per api process. The checkpoints sit in the
+ * same database and move in the same transaction as the rows, so after a crash a projection
+ * resumes exactly where its rows are: no event is applied twice or skipped.
+ */
+export function prepareReadModelDatabase(db: SqliteDatabase): void {
+  // Read models can be rebuilt from the log, so NORMAL (no fsync per commit) is enough: a crash
+  // loses at most the last commits, and their events are applied again from the older checkpoint.
+  db.exec('PRAGMA journal_mode = WAL');
+  db.exec('PRAGMA synchronous = NORMAL');
+  db.exec('PRAGMA busy_timeout = 5000');
+  db.exec(`CREATE TABLE IF NOT EXISTS checkpoints (
+    projection TEXT PRIMARY KEY,
+    position   INTEGER NOT NULL,
+    version    INTEGER NOT NULL
+  ) STRICT`);
+}
+
+export function readCheckpoint(db: SqliteDatabase, projection: string): Checkpoint | undefined {
+  const row = db.prepare('SELECT position, version FROM checkpoints WHERE projection = ?').get(projection);
+  return row === undefined ? undefined : { position: Number(row.position), version: Number(row.version) };
+}
+
+export function saveCheckpoint(db: SqliteDatabase, projection: Projection, position: number): void {
+  db.prepare(
+    `INSERT INTO checkpoints (projection, position, version) VALUES (?, ?, ?)
+     ON CONFLICT (projection) DO UPDATE SET position = excluded.position, version = excluded.version`,
+  ).run(projection.name, position, projection.version);
+}
+
+/** Empties the projections' tables and sets their checkpoints to zero, in one transaction. */
+export function resetProjections(db: SqliteDatabase, projections: readonly Projection[]): void {
+  if (projections.length === 0) return;
+  inWriteTransaction(db, () => {
+    for (const projection of projections) {
+      for (const table of projection.tables) db.exec(`DELETE FROM ${table}`);
+      saveCheckpoint(db, projection, 0);
+    }
+  });
+}
+
+const DIGEST_PAGE = 5_000;
+const MOD_256 = 1n << 256n;
+
+/**
+ * A digest of every row of the projection's tables: the sum, modulo 2^256, of each row's SHA-256.
+ * A sum ignores order, so equal digests mean equal read models however their rows were written,
+ * and the tables can be read a page at a time in rowid order.
+ */
+export function digestProjection(db: SqliteDatabase, projection: Projection): string {
+  const tables = createHash('sha256');
+  for (const table of projection.tables) {
+    let sum = 0n;
+    let after = 0;
+    const page = db.prepare(`SELECT rowid AS rowid_, * FROM ${table} WHERE rowid > ? ORDER BY rowid LIMIT ${DIGEST_PAGE}`);
+    for (let rows = page.all(after); rows.length > 0; rows = page.all(after)) {
+      for (const { rowid_, ...row } of rows) {
+        const rowHash = createHash('sha256').update(JSON.stringify(row, bigintAsString)).digest('hex');
+        sum = (sum + BigInt(`0x${rowHash}`)) % MOD_256;
+        after = Number(rowid_);
+      }
+    }
+    tables.update(`${table}:${sum.toString(16)}\n`);
+  }
+  return tables.digest('hex');
+}
+
+const bigintAsString = (_: string, value: unknown) => (typeof value === 'bigint' ? value.toString() : value);
+
+export class ReadModelsInUseError extends Error {
+  override readonly name = 'ReadModelsInUseError';
+}
+
+/**
+ * One writer per read-model database: a second api on the same file would apply every event
+ * twice, and a rebuild under a running api would race it. The lock is an open exclusive
+ * transaction on a lock file beside the database; the operating system drops it when the
+ * process dies, so a crash never leaves a stale lock behind. Returns the release.
+ */
+export function lockReadModels(openDatabase: (path: string) => SqliteDatabase, path: string): () => void {
+  const lock = openDatabase(`${path}.lock`);
+  try {
+    lock.exec('PRAGMA busy_timeout = 0');
+    lock.exec('BEGIN EXCLUSIVE');
+  } catch {
+    lock.close();
+    throw new ReadModelsInUseError(
+      `the read models at ${path} are in use by another process (a running api, or a rebuild); ` +
+        'give each api its own FAASBOX_PROJECTIONS_PATH, and stop the api before a rebuild',
+    );
+  }
+  return () => {
+    lock.exec('ROLLBACK');
+    lock.close();
+  };
+}

@@ -1,0 +1,26 @@
+import type { SqliteDatabase } from '../src/adapters/sqlite/driver.ts';
+import { type ExecutionsProjection, createExecutionsProjection } from './executions.ts';
+import { type FunctionsProjection, createFunctionsProjection } from './functions.ts';
+import type { Projection } from './projection.ts';
+import { prepareReadModelDatabase } from './read-model-store.ts';
+import { type StreamsByUserProjection, createStreamsByUserProjection } from './streams-by-user.ts';
+import { type UsersProjection, createUsersProjection } from './users.ts';
+
+export type ReadModels = {
+  users: UsersProjection;
+  functions: FunctionsProjection;
+  executions: ExecutionsProjection;
+  streamsByUser: StreamsByUserProjection;
+  /** All of them, in the order they are applied. */
+  all: readonly Projection[];
+};
+
+/** Every read model Faasbox keeps, on one read-model database. */
+export function createReadModels(db: SqliteDatabase): ReadModels {
+  prepareReadModelDatabase(db);
+  const users = createUsersProjection(db);
+  const functions = createFunctionsProjection(db);
+  const executions = createExecutionsProjection(db);
+  const streamsByUser = createStreamsByUserProjection(db);
+  return { users, functions, executions, streamsByUser, all: [users, functions, executions, streamsByUser] };
+}

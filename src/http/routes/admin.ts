@@ -1,0 +1,216 @@
+import { type OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
+import type { MiddlewareHandler } from 'hono';
+import { auditStream } from '../../../projections/audit.ts';
+import { EXECUTION_STATUSES } from '../../../projections/executions.ts';
+import { projectionStatus } from '../../../projections/status.ts';
+import { DomainError } from '../../domain/errors.ts';
+import type { Platform } from '../../platform.ts';
+import type { AppEnv } from '../env.ts';
+import { authenticate } from '../middleware/authenticate.ts';
+import { problemResponse } from '../problem.ts';
+import { EmailSchema, problem } from '../schemas.ts';
+
+const AuditEntrySchema = z
+  .object({
+    stream: z.string(),
+    revision: z.number().int(),
+    position: z.number().int(),
+    recordedAt: z.string(),
+    type: z.string(),
+    data: z.unknown().openapi({ description: 'Password hashes and function environment values are masked' }),
+    correlationId: z.string(),
+    causationId: z.string().optional(),
+  })
+  .openapi('AuditEntry');
+
+const AdminExecutionSchema = z
+  .object({
+    executionId: z.uuid(),
+    functionId: z.uuid(),
+    ownerId: z.uuid(),
+    status: z.enum(EXECUTION_STATUSES),
+    queuedAt: z.string(),
+    startedAt: z.string().nullable(),
+    finishedAt: z.string().nullable(),
+    deadline: z.string(),
+    exitCode: z.number().int().nullable(),
+    durationMs: z.number().int().nullable(),
+    reason: z.string().nullable(),
+  })
+  .openapi('AdminExecution');
+
+const AccountSchema = z
+  .object({
+    id: z.uuid(),
+    email: z.string(),
+    createdAt: z.string(),
+    deleted: z.boolean(),
+    functions: z.number().int(),
+    activeExecutions: z.number().int(),
+  })
+  .openapi('Account');
+
+// Stream names are made of ids and prefixes; anything else names no stream.
+const STREAM_NAME = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}$/;
+
+/** Operators are the emails in FAASBOX_OPERATORS; everyone else who is signed in gets 403. */
+const requireOperator = (): MiddlewareHandler<AppEnv> => async (c, next) => {
+  if (!c.get('principal').operator) return problemResponse(c, 403, 'not-operator', 'this needs an operator account');
+  await next();
+};
+
+export function addAdminRoutes(app: OpenAPIHono<AppEnv>, platform: Platform) {
+  const middleware = [...authenticate(platform), requireOperator()];
+  const denied = {
+    401: problem('Missing, invalid or revoked token'),
+    403: problem('The caller is not an operator'),
+  };
+  const common = { tags: ['admin'], security: [{ bearerAuth: [] }], middleware };
+  const { projections } = platform;
+
+  const projectionsRoute = createRoute({
+    ...common,
+    method: 'get',
+    path: '/v1/admin/projections',
+    summary: 'Each read model: its checkpoint and how many events it is behind',
+    responses: {
+      200: {
+        description: 'Status',
+        content: {
+          'application/json': {
+            schema: z.object({
+              head: z.number().int(),
+              projections: z.array(
+                z.object({ name: z.string(), version: z.number().int(), checkpoint: z.number().int(), lag: z.number().int() }),
+              ),
+            }),
+          },
+        },
+      },
+      ...denied,
+    },
+  });
+  app.openapi(projectionsRoute, async (c) => c.json(await projectionStatus(platform.store, platform.readModelDatabase, projections.all), 200));
+
+  const activeRoute = createRoute({
+    ...common,
+    method: 'get',
+    path: '/v1/admin/projections/active-executions',
+    summary: 'Queued and running executions, in total and per user',
+    responses: {
+      200: {
+        description: 'Active executions',
+        content: {
+          'application/json': {
+            schema: z.object({
+              total: z.number().int(),
+              byUser: z.array(z.object({ userId: z.uuid(), email: z.string().nullable(), active: z.number().int() })),
+            }),
+          },
+        },
+      },
+      ...denied,
+    },
+  });
+  app.openapi(activeRoute, (c) => {
+    const { total, byUser } = projections.executions.active();
+    const users = [...byUser]
+      .map(([userId, active]) => ({ userId, email: projections.users.get(userId)?.email ?? null, active }))
+      .sort((a, b) => b.active - a.active || a.userId.localeCompare(b.userId));
+    return c.json({ total, byUser: users }, 200);
+  });
+
+  const executionsRoute = createRoute({
+    ...common,
+    method: 'get',
+    path: '/v1/admin/executions',
+    summary: 'Executions of every user in one status, newest first',
+    request: {
+      query: z.object({
+        status: z.enum(EXECUTION_STATUSES).default('running'),
+        limit: z.coerce.number().int().min(1).max(1000).default(100),
+      }),
+    },
+    responses: {
+      200: {
+        description: 'Executions',
+        content: { 'application/json': { schema: z.object({ executions: z.array(AdminExecutionSchema) }) } },
+      },
+      400: problem('Invalid status or limit'),
+      ...denied,
+    },
+  });
+  app.openapi(executionsRoute, (c) => {
+    const { status, limit } = c.req.valid('query');
+    return c.json({ executions: projections.executions.listByStatus(status, limit) }, 200);
+  });
+
+  const streamRoute = createRoute({
+    ...common,
+    method: 'get',
+    path: '/v1/admin/streams/{name}',
+    summary: "A stream's events in order, secrets masked (audit)",
+    request: {
+      params: z.object({ name: z.string().openapi({ param: { name: 'name', in: 'path' }, example: 'user-…' }) }),
+      query: z.object({
+        fromRevision: z.coerce.number().int().min(0).default(0),
+        limit: z.coerce.number().int().min(1).max(1000).default(100),
+      }),
+    },
+    responses: {
+      200: {
+        description: 'Events',
+        content: {
+          'application/json': {
+            schema: z.object({
+              stream: z.string(),
+              events: z.array(AuditEntrySchema),
+              nextRevision: z.number().int().nullable().openapi({ description: 'Pass as fromRevision for the next page' }),
+            }),
+          },
+        },
+      },
+      400: problem('Invalid paging'),
+      404: problem('No such stream'),
+      ...denied,
+    },
+  });
+  app.openapi(streamRoute, async (c) => {
+    const { name } = c.req.valid('param');
+    const { fromRevision, limit } = c.req.valid('query');
+    const page = STREAM_NAME.test(name) ? await auditStream(platform.store, name, { fromRevision, limit }) : undefined;
+    if (page === undefined || (page.entries.length === 0 && fromRevision === 0)) {
+      throw new DomainError('StreamNotFound', 'no such stream');
+    }
+    return c.json({ stream: name, events: page.entries, nextRevision: page.nextRevision }, 200);
+  });
+
+  const userRoute = createRoute({
+    ...common,
+    method: 'get',
+    path: '/v1/admin/users/{email}',
+    summary: 'The accounts registered with an email: the live one first, then deleted ones',
+    request: { params: z.object({ email: EmailSchema.openapi({ param: { name: 'email', in: 'path' } }) }) },
+    responses: {
+      200: { description: 'Accounts', content: { 'application/json': { schema: z.object({ accounts: z.array(AccountSchema) }) } } },
+      400: problem('Not an email address'),
+      404: problem('No account ever had this email'),
+      ...denied,
+    },
+  });
+  app.openapi(userRoute, (c) => {
+    const accounts = projections.users.findByEmail(c.req.valid('param').email);
+    if (accounts.length === 0) throw new DomainError('AccountNotFound', 'no account ever had this email');
+    const active = projections.executions.active().byUser;
+    return c.json(
+      {
+        accounts: accounts.map((account) => ({
+          ...account,
+          functions: projections.functions.countByOwner(account.id),
+          activeExecutions: active.get(account.id) ?? 0,
+        })),
+      },
+      200,
+    );
+  });
+}
