@@ -320,8 +320,10 @@ test('on a disk full to the last block, pruning still frees room, though the eng
     assert.equal(report.failed, []);
     assert.equal(removedNames(report), [filler[6]]);
     assert.equal(await imagesPresent(), [filler[1]]);
-    // One refusal per name (its tag and its digest), then the removal that freed the room.
-    assert.is(removals.failures.length, 2, JSON.stringify(removals.failures));
+    // At most one refusal per name (its tag, then its digest), then the removal that freed the
+    // room. How many the engine refuses depends on the bytes its own writes find (1 or 2 seen);
+    // none would mean the disk was not full and this test proved nothing.
+    assert.ok(removals.failures.length >= 1 && removals.failures.length <= 2, JSON.stringify(removals.failures));
     console.log(`disk-full: engine on removing an image with 0 bytes free: ${removals.failures[0]}`);
     for (const failure of removals.failures) assert.match(failure, /repositories\.json.*no space left on device/);
   } finally {
