@@ -29,8 +29,8 @@ export type ExecutionsProjection = Projection & {
   listByFunction(functionId: string, limit: number): ExecutionSummary[];
   /** Newest first, across every user. */
   listByStatus(status: ExecutionStatus, limit: number): ExecutionSummary[];
-  /** Queued or running executions, per user and in total. */
-  active(): { total: number; byUser: Map<string, number> };
+  /** Queued or running executions, per user, per status and in total. */
+  active(): { total: number; byUser: Map<string, number>; byStatus: { queued: number; running: number } };
   /** Queued or running executions whose deadline has passed at `now`. */
   overdue(now: Date): ExecutionSummary[];
 };
@@ -91,7 +91,7 @@ export function createExecutionsProjection(db: SqliteDatabase): ExecutionsProjec
   );
   const selectByStatus = db.prepare(`SELECT ${COLUMNS} FROM executions WHERE status = ? ORDER BY position DESC LIMIT ?`);
   const countActive = db.prepare(
-    `SELECT owner_id, count(*) AS n FROM executions WHERE status IN ('queued', 'running') GROUP BY owner_id`,
+    `SELECT owner_id, status, count(*) AS n FROM executions WHERE status IN ('queued', 'running') GROUP BY owner_id, status`,
   );
   const selectOverdue = db.prepare(
     `SELECT ${COLUMNS} FROM executions WHERE status IN ('queued', 'running') AND deadline_ms <= ? ORDER BY position`,
@@ -140,13 +140,16 @@ export function createExecutionsProjection(db: SqliteDatabase): ExecutionsProjec
     listByStatus: (status, limit) => selectByStatus.all(status, limit).map(toSummary),
     active() {
       const byUser = new Map<string, number>();
+      const byStatus = { queued: 0, running: 0 };
       let total = 0;
       for (const row of countActive.all()) {
         const n = Number(row.n);
-        byUser.set(String(row.owner_id), n);
+        const owner = String(row.owner_id);
+        byUser.set(owner, (byUser.get(owner) ?? 0) + n);
+        byStatus[row.status === 'running' ? 'running' : 'queued'] += n;
         total += n;
       }
-      return { total, byUser };
+      return { total, byUser, byStatus };
     },
     overdue: (now) => selectOverdue.all(now.getTime()).map(toSummary),
   };

@@ -19,6 +19,13 @@ export type ProjectionRunner = {
    * `timeoutMs` ran out first: the caller answers with what it has rather than hang.
    */
   waitFor(position: number, timeoutMs: number): Promise<boolean>;
+  /**
+   * The store's head position minus `position`, 0 when caught up: one read of the head, cheap
+   * enough for every scrape. A SQLite position numbers events, so this counts events behind; an
+   * EventStoreDB position is a byte offset in its log, so there it is bytes of log behind (for
+   * events, see projections/status.ts, which reads them).
+   */
+  lag(): Promise<number>;
   /** Resolves when the subscription fails for good. */
   readonly failed: Promise<Error>;
   /** Commits what was applied, then stops. */
@@ -198,6 +205,10 @@ export async function startProjections(
         };
         waiters.push(waiter);
       });
+    },
+    async lag() {
+      // The runner may have passed the head it reads (EventStoreDB's own events, checkpointed).
+      return Math.max(0, (await headPosition(store)) - position);
     },
     failed: Promise.race([subscription.failed, commitFailed]),
     async stop() {

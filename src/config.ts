@@ -50,6 +50,11 @@ export type Config = {
     /** On SIGTERM, how long running executions may go on before they are killed. */
     drainTimeoutMs: number;
   };
+  /**
+   * A `worker` process serves GET /metrics on this port (on `host`); undefined: no metrics
+   * server. The api and `all` serve /metrics on the HTTP port and ignore it.
+   */
+  metricsPort: number | undefined;
   /** Where the Docker engine listens (`DOCKER_HOST`); undefined: the default local socket. */
   docker: { socketPath: string } | { host: string; port: number; protocol: 'http' } | undefined;
 };
@@ -110,6 +115,13 @@ const schema = z
     FAASBOX_DISK_LOW_WATER: integer(70, 0, 99),
     FAASBOX_HOUSEKEEPING_INTERVAL_MS: integer(30_000, 100, 3_600_000),
     FAASBOX_DRAIN_TIMEOUT: integer(30_000, 0, 3_600_000),
+    FAASBOX_METRICS_PORT: z
+      .string()
+      .trim()
+      .regex(/^\d+$/, 'must be a whole number')
+      .transform(Number)
+      .pipe(z.number().int().min(0).max(65535))
+      .optional(),
     DOCKER_HOST: z
       .string()
       .trim()
@@ -173,6 +185,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       housekeepingIntervalMs: e.FAASBOX_HOUSEKEEPING_INTERVAL_MS,
       drainTimeoutMs: e.FAASBOX_DRAIN_TIMEOUT,
     },
+    metricsPort: e.FAASBOX_METRICS_PORT,
     docker: dockerEndpoint(e.DOCKER_HOST),
   };
 }

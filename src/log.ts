@@ -1,9 +1,51 @@
-/** JSON lines on stdout: one event per line, never a secret, never a stack trace. */
+/**
+ * JSON lines on stdout through pino: one event per line, never a secret, never a stack trace.
+ * Each line: `level` ("info", "warn", "error"), `time` (ISO 8601), the fields, then `message`.
+ * Lines about one request or one execution carry its `correlationId`.
+ */
+import pino, { type DestinationStream } from 'pino';
+
 export type Logger = (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
 
-export const jsonLogger: Logger = (level, message, fields = {}) => {
-  process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), level, message, ...fields })}\n`);
-};
+/**
+ * Defence in depth: no call site logs these, and a field with one of these names is masked
+ * wherever it sits, at the top or one level down (`job.env`, `headers.authorization`).
+ */
+const SECRET_FIELDS = [
+  'password',
+  'passwordHash',
+  'token',
+  'authorization',
+  'cookie',
+  'env',
+  'stdin',
+  'secret',
+  'jwtSecret',
+  'FAASBOX_JWT_SECRET',
+];
+const REDACTED_PATHS = [...SECRET_FIELDS.flatMap((field) => [field, `*.${field}`]), '*.headers.authorization', '*.headers.cookie'];
+
+/**
+ * `destination` is for tests; by default pino's own stdout writer, synchronous (no worker-thread
+ * transport), so it behaves the same on Node, Bun and Deno and a line logged just before
+ * `process.exit` is not lost.
+ */
+export function createJsonLogger(destination: DestinationStream = pino.destination({ dest: 1, sync: true })): Logger {
+  const logger = pino(
+    {
+      messageKey: 'message',
+      // No pid and hostname on every line: the worker id and the deployment say where it came from.
+      base: undefined,
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
+      redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+    },
+    destination,
+  );
+  return (level, message, fields = {}) => logger[level](fields, message);
+}
+
+export const jsonLogger: Logger = createJsonLogger();
 
 /** Name and message only: a stack trace or a cause may quote internals or data. */
 export const describeError = (error: unknown) =>

@@ -14,6 +14,7 @@ import { recordStatuses } from './commands/record-statuses.ts';
 import { sweepDeadlines } from './commands/sweep-deadlines.ts';
 import type { Logger } from './log.ts';
 import { describeError } from './log.ts';
+import { type Metrics, createMetrics, measurePlatform } from './metrics/metrics.ts';
 
 /** Everything a command or a route needs, built once at start and passed down. */
 export type Platform = {
@@ -29,6 +30,9 @@ export type Platform = {
   readModelDatabase: SqliteDatabase;
   /** How long a write waits for the projections to show it before answering anyway. */
   readYourWritesTimeoutMs: number;
+  /** This process's metrics, served at GET /metrics. */
+  metrics: Metrics;
+  log: Logger;
 };
 
 export type RunningPlatform = Platform & { stop(): Promise<void> };
@@ -47,7 +51,11 @@ export async function startPlatform(
   config: Config & { jwtSecret: string },
   { store, bus, readModels: readModelDatabase }: PlatformParts,
   log: Logger,
-  overrides: Partial<Pick<Platform, 'clock' | 'newId'>> = {},
+  /**
+   * `metrics`: the process's one registry, shared with its worker in role `all`; by default a
+   * registry of the platform's own.
+   */
+  overrides: Partial<Pick<Platform, 'clock' | 'newId' | 'metrics'>> = {},
 ): Promise<RunningPlatform> {
   const readModels = createReadModels(readModelDatabase);
   const runner = await startProjections(store, readModelDatabase, readModels.all);
@@ -64,7 +72,14 @@ export async function startPlatform(
     projections: { ...readModels, runner },
     readModelDatabase,
     readYourWritesTimeoutMs: 5_000,
+    metrics: overrides.metrics ?? createMetrics(),
+    log,
   };
+  measurePlatform(platform.metrics, {
+    activeExecutions: () => readModels.executions.active().byStatus,
+    jobsWaiting: () => bus.pendingJobs(),
+    projectionLag: () => runner.lag(),
+  });
 
   const recorder: Consumer = recordStatuses(platform, log);
   let sweeping = false;

@@ -23,6 +23,83 @@ const decodeJwt = (token: string) => {
   return { header, payload };
 };
 
+type OpenApiResponse = { description: string; headers?: Record<string, unknown>; content?: Record<string, { schema: unknown }> };
+type OpenApiOperation = {
+  summary?: string;
+  tags?: string[];
+  security?: Record<string, string[]>[];
+  parameters?: { name: string; in: string; required?: boolean }[];
+  requestBody?: { content: Record<string, unknown> };
+  responses: Record<string, OpenApiResponse>;
+  operationId?: string;
+};
+type OpenApiDocument = {
+  openapi: string;
+  info: { title: string; version: string; description: string };
+  tags: { name: string; description: string }[];
+  paths: Record<string, Record<string, OpenApiOperation>>;
+  components: { schemas: Record<string, any>; securitySchemes: Record<string, unknown> };
+};
+const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'];
+
+const operationsOf = (doc: OpenApiDocument) =>
+  Object.entries(doc.paths).flatMap(([path, item]) =>
+    Object.entries(item)
+      .filter(([method]) => METHODS.includes(method))
+      .map(([method, operation]) => ({ method, path, operation })),
+  );
+
+/** No validator is installed, so the structural rules of OpenAPI 3.1 that a mistake here would break. */
+function assertStructurallyValid(doc: OpenApiDocument) {
+  assert.match(doc.openapi, /^3\.1\.\d+$/);
+  assert.type(doc.info.title, 'string');
+  assert.ok(doc.info.version, 'info.version is empty');
+  const operationIds = new Set<string>();
+  for (const [path, item] of Object.entries(doc.paths)) {
+    assert.match(path, /^\//);
+    for (const key of Object.keys(item)) assert.ok(METHODS.includes(key) || key === 'parameters', `${path}: ${key} is no method`);
+  }
+  for (const { method, path, operation } of operationsOf(doc)) {
+    const where = `${method.toUpperCase()} ${path}`;
+    assert.ok(Object.keys(operation.responses).length > 0, `${where} has no responses`);
+    for (const [status, response] of Object.entries(operation.responses)) {
+      assert.match(status, /^([1-5]\d\d|[1-5]XX|default)$/, `${where}: ${status} is no status`);
+      assert.type(response.description, 'string', `${where} ${status} has no description`);
+    }
+    const templated = [...path.matchAll(/\{(\w+)\}/g)].map((match) => match[1]).sort();
+    const inPath = (operation.parameters ?? []).filter((parameter) => parameter.in === 'path');
+    assert.equal(inPath.map((parameter) => parameter.name).sort(), templated, `${where}: path parameters`);
+    for (const parameter of inPath) assert.is(parameter.required, true, `${where}: path parameter ${parameter.name} is not required`);
+    const seen = (operation.parameters ?? []).map((parameter) => `${parameter.in}:${parameter.name}`);
+    assert.is(new Set(seen).size, seen.length, `${where}: a parameter is listed twice`);
+    if (operation.operationId) {
+      assert.not.ok(operationIds.has(operation.operationId), `${where}: operationId ${operation.operationId} is not unique`);
+      operationIds.add(operation.operationId);
+    }
+    if (operation.requestBody) assert.ok(Object.keys(operation.requestBody.content).length > 0, `${where}: a body without content`);
+    for (const requirement of operation.security ?? []) {
+      for (const scheme of Object.keys(requirement)) assert.ok(doc.components.securitySchemes[scheme], `${where}: unknown scheme ${scheme}`);
+    }
+  }
+  // Every reference is local and resolves: Swagger UI would otherwise fetch it, or fail to draw it.
+  const walk = (node: unknown, at: string): void => {
+    if (Array.isArray(node)) return node.forEach((child, i) => walk(child, `${at}/${i}`));
+    if (node === null || typeof node !== 'object') return;
+    for (const [key, value] of Object.entries(node)) {
+      if (key === '$ref') {
+        assert.type(value, 'string');
+        assert.match(value as string, /^#\//, `${at}: $ref ${String(value)} is not local`);
+        const target = (value as string)
+          .slice(2)
+          .split('/')
+          .reduce<any>((parent, part) => parent?.[part.replace(/~1/g, '/').replace(/~0/g, '~')], doc);
+        assert.ok(target !== undefined, `${at}: $ref ${String(value)} resolves to nothing`);
+      } else walk(value, `${at}/${key}`);
+    }
+  };
+  walk(doc, '#');
+}
+
 // The first test starts the server, so a failed start fails a test instead of vanishing in a hook.
 const start = suite('api: start');
 start('the platform starts on a fresh data directory and reports healthy and ready', async () => {
@@ -342,11 +419,15 @@ misc('every answer carries a correlation id; a safe one offered by the caller is
   assert.match(unsafe.headers.get('x-request-id') ?? '', /^[0-9a-f-]{36}$/);
 });
 
-misc('/openapi.json documents every route and the bearer scheme', async () => {
+misc('/openapi.json documents every route, every error answer and the bearer scheme', async () => {
   const reply = await api('GET', '/openapi.json');
   assert.is(reply.status, 200);
-  const paths = Object.keys(reply.body.paths).sort();
-  assert.equal(paths, [
+  const doc = reply.body as OpenApiDocument;
+  assertStructurallyValid(doc);
+  assert.equal(Object.keys(doc.paths).sort(), [
+    '/healthz',
+    '/openapi.json',
+    '/readyz',
     '/v1/admin/executions',
     '/v1/admin/projections',
     '/v1/admin/projections/active-executions',
@@ -360,8 +441,57 @@ misc('/openapi.json documents every route and the bearer scheme', async () => {
     '/v1/users',
     '/v1/users/me',
   ]);
-  assert.equal(reply.body.components.securitySchemes.bearerAuth, { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' });
-  assert.ok(reply.body.paths['/v1/users'].post.responses['409']);
+  assert.equal(doc.components.securitySchemes.bearerAuth, { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' });
+  assert.equal([...doc.components.schemas.Problem.required].sort(), ['detail', 'status', 'title', 'type']);
+  assert.match(doc.info.description, /problem\+json/);
+
+  // Public by design (DESIGN §8): no token, no 4xx of their own. /metrics, should it be documented.
+  const publicPaths = new Set(['/healthz', '/readyz', '/metrics', '/openapi.json']);
+  const declaredTags = new Map(doc.tags.map((tag) => [tag.name, tag.description]));
+  for (const { method, path, operation } of operationsOf(doc)) {
+    const where = `${method.toUpperCase()} ${path}`;
+    const { responses } = operation;
+    const statuses = Object.keys(responses);
+    if (!publicPaths.has(path)) {
+      assert.ok(statuses.some((status) => /^4\d\d$/.test(status)), `${where} documents no 4xx answer`);
+      assert.ok(responses['500'], `${where} documents no 500`);
+    }
+    if (operation.security?.length) {
+      assert.ok(responses['401'], `${where} needs a token but documents no 401`);
+      assert.ok(responses['401']?.headers?.['WWW-Authenticate'], `${where}: the 401 documents no WWW-Authenticate`);
+    }
+    // The body limit and the media-type gate answer before any handler runs.
+    if (operation.requestBody) assert.ok(responses['413'], `${where} takes a body but documents no 413`);
+    if (operation.requestBody?.content['application/json']) assert.ok(responses['415'], `${where} takes JSON but documents no 415`);
+    if (responses['429']) assert.ok(responses['429'].headers?.['Retry-After'], `${where}: the 429 documents no Retry-After`);
+    for (const [status, response] of Object.entries(responses)) {
+      const content = response.content ?? {};
+      if (content['application/problem+json']) {
+        assert.equal(content['application/problem+json'].schema, { $ref: '#/components/schemas/Problem' }, `${where} ${status}`);
+      }
+      // Every error is a problem, except a timed-out execution, which answers 504 with the execution.
+      const isTimeout = path === '/v1/functions/{id}/executions' && status === '504';
+      if (/^[45]/.test(status) && !isTimeout) assert.ok(content['application/problem+json'], `${where} ${status} is no problem+json`);
+    }
+    assert.ok(operation.summary, `${where} has no summary`);
+    for (const tag of operation.tags ?? []) assert.ok(declaredTags.get(tag), `${where}: tag ${tag} is not declared with a description`);
+    assert.is(operation.tags?.length, 1, `${where} has no tag`);
+  }
+  // What DESIGN.md §8 promises, spot-checked.
+  assert.ok(doc.paths['/v1/users']?.post?.responses['409']);
+  assert.ok(doc.paths['/v1/functions/{id}/executions']?.post?.responses['504']);
+  assert.ok(doc.paths['/v1/tokens']?.post?.responses['429']);
+});
+
+misc('every operation /openapi.json says needs a token answers 401 without one', async () => {
+  const doc = (await api('GET', '/openapi.json')).body as OpenApiDocument;
+  const secured = operationsOf(doc).filter(({ operation }) => operation.security?.length);
+  assert.ok(secured.length >= 10);
+  for (const { method, path } of secured) {
+    const concrete = path.replace('{email}', 'a@example.com').replace(/\{\w+\}/g, crypto.randomUUID());
+    const reply = await api(method.toUpperCase(), concrete);
+    assertProblem(reply, 401);
+  }
 });
 
 misc('the server shuts down cleanly on SIGTERM and no secret reached its logs', async () => {

@@ -30,7 +30,11 @@ executions('two apis and two workers start over one store and one nats-server', 
     // One event store shared; each api its own read models, as in a real deployment.
     startServer({ role: 'api', dataDir, env: { ...env, FAASBOX_PROJECTIONS_PATH: `${dataDir}/api-1/projections.sqlite` } }),
     startServer({ role: 'api', dataDir, env: { ...env, FAASBOX_PROJECTIONS_PATH: `${dataDir}/api-2/projections.sqlite` } }),
-    startServer({ role: 'worker', dataDir, env: { ...env, FAASBOX_WORKER_ID: workerIds[0]!, FAASBOX_WORKER_CONCURRENCY: '2' } }),
+    startServer({
+      role: 'worker',
+      dataDir,
+      env: { ...env, FAASBOX_WORKER_ID: workerIds[0]!, FAASBOX_WORKER_CONCURRENCY: '2', FAASBOX_METRICS_PORT: '0' },
+    }),
     startServer({ role: 'worker', dataDir, env: { ...env, FAASBOX_WORKER_ID: workerIds[1]!, FAASBOX_WORKER_CONCURRENCY: '2' } }),
   ]);
   deployment = { url: processes[0]!.url, image: images.busybox, missingImage: `${registry.address}/faasbox/absent:1`, workerIds };
@@ -70,6 +74,22 @@ executions('what one api recorded, the other serves', async () => {
   }
   assert.is(state?.status, 'succeeded');
   assert.is(state?.stdout, 'across processes');
+});
+
+executions("a worker serves its own /metrics, and the api's shows the phases its statuses carried", async () => {
+  const line = processes[2]!.output.map((l) => JSON.parse(l)).find((l) => l.message === 'metrics listening');
+  assert.ok(line, 'the worker with FAASBOX_METRICS_PORT logged where it serves metrics');
+  const sampleCount = (text: string, name: string, phase: string) =>
+    Number(new RegExp(`^${name}_count\\{phase="${phase}"\\} (\\d+)$`, 'm').exec(text)?.[1] ?? NaN);
+  const worker = await fetch(line.url);
+  assert.is(worker.status, 200);
+  const workerText = await worker.text();
+  assert.ok(sampleCount(workerText, 'faasbox_worker_phase_duration_seconds', 'run') > 0, 'this worker ran executions');
+  assert.match(workerText, /^faasbox_images_pruned_total 0$/m);
+  assert.is((await fetch(line.url.replace('/metrics', '/other'))).status, 404);
+  const api = await (await fetch(`${deployment.url}/metrics`)).text();
+  assert.ok(sampleCount(api, 'faasbox_execution_phase_duration_seconds', 'run') > 0);
+  assert.not.match(api, /faasbox_worker_phase_duration_seconds_count\{phase="run"\} [1-9]/, 'an api role runs no worker');
 });
 
 executions('every process stops cleanly', async () => {

@@ -6,7 +6,7 @@
 import { performance } from 'node:perf_hooks';
 import { type Duplex, Writable } from 'node:stream';
 import type Docker from 'dockerode';
-import type { ContainerRunOutcome, ContainerRunSpec, ContainerRuntime } from '../src/ports/container-runtime.ts';
+import type { ContainerPhase, ContainerRunOutcome, ContainerRunSpec, ContainerRuntime } from '../src/ports/container-runtime.ts';
 import { engineMessage, hasImage, messageOf } from './docker-engine.ts';
 import { type ImagePruner, isOutOfSpace } from './image-pruner.ts';
 
@@ -77,13 +77,16 @@ export function createDockerRuntime(docker: Docker, options: DockerRuntimeOption
   };
 
   const run = async (spec: ContainerRunSpec): Promise<ContainerRunOutcome> => {
+    const pulling = performance.now();
     try {
       await ensureImage(spec.image);
     } catch (error) {
       return notStarted(failureReason(error, `image ${spec.image} could not be pulled`));
     }
+    reportPhase(spec, 'pull', pulling);
     // A pull can outlast a worker's drain: what has not started by then is not started at all.
     if (spec.signal?.aborted) return notStarted(abortReason(spec.signal));
+    const creating = performance.now();
     let container: Docker.Container;
     try {
       const config = containerConfig(spec, settings);
@@ -94,9 +97,11 @@ export function createDockerRuntime(docker: Docker, options: DockerRuntimeOption
       return notStarted(failureReason(error, 'container could not be created'));
     }
     try {
-      return await runCreatedContainer(docker, container, spec, settings);
+      return await runCreatedContainer(docker, container, spec, settings, creating);
     } finally {
+      const removing = performance.now();
       await removeContainer(container);
+      reportPhase(spec, 'remove', removing);
     }
   };
 
@@ -164,6 +169,8 @@ async function runCreatedContainer(
   container: Docker.Container,
   spec: ContainerRunSpec,
   settings: Settings,
+  /** When the create began (performance.now()): the create-and-start phase runs from there. */
+  creating: number,
 ): Promise<ContainerRunOutcome> {
   const stdout = cappedCollector(settings.outputLimitBytes);
   const stderr = cappedCollector(settings.outputLimitBytes);
@@ -201,6 +208,7 @@ async function runCreatedContainer(
     }
     const { stream, outputEnded } = connection;
     const startedAt = performance.now();
+    reportPhase(spec, 'createStart', creating, startedAt);
     // The deadline runs from the start, not from the end of onStarted: a slow ack must not give
     // user code more time.
     const ending = exitOrKillAtDeadline(container, spec.timeoutMs, settings.stopGraceMs, spec.signal);
@@ -216,6 +224,7 @@ async function runCreatedContainer(
     stream.end(Buffer.from(spec.stdin.buffer, spec.stdin.byteOffset, spec.stdin.byteLength));
 
     const end = await ending;
+    reportPhase(spec, 'run', startedAt, end.at);
     await settledWithin(outputEnded, settings.stopGraceMs);
     const collected = () => ({
       stdout: stdout.text(),
@@ -239,6 +248,13 @@ async function runCreatedContainer(
 }
 
 type Ending = { kind: 'exited' | 'timedOut' | 'aborted'; at: number };
+
+/** Tells the caller how long a phase took; a faulty listener must not fail the run. */
+function reportPhase(spec: ContainerRunSpec, phase: ContainerPhase, from: number, to = performance.now()) {
+  try {
+    spec.onPhase?.(phase, Math.max(0, Math.round(to - from)));
+  } catch {}
+}
 
 /**
  * Resolves when the container exits, or at the deadline (or an abort) after killing it with

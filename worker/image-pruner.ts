@@ -10,6 +10,7 @@ import { stat, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import type Docker from 'dockerode';
 import type { Logger } from '../src/log.ts';
+import type { Metrics } from '../src/metrics/metrics.ts';
 import { engineMessage, hasImage } from './docker-engine.ts';
 
 export type ImagePrunerOptions = {
@@ -26,6 +27,8 @@ export type ImagePrunerOptions = {
   dataRoot?: string;
   log: Logger;
   now?: () => number;
+  /** Counts images pruned and bytes reclaimed, as `totals()` does, for GET /metrics. */
+  metrics?: Pick<Metrics, 'imagesPruned' | 'imageBytesReclaimed'>;
 };
 
 export type DiskUsage = {
@@ -160,6 +163,8 @@ export function createImagePruner(docker: Docker, options: ImagePrunerOptions): 
     totals.prunes += 1;
     totals.imagesPruned += removed.length;
     totals.bytesReclaimed += report.bytesReclaimed;
+    options.metrics?.imagesPruned.inc(removed.length);
+    options.metrics?.imageBytesReclaimed.inc(report.bytesReclaimed);
     log(removed.length > 0 ? 'info' : 'warn', removed.length > 0 ? 'images pruned' : 'no image could be pruned', {
       reason,
       images: removed.map((image) => image.names[0] ?? image.id),

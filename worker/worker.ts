@@ -1,7 +1,8 @@
 import type { ContainerRunOutcome, ContainerRuntime } from '../src/ports/container-runtime.ts';
-import type { Job, JobBus, JobDelivery, StatusMessage } from '../src/ports/job-bus.ts';
+import type { ExecutionPhase, Job, JobBus, JobDelivery, PhaseDurations, StatusMessage } from '../src/ports/job-bus.ts';
 import type { Logger } from '../src/log.ts';
 import { describeError } from '../src/log.ts';
+import { type Metrics, measureWorker, observePhase } from '../src/metrics/metrics.ts';
 import type { ReapResult } from './reaper.ts';
 
 /**
@@ -24,6 +25,8 @@ export type WorkerOptions = {
   drainTimeoutMs?: number;
   /** Run once at start and then every `intervalMs`, until `stop()`. */
   reaper?: { reap: OrphanReaper; intervalMs: number };
+  /** Where the worker's own phase durations and executions in flight go; none: not measured. */
+  metrics?: Metrics;
 };
 
 export type RunningWorker = {
@@ -72,7 +75,17 @@ export function startWorker(bus: JobBus, runtime: ContainerRuntime, log: Logger,
   const execute = async (delivery: JobDelivery, signal: AbortSignal) => {
     const { job } = delivery;
     const fields = { executionId: job.executionId, correlationId: job.correlationId, workerId: options.workerId };
-    if (Date.parse(job.deadline) <= now().getTime()) {
+    const phases: PhaseDurations = {};
+    const phaseEnded = (phase: ExecutionPhase, ms: number) => {
+      phases[phase] = ms;
+      if (options.metrics) observePhase(options.metrics.workerPhaseSeconds, phase, ms);
+    };
+    const takenAt = now().getTime();
+    // Across hosts this includes the clock skew between the api's host and this one.
+    const queuedAt = job.queuedAt === undefined ? Number.NaN : Date.parse(job.queuedAt);
+    if (Number.isFinite(queuedAt)) phaseEnded('queueWait', Math.max(0, takenAt - queuedAt));
+    log('info', 'job received', { ...fields, image: job.image, queueWaitMs: phases.queueWait ?? null });
+    if (Date.parse(job.deadline) <= takenAt) {
       // Nobody waits for it any more, and the api has already failed it.
       await delivery.ack();
       log('warn', 'job expired before it could start', fields);
@@ -89,15 +102,21 @@ export function startWorker(bus: JobBus, runtime: ContainerRuntime, log: Logger,
       memoryMb: job.memoryMb,
       correlationId: job.correlationId,
       signal,
+      onPhase: (phase, ms) => {
+        phaseEnded(phase, ms);
+        if (phase === 'pull') log('info', 'image ready', { ...fields, image: job.image, pullMs: ms });
+      },
       onStarted: async (containerId) => {
         acked = true;
         await delivery.ack();
+        log('info', 'execution started', { ...fields, containerId, createStartMs: phases.createStart ?? null });
         await publish({
           type: 'started',
           executionId: job.executionId,
           at: now().toISOString(),
           workerId: options.workerId,
           containerId,
+          correlationId: job.correlationId,
         });
       },
     });
@@ -109,8 +128,16 @@ export function startWorker(bus: JobBus, runtime: ContainerRuntime, log: Logger,
     }
     // A platform failure before start is final too: the same job would fail the same way.
     if (!acked) await delivery.ack();
-    await publish(statusOf(job, outcome, now()));
-    log('info', 'execution finished', { ...fields, outcome: outcome.kind });
+    const status = statusOf(job, outcome, now());
+    await publish({ ...status, correlationId: job.correlationId, phases });
+    const exitCode = outcome.kind === 'exited' ? outcome.exitCode : null;
+    const ended = { ...fields, outcome: status.type, exitCode, phases };
+    if (status.type === 'failed' && outcome.kind === 'failed') {
+      // The platform's own failure (image, engine, shutdown): the reason is what an operator needs.
+      log('warn', 'execution failed', { ...ended, reason: status.reason });
+    } else {
+      log('info', 'execution finished', ended);
+    }
   };
 
   const consumer = bus.consumeJobs(
@@ -129,6 +156,7 @@ export function startWorker(bus: JobBus, runtime: ContainerRuntime, log: Logger,
     },
     { concurrency: options.concurrency },
   );
+  if (options.metrics) measureWorker(options.metrics, { inFlight: () => inFlight.size });
 
   const reaping = reapPeriodically(options.reaper, {
     isInFlight: (executionId) => inFlight.has(executionId),

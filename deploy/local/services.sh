@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs and starts what Faasbox needs on a Debian 12 machine with no internet but Debian's
 # packages: a Docker engine with no bridge (every container runs with NetworkMode none),
-# a container registry, nats-server, busybox-static (the test images' rootfs) and docker-compose
-# (test/deploy.int.test.ts validates deploy/compose.yaml with it).
+# a container registry, nats-server, busybox-static (the test images' rootfs), docker-compose
+# (test/deploy.int.test.ts validates deploy/compose.yaml with it) and chromium (test/docs.e2e.test.ts
+# opens /docs in it, headless, through playwright-core).
 # Idempotent: what is installed or running already is left alone. Needs root.
 set -euo pipefail
 
-packages=(docker.io docker-registry nats-server busybox-static curl docker-compose)
+packages=(docker.io docker-registry nats-server busybox-static curl docker-compose chromium)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -1,7 +1,14 @@
-import { type ExecutionCommand, type ExecutionReport, type ExecutionState, executionDecider } from '../domain/executions.ts';
+import {
+  type ExecutionCommand,
+  type ExecutionEvent,
+  type ExecutionReport,
+  type ExecutionState,
+  executionDecider,
+} from '../domain/executions.ts';
 import { executionStream } from '../domain/streams.ts';
 import { isTerminal, statusOf } from '../../actors/execution.ts';
-import type { StatusMessage } from '../ports/job-bus.ts';
+import { type Outcome, observePhases } from '../metrics/metrics.ts';
+import type { PhaseDurations, StatusMessage } from '../ports/job-bus.ts';
 import type { Platform } from '../platform.ts';
 import { deterministicEventId } from './deterministic-id.ts';
 import { handleCommand } from './handle-command.ts';
@@ -11,28 +18,38 @@ export function reportFromStatus(status: StatusMessage): ExecutionReport {
   switch (status.type) {
     case 'started':
       return { type: 'STARTED', workerId: status.workerId, containerId: status.containerId, at: status.at };
+    // The correlation id and the phases are for logs and metrics, never event data.
     case 'succeeded': {
-      const { type: _, executionId: __, ...rest } = status;
+      const { type: _, executionId: __, correlationId: ___, phases: ____, ...rest } = status;
       return { type: 'SUCCEEDED', ...rest };
     }
     case 'failed': {
-      const { type: _, executionId: __, ...rest } = status;
+      const { type: _, executionId: __, correlationId: ___, phases: ____, ...rest } = status;
       return { type: 'FAILED', ...rest };
     }
     case 'timedOut': {
-      const { type: _, executionId: __, ...rest } = status;
+      const { type: _, executionId: __, correlationId: ___, phases: ____, ...rest } = status;
       return { type: 'TIMED_OUT', ...rest };
     }
   }
 }
+
+/** Records a worker's status, and the phase durations a final one carries. */
+export const recordStatus = (platform: Platform, status: StatusMessage, correlationId: string) =>
+  recordReport(platform, status.executionId, reportFromStatus(status), correlationId, status.phases);
 
 /**
  * Records what a worker reported. Any number of processes may record the same report (the
  * recorder, the waiting request, a redelivery): the event id is derived from the report, and
  * the execution machine drops what changes nothing.
  */
-export const recordReport = (platform: Platform, executionId: string, report: ExecutionReport, correlationId: string) =>
-  decideExecution(platform, executionId, { type: 'RecordReport', report }, report.type, correlationId);
+export const recordReport = (
+  platform: Platform,
+  executionId: string,
+  report: ExecutionReport,
+  correlationId: string,
+  phases?: PhaseDurations,
+) => decideExecution(platform, executionId, { type: 'RecordReport', report }, report.type, correlationId, phases);
 
 /** The deadline passed without an outcome: queued → failed, running → timedOut. */
 export const expireExecution = (platform: Platform, executionId: string, now: Date, correlationId: string) =>
@@ -45,14 +62,47 @@ async function decideExecution(
   command: ExecutionCommand,
   fact: string,
   correlationId: string,
+  phases?: PhaseDurations,
 ): Promise<ExecutionState> {
   const id = await deterministicEventId(executionId, fact);
   const result = await handleCommand(platform.store, executionDecider, executionStream(executionId), command, {
     correlationId,
     newId: () => id,
   });
+  observeAppended(platform, executionId, result.events, result.state, correlationId, phases);
   await releaseWhenFinished(platform, executionId, result.state, correlationId);
   return result.state;
+}
+
+const OUTCOME_OF: Partial<Record<ExecutionEvent['type'], Outcome>> = {
+  ExecutionSucceeded: 'succeeded',
+  ExecutionFailed: 'failed',
+  ExecutionTimedOut: 'timedOut',
+};
+
+/**
+ * Metrics and the log line of an ending, from the events this call appended: a retry, or a
+ * second process recording the same report, appends nothing and counts nothing.
+ */
+function observeAppended(
+  platform: Platform,
+  executionId: string,
+  appended: readonly ExecutionEvent[],
+  state: ExecutionState,
+  correlationId: string,
+  phases: PhaseDurations | undefined,
+) {
+  const finals = appended.flatMap((event) => OUTCOME_OF[event.type] ?? []);
+  if (finals.length === 0 || state.status !== 'present') return;
+  // The machine takes a late result only once timed out, and never a second TIMED_OUT: an
+  // appended result that is not the state it ends in is late, not the outcome.
+  const outcome = statusOf(state.snapshot);
+  if (finals.includes(outcome as Outcome)) {
+    platform.metrics.executions.inc({ outcome: outcome as Outcome });
+    platform.log('info', 'execution ended', { executionId, outcome, correlationId });
+  }
+  // A late result's phases are real work done by a worker: they count too, once.
+  if (phases) observePhases(platform.metrics.executionPhaseSeconds, phases);
 }
 
 async function releaseWhenFinished(platform: Platform, executionId: string, state: ExecutionState, correlationId: string) {

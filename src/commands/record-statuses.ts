@@ -2,7 +2,7 @@ import { DomainError } from '../domain/errors.ts';
 import type { Logger } from '../log.ts';
 import type { Consumer } from '../ports/job-bus.ts';
 import type { Platform } from '../platform.ts';
-import { recordReport, reportFromStatus } from './record-report.ts';
+import { recordStatus } from './record-report.ts';
 
 /**
  * The durable recorder: every status a worker publishes becomes an event, whether or not a
@@ -10,13 +10,16 @@ import { recordReport, reportFromStatus } from './record-report.ts';
  */
 export function recordStatuses(platform: Platform, log: Logger): Consumer {
   return platform.bus.consumeStatuses(async (status) => {
+    // The request's id, which the job carried to the worker and the worker sends back (older
+    // workers send none).
+    const correlationId = typeof status.correlationId === 'string' ? status.correlationId : `recorder-${status.executionId}`;
     try {
-      await recordReport(platform, status.executionId, reportFromStatus(status), `recorder-${status.executionId}`);
+      await recordStatus(platform, status, correlationId);
     } catch (error) {
       // A status for an execution this store never queued (a container from another
       // deployment on a shared engine) can never be recorded: retrying it would loop for ever.
       if (error instanceof DomainError && error.code === 'ExecutionNotFound') {
-        log('warn', 'status for an unknown execution dropped', { executionId: status.executionId, status: status.type });
+        log('warn', 'status for an unknown execution dropped', { executionId: status.executionId, status: status.type, correlationId });
         return;
       }
       throw error;

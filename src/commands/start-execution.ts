@@ -4,11 +4,11 @@ import { DomainError } from '../domain/errors.ts';
 import { type ExecutionReport, type ExecutionState, executionDecider } from '../domain/executions.ts';
 import type { FunctionDefinition } from '../domain/functions.ts';
 import { executionStream } from '../domain/streams.ts';
-import { BusUnavailableError, type StatusWatch } from '../ports/job-bus.ts';
+import { BusUnavailableError, type StatusMessage, type StatusWatch } from '../ports/job-bus.ts';
 import type { Platform } from '../platform.ts';
 import { awaitProjections, commandContext } from './context.ts';
 import { handleCommand } from './handle-command.ts';
-import { expireExecution, recordReport, reportFromStatus } from './record-report.ts';
+import { expireExecution, recordReport, recordStatus, reportFromStatus } from './record-report.ts';
 import { releaseSlots, reserveSlots } from './slots.ts';
 
 export type StartedExecution = {
@@ -72,6 +72,7 @@ export async function startExecution(
       stdin: toBase64(stdin),
       deadline: deadline.toISOString(),
       correlationId: options.correlationId,
+      queuedAt: queuedAt.toISOString(),
     });
   } catch (error) {
     await waiter?.close();
@@ -86,6 +87,12 @@ export async function startExecution(
     await releaseSlots(platform, slotStreams, executionId, context);
     throw new DomainError('JobBusUnavailable', 'the job queue is unavailable; try again shortly', 5);
   }
+  platform.log('info', 'execution queued', {
+    executionId,
+    functionId: definition.functionId,
+    correlationId: options.correlationId,
+    wait: options.wait,
+  });
   await awaitProjections(platform, queued.position);
   return { executionId, deadline, outcome: waiter?.outcome };
 }
@@ -98,6 +105,7 @@ export async function startExecution(
  */
 async function watchOutcome(platform: Platform, executionId: string, deadline: Date, correlationId: string) {
   const actor = createActor(executionMachine, { input: { executionId, deadline: deadline.toISOString() } });
+  let lastStatus: StatusMessage | undefined;
   let lastReport: ExecutionReport | undefined;
   const finished = new Promise<ExecutionSnapshot>((resolve) => {
     actor.subscribe((snapshot) => {
@@ -108,6 +116,7 @@ async function watchOutcome(platform: Platform, executionId: string, deadline: D
   let watch: StatusWatch;
   try {
     watch = await platform.bus.watchStatuses(executionId, (status) => {
+      lastStatus = status;
       lastReport = reportFromStatus(status);
       actor.send(lastReport);
     });
@@ -121,7 +130,7 @@ async function watchOutcome(platform: Platform, executionId: string, deadline: D
     await watch.close();
     const heardOutcome = lastReport !== undefined && lastReport.type !== 'STARTED' && snapshot.context.finishedAt === lastReport.at;
     return heardOutcome
-      ? recordReport(platform, executionId, lastReport!, correlationId)
+      ? recordStatus(platform, lastStatus!, correlationId)
       : expireExecution(platform, executionId, deadline, correlationId);
   });
   return {

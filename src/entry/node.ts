@@ -1,148 +1,28 @@
-import { hostname } from 'node:os';
+import type { Server } from 'node:http';
 import { serve } from '@hono/node-server';
 import { getConnInfo } from '@hono/node-server/conninfo';
-import Docker from 'dockerode';
 import { openBetterSqlite3 } from '../adapters/sqlite/better-sqlite3-driver.ts';
-import { createInProcessJobBus } from '../adapters/job-bus/in-process.ts';
-import { connectNatsJobBus } from '../adapters/job-bus/nats.ts';
-import { type Config, ConfigError, loadConfig } from '../config.ts';
-import { createApp } from '../http/app.ts';
-import { describeError, jsonLogger as log } from '../log.ts';
-import { startPlatform } from '../platform.ts';
-import type { JobBus } from '../ports/job-bus.ts';
-import { createDockerRuntime } from '../../worker/docker-runtime.ts';
-import { createImagePruner } from '../../worker/image-pruner.ts';
-import { reapOrphans } from '../../worker/reaper.ts';
-import { type RunningWorker, startWorker } from '../../worker/worker.ts';
-import { resolveJwtSecret } from './dev-secret.ts';
-import { openEventStore, openReadModelDatabase } from './open-stores.ts';
+import { runFaasbox } from './start.ts';
 
-/**
- * `all` (the default): api, projections and a worker in one process over SQLite and, without
- * FAASBOX_NATS_URL, the in-process bus. `api` and `worker` run the halves apart over NATS.
- */
-type Role = 'all' | 'api' | 'worker';
-
-/** Past the drain, how long closing may take before the process exits anyway. */
-const SHUTDOWN_GRACE_MS = 10_000;
-
-type Api = {
-  /** Refuses new connections at once; resolves when the requests in flight are answered. */
-  stopAccepting(): Promise<void>;
-  /** Stops the recorder, the sweeper and the projections, and closes the store. */
-  stop(): Promise<void>;
-};
-
-async function main() {
-  const role = parseRole(process.argv[2]);
-  const config = loadConfig(process.env);
-  if (role !== 'all' && config.natsUrl === undefined) {
-    throw new ConfigError(`FAASBOX_NATS_URL is required to run the ${role} on its own`);
-  }
-  const jwtSecret = role === 'worker' ? undefined : resolveJwtSecret(config);
-  const bus: JobBus = config.natsUrl
-    ? await connectNatsJobBus({ servers: config.natsUrl, name: `faasbox-${role}` })
-    : createInProcessJobBus();
-
-  let worker: RunningWorker | undefined;
-  if (role !== 'api') {
-    const docker = new Docker(config.docker ?? { socketPath: '/var/run/docker.sock' });
-    const workerId = config.worker.id ?? hostname();
-    const pruner = createImagePruner(docker, {
-      keepImages: config.worker.keepImages,
-      highWater: config.worker.diskHighWater,
-      lowWater: config.worker.diskLowWater,
-      log,
-    });
-    const runtime = createDockerRuntime(docker, {
-      workerId,
-      pullPolicy: config.worker.pullPolicy,
-      outputLimitBytes: config.worker.outputLimitBytes,
-      allowRoot: config.worker.allowRoot,
-      pruner,
-    });
-    // A live worker kills a container by its function's timeout: past the longest timeout plus
-    // the grace, its worker is gone.
-    const overdueAfterMs = config.functionLimits.maxTimeoutMs + config.executions.graceMs;
-    worker = startWorker(bus, runtime, log, {
-      workerId,
-      concurrency: config.worker.concurrency,
-      drainTimeoutMs: config.worker.drainTimeoutMs,
-      reaper: {
-        intervalMs: config.worker.housekeepingIntervalMs,
-        reap: ({ isInFlight, report }) => reapOrphans(docker, { workerId, isInFlight, report, overdueAfterMs }),
-      },
-    });
-    // Keeps the disk under the high-water mark between pulls too (it never rejects).
-    const diskCheck = setInterval(() => void pruner.pruneToLowWater(), config.worker.housekeepingIntervalMs);
-    diskCheck.unref();
-    log('info', 'worker started', { workerId, concurrency: config.worker.concurrency });
-  }
-  const api = jwtSecret !== undefined ? await startApi({ ...config, jwtSecret }, bus) : undefined;
-
-  let stopping = false;
-  const shutdown = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log('info', 'shutting down', { signal });
-    const drainMs = worker ? config.worker.drainTimeoutMs : 0;
-    setTimeout(() => {
-      log('warn', 'shutdown took too long: exiting without waiting further', { signal });
-      process.exit(0);
-    }, drainMs + SHUTDOWN_GRACE_MS).unref();
-    const step = async (name: string, run: () => Promise<void>) =>
-      run().catch((error: unknown) => log('warn', `${name} failed`, describeError(error)));
-    void (async () => {
-      // The worker drains first: its last statuses must reach the recorder, which the api part
-      // runs in `all`. The api refuses new requests meanwhile and answers the ones that wait.
-      const answered = api ? step('closing the http server', () => api.stopAccepting()) : undefined;
-      if (worker) await step('draining the worker', () => worker.stop());
-      await answered;
-      if (api) await step('stopping the api', () => api.stop());
-      await bus.close().catch(() => {});
-      process.exit(0);
-    })();
-  };
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
-  process.on('SIGINT', () => shutdown('SIGINT'));
-}
-
-async function startApi(config: Config & { jwtSecret: string }, bus: JobBus): Promise<Api> {
-  const readModels = openReadModelDatabase(config, openBetterSqlite3);
-  const store = await openEventStore(config, openBetterSqlite3);
-  const platform = await startPlatform(config, { store, bus, readModels: readModels.db }, log);
-  const app = createApp(platform, {
-    clientAddressOf: (c) => getConnInfo(c).remote.address ?? 'unknown',
-    reportError: (error, correlationId) => log('error', 'request failed', { correlationId, ...describeError(error) }),
-  });
-  const server = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, (info) =>
-    log('info', 'faasbox listening', { url: `http://${config.host}:${info.port}`, dataDir: config.dataDir }),
-  );
-  void platform.projections.runner.failed.then((error) => {
-    log('error', 'projections stopped', describeError(error));
-    process.exit(1);
-  });
-  let closed: Promise<void> | undefined;
-  const stopAccepting = () => (closed ??= new Promise<void>((resolve) => server.close(() => resolve())));
-  return {
-    stopAccepting,
-    async stop() {
-      // Finish the requests in flight, then close the store so the last writes are on disk.
-      await stopAccepting();
-      await platform.stop();
-      await store.close();
-      readModels.close();
-    },
-  };
-}
-
-function parseRole(arg: string | undefined): Role {
-  if (arg === undefined || arg === 'all' || arg === 'api' || arg === 'worker') return arg ?? 'all';
-  throw new ConfigError(`unknown role ${JSON.stringify(arg)}: use all, api or worker`);
-}
-
-main().catch((error: unknown) => {
-  if (error instanceof ConfigError) log('error', error.message);
-  else log('error', 'failed to start', describeError(error));
-  process.exit(1);
+/** Node: @hono/node-server and better-sqlite3. Run with `node --import tsx src/entry/node.ts [role]`. */
+runFaasbox({
+  name: 'node',
+  serve: (fetch, { port, hostname }) =>
+    new Promise((resolve, reject) => {
+      // Plain HTTP/1.1: serve() makes an http.Server unless told to use http2.
+      const server = serve({ fetch, port, hostname }, (info) => resolve({ port: info.port, close })) as Server;
+      server.once('error', reject);
+      const close = () =>
+        new Promise<void>((closed) => {
+          // close() ends the connections idle at that moment; one still answering a request would
+          // stay open for its keep-alive timeout after the answer (Bun and Deno close it at once).
+          const sweep = setInterval(() => server.closeIdleConnections(), 100);
+          server.close(() => {
+            clearInterval(sweep);
+            closed();
+          });
+        });
+    }),
+  openSqlite: openBetterSqlite3,
+  clientAddressOf: (c) => getConnInfo(c).remote.address ?? 'unknown',
 });

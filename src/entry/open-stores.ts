@@ -6,6 +6,9 @@ import type { Config } from '../config.ts';
 import type { EventStore } from '../ports/event-store.ts';
 import { lockReadModels } from '../../projections/read-model-store.ts';
 
+const EVENTSTOREDB_ADAPTER: string = '../adapters/event-store/eventstoredb.ts';
+type EventStoreDbAdapter = { createEventStoreDbStore(connectionString: string): EventStore };
+
 /** Opens a SQLite file with the runtime's own driver (better-sqlite3, bun:sqlite, node:sqlite). */
 export type OpenSqlite = (path: string) => SqliteDatabase;
 
@@ -13,7 +16,10 @@ export type OpenSqlite = (path: string) => SqliteDatabase;
 export async function openEventStore(config: Config, openSqlite: OpenSqlite): Promise<EventStore> {
   if (config.eventStoreUrl !== undefined) {
     // Loaded only when used: the gRPC client is heavy, and the embedded default never needs it.
-    const { createEventStoreDbStore } = await import('../adapters/event-store/eventstoredb.ts');
+    // A specifier in a variable keeps the module out of `deno check`: the client brings its own
+    // @types/node 16, whose globals clash with Node 20's in one program (tsc reads only the
+    // top-level copy; deno check loads both). Deduplicating @types/node would lift this.
+    const { createEventStoreDbStore } = (await import(EVENTSTOREDB_ADAPTER)) as EventStoreDbAdapter;
     return createEventStoreDbStore(config.eventStoreUrl);
   }
   mkdirSync(config.dataDir, { recursive: true });

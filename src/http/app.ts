@@ -8,11 +8,14 @@ import { DomainError, type DomainErrorCode } from '../domain/errors.ts';
 import type { Platform } from '../platform.ts';
 import type { AppEnv, ClientAddressOf } from './env.ts';
 import { correlationId } from './middleware/correlation-id.ts';
+import { observeRequests } from './middleware/metrics.ts';
 import { problemResponse } from './problem.ts';
 import { addAdminRoutes } from './routes/admin.ts';
+import { addDocsRoutes } from './routes/docs.ts';
 import { addExecutionRoutes } from './routes/executions.ts';
 import { addFunctionRoutes } from './routes/functions.ts';
 import { addHealthRoutes } from './routes/health.ts';
+import { addMetricsRoutes } from './routes/metrics.ts';
 import { addTokenRoutes } from './routes/tokens.ts';
 import { addUserRoutes } from './routes/users.ts';
 
@@ -55,6 +58,7 @@ export function createApp(platform: Platform, options: AppOptions): OpenAPIHono<
   });
 
   app.use('*', correlationId());
+  app.use('*', observeRequests(platform.metrics, platform.log));
   app.use('*', secureHeaders());
   app.use(
     '/v1/*',
@@ -72,15 +76,13 @@ export function createApp(platform: Platform, options: AppOptions): OpenAPIHono<
     bearerFormat: 'JWT',
   });
   addHealthRoutes(app, platform);
+  addMetricsRoutes(app, platform);
   addUserRoutes(app, platform);
   addTokenRoutes(app, platform, options.clientAddressOf);
   addFunctionRoutes(app, platform);
   addExecutionRoutes(app, platform);
   addAdminRoutes(app, platform);
-  app.doc31('/openapi.json', {
-    openapi: '3.1.0',
-    info: { title: 'Faasbox', version: '1', description: 'Self-hosted functions as a service.' },
-  });
+  addDocsRoutes(app);
 
   app.notFound((c) => problemResponse(c, 404, 'not-found', `no route for ${c.req.method} ${new URL(c.req.url).pathname}`));
   app.onError((error, c) => toProblem(error, c, options));

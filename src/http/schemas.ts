@@ -102,14 +102,54 @@ export function functionSchemas(limits: Config['functionLimits'], allowedRegistr
 
 export const ProblemSchema = z
   .object({
-    type: z.string(),
-    title: z.string(),
-    status: z.number().int(),
-    detail: z.string(),
-    correlationId: z.string().optional(),
-    errors: z.array(z.object({ field: z.string(), message: z.string() })).optional(),
+    type: z.string().openapi({
+      format: 'uri',
+      description: 'What went wrong, as a URN: `urn:faasbox:problem:<slug>`; stable, so clients may branch on it',
+      example: 'urn:faasbox:problem:email-taken',
+    }),
+    title: z.string().openapi({ description: 'The HTTP status in words', example: 'Conflict' }),
+    status: z.number().int().openapi({ description: 'The HTTP status', example: 409 }),
+    detail: z.string().openapi({ description: 'What happened, for people', example: 'the email is already registered' }),
+    correlationId: z
+      .string()
+      .optional()
+      .openapi({ description: 'The request id, also in the X-Request-Id header: quote it when reporting a problem' }),
+    errors: z
+      .array(z.object({ field: z.string(), message: z.string() }))
+      .optional()
+      .openapi({ description: 'For 400: every invalid field, dotted (`env.A`, `command.0`), `(body)` for the body as a whole' }),
   })
-  .openapi('Problem');
+  .openapi('Problem', { description: 'RFC 9457 problem details: the shape of every error answer' });
 
 const problemContent = { 'application/problem+json': { schema: ProblemSchema } };
 export const problem = (description: string) => ({ description, content: problemContent });
+
+const retryAfter = z.object({
+  'Retry-After': z.number().int().min(1).openapi({ description: 'Seconds to wait before trying again' }),
+});
+
+/** A refusal that ends by itself: the Retry-After header says when to try again. */
+export const retryLater = (description: string) => ({ ...problem(description), headers: retryAfter });
+
+/** Answered by the bearer middleware in front of every route with `security`. */
+export const unauthorized = {
+  ...problem('Missing, malformed, expired or revoked bearer token'),
+  headers: z.object({
+    'WWW-Authenticate': z.string().openapi({ description: 'The Bearer challenge', example: 'Bearer error="invalid_token"' }),
+  }),
+};
+
+/** Answered before the handler runs, for every route that reads a body: the body limit. */
+export const bodyTooLarge = problem('The body is larger than FAASBOX_BODY_LIMIT_BYTES (1 MiB by default); the connection is closed');
+
+/** Answered before the handler runs, for every route that reads a JSON body. */
+export const jsonBodyRefusals = {
+  413: bodyTooLarge,
+  415: problem('The body is not `application/json`'),
+};
+
+/** Any route may fail unexpectedly; the answer then says nothing of the cause, which goes to the logs. */
+export const internalError = problem('Unexpected failure: quote the correlationId when reporting it');
+
+/** The `Location` header of an answer that names a new resource. */
+export const locationHeader = (description: string) => z.object({ Location: z.string().openapi({ description }) });

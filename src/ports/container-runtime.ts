@@ -2,6 +2,10 @@
  * The ContainerRuntime port: run one execution in a fresh, locked-down container.
  * Adapter: Docker through dockerode (worker/docker-runtime.ts).
  */
+import type { ExecutionPhase } from './job-bus.ts';
+
+/** The phases a container runtime measures (the queue wait is the worker's). */
+export type ContainerPhase = Exclude<ExecutionPhase, 'queueWait'>;
 
 export type ContainerRunSpec = {
   executionId: string;
@@ -23,6 +27,8 @@ export type ContainerRunSpec = {
    * its job there, so user code runs at most once.
    */
   onStarted(containerId: string): Promise<void>;
+  /** Called as each phase ends, with its duration in ms; for logs and metrics, never awaited. */
+  onPhase?(phase: ContainerPhase, ms: number): void;
 };
 
 export type CollectedOutput = {

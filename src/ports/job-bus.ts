@@ -18,15 +18,39 @@ export type Job = {
   /** ISO time after which the job must not start any more (nobody waits for it). */
   deadline: string;
   correlationId: string;
+  /** ISO time the api queued it, for the worker's queue-wait measure. Absent from older apis. */
+  queuedAt?: string;
 };
+
+/**
+ * The phases of one execution on a worker: waiting in the queue (from the api's queuedAt to the
+ * worker taking the job, so it includes any clock skew between their hosts), making sure the
+ * image is there (an inspect when it is, a pull when not), creating and starting the container,
+ * running it (start to exit), and removing it.
+ */
+export type ExecutionPhase = 'queueWait' | 'pull' | 'createStart' | 'run' | 'remove';
+
+/** Milliseconds spent in each phase; a phase the execution did not reach is absent. */
+export type PhaseDurations = Partial<Record<ExecutionPhase, number>>;
 
 type Output = { exitCode: number | null; stdout: string; stderr: string; truncated: boolean; durationMs: number };
 
+/**
+ * Optional on every status, so statuses from older workers still parse. Neither is ever
+ * recorded as event data: they are for logs and metrics.
+ */
+type Observability = {
+  /** The job's correlation id: the api's lines about this status carry the request's id. */
+  correlationId?: string;
+  /** On a final status: how long the worker spent in each phase (the api's /metrics shows them). */
+  phases?: PhaseDurations;
+};
+
 export type StatusMessage =
-  | { type: 'started'; executionId: string; at: string; workerId: string; containerId: string }
-  | ({ type: 'succeeded'; executionId: string; at: string } & Output)
-  | ({ type: 'failed'; executionId: string; at: string; reason: string } & Partial<Output>)
-  | ({ type: 'timedOut'; executionId: string; at: string } & Partial<Output>);
+  | ({ type: 'started'; executionId: string; at: string; workerId: string; containerId: string } & Observability)
+  | ({ type: 'succeeded'; executionId: string; at: string } & Output & Observability)
+  | ({ type: 'failed'; executionId: string; at: string; reason: string } & Partial<Output> & Observability)
+  | ({ type: 'timedOut'; executionId: string; at: string } & Partial<Output> & Observability);
 
 export type JobDelivery = {
   job: Job;

@@ -1,10 +1,25 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
+
+export type Runtime = 'node' | 'bun' | 'deno';
+
+/**
+ * The command line of `npm start` (node), `npm run start:bun` or `npm run start:deno`, read from
+ * package.json so the tests run what users run, Deno's permission flags included. The binary is
+ * this Node for node, else the one installed from npm in node_modules/.bin.
+ */
+export function entryCommand(runtime: Runtime): { command: string; args: string[] } {
+  const scripts = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
+  const script = scripts[runtime === 'node' ? 'start' : `start:${runtime}`] ?? '';
+  const [binary, ...args] = script.split(' ');
+  if (binary !== runtime) throw new Error(`package.json: the start script for ${runtime} should begin with ${runtime}: ${script}`);
+  return { command: runtime === 'node' ? process.execPath : join(root, 'node_modules', '.bin', runtime), args };
+}
 
 export type ServerProcess = {
   url: string;
@@ -21,15 +36,16 @@ export type ServerProcess = {
 export const tempDir = (prefix = 'faasbox-test-') => mkdtempSync(join(tmpdir(), prefix));
 
 /**
- * Starts the real platform (`src/entry/node.ts`) on a free port and waits until it is ready.
- * `role` worker has no HTTP side: it is ready once it logs that it started.
+ * Starts the real platform (`src/entry/node.ts`, or the Bun or Deno entry) on a free port and
+ * waits until it is ready. `role` worker has no HTTP side: it is ready once it logs that it started.
  */
 export async function startServer(
-  options: { dataDir?: string; env?: Record<string, string>; role?: 'all' | 'api' | 'worker' } = {},
+  options: { dataDir?: string; env?: Record<string, string>; role?: 'all' | 'api' | 'worker'; runtime?: Runtime } = {},
 ): Promise<ServerProcess> {
   const dataDir = options.dataDir ?? tempDir();
   const role = options.role ?? 'all';
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/entry/node.ts', role], {
+  const { command, args } = entryCommand(options.runtime ?? 'node');
+  const child = spawn(command, [...args, role], {
     cwd: root,
     env: {
       PATH: process.env.PATH ?? '',

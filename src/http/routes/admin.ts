@@ -8,7 +8,7 @@ import type { Platform } from '../../platform.ts';
 import type { AppEnv } from '../env.ts';
 import { authenticate } from '../middleware/authenticate.ts';
 import { problemResponse } from '../problem.ts';
-import { EmailSchema, problem } from '../schemas.ts';
+import { EmailSchema, internalError, problem, unauthorized } from '../schemas.ts';
 
 const AuditEntrySchema = z
   .object({
@@ -62,8 +62,9 @@ const requireOperator = (): MiddlewareHandler<AppEnv> => async (c, next) => {
 export function addAdminRoutes(app: OpenAPIHono<AppEnv>, platform: Platform) {
   const middleware = [...authenticate(platform), requireOperator()];
   const denied = {
-    401: problem('Missing, invalid or revoked token'),
-    403: problem('The caller is not an operator'),
+    401: unauthorized,
+    403: problem('The caller is not an operator (FAASBOX_OPERATORS)'),
+    500: internalError,
   };
   const common = { tags: ['admin'], security: [{ bearerAuth: [] }], middleware };
   const { projections } = platform;

@@ -8,7 +8,7 @@ import { executionStream } from '../../domain/streams.ts';
 import type { Platform } from '../../platform.ts';
 import { authenticate } from '../middleware/authenticate.ts';
 import type { AppEnv } from '../env.ts';
-import { IdParamSchema, UUID, problem } from '../schemas.ts';
+import { IdParamSchema, UUID, bodyTooLarge, internalError, locationHeader, problem, retryLater, unauthorized } from '../schemas.ts';
 import { ownedFunction } from './functions.ts';
 
 const ExecutionResultSchema = z
@@ -66,7 +66,6 @@ export function executionView(state: Extract<ExecutionState, { status: 'present'
 
 export function addExecutionRoutes(app: OpenAPIHono<AppEnv>, platform: Platform) {
   const auth = authenticate(platform);
-  const unauthorized = problem('Missing, invalid or revoked token');
 
   const execute = createRoute({
     method: 'post',
@@ -79,19 +78,41 @@ export function addExecutionRoutes(app: OpenAPIHono<AppEnv>, platform: Platform)
     middleware: auth,
     request: {
       params: IdParamSchema,
-      query: z.object({ wait: z.enum(['true', 'false']).optional() }),
-      body: { content: { 'application/octet-stream': { schema: z.string().openapi({ format: 'binary' }) } } },
+      query: z.object({
+        wait: z
+          .enum(['true', 'false'])
+          .optional()
+          .openapi({ description: '`false`: answer 202 as soon as the execution is queued instead of waiting for its outcome' }),
+      }),
+      body: {
+        description: "The container's stdin, byte for byte, whatever its media type; may be empty",
+        content: { 'application/octet-stream': { schema: z.string().openapi({ format: 'binary' }) } },
+      },
     },
     responses: {
-      200: { description: 'The outcome', content: { 'application/json': { schema: ExecutionResultSchema } } },
-      202: { description: 'Queued', content: { 'application/json': { schema: QueuedSchema } } },
+      200: {
+        description: 'The outcome',
+        headers: locationHeader('`/v1/executions/{executionId}`'),
+        content: { 'application/json': { schema: ExecutionResultSchema } },
+      },
+      202: {
+        description: 'Queued',
+        headers: locationHeader('`/v1/executions/{executionId}`: poll it for the outcome'),
+        content: { 'application/json': { schema: QueuedSchema } },
+      },
+      400: problem('`wait` is neither `true` nor `false`'),
       401: unauthorized,
       403: problem('The function belongs to another user'),
       404: problem('No such function'),
-      413: problem('The body is over the limit'),
-      429: problem('Too many executions running; see Retry-After'),
-      503: problem('The job queue is unavailable'),
-      504: { description: 'Timed out: the execution, with status "timedOut"', content: { 'application/json': { schema: ExecutionResultSchema } } },
+      413: bodyTooLarge,
+      429: retryLater("The caller's executions (FAASBOX_MAX_ACTIVE_PER_USER), or the platform's (FAASBOX_MAX_ACTIVE), are at their limit"),
+      500: internalError,
+      503: retryLater('The job queue is unavailable; the execution is recorded as failed'),
+      504: {
+        description: 'Timed out: the execution, with status "timedOut"',
+        headers: locationHeader('`/v1/executions/{executionId}`'),
+        content: { 'application/json': { schema: ExecutionResultSchema } },
+      },
     },
   });
   app.openapi(execute, async (c) => {
@@ -121,7 +142,8 @@ export function addExecutionRoutes(app: OpenAPIHono<AppEnv>, platform: Platform)
       200: { description: 'The execution', content: { 'application/json': { schema: ExecutionResultSchema } } },
       401: unauthorized,
       403: problem('The execution belongs to another user'),
-      404: problem('No such execution'),
+      404: problem('No such execution (also for an id that is no UUID)'),
+      500: internalError,
     },
   });
   app.openapi(get, async (c) => {
@@ -156,6 +178,7 @@ export function addExecutionRoutes(app: OpenAPIHono<AppEnv>, platform: Platform)
       401: unauthorized,
       403: problem('The function belongs to another user'),
       404: problem('No such function'),
+      500: internalError,
     },
   });
   app.openapi(history, async (c) => {

@@ -9,7 +9,7 @@ import type { Platform } from '../../platform.ts';
 import { authenticate } from '../middleware/authenticate.ts';
 import { rejectPrototypeKeys } from '../middleware/reject-prototype-keys.ts';
 import type { AppEnv } from '../env.ts';
-import { DeletedSchema, IdParamSchema, UUID, functionSchemas, problem } from '../schemas.ts';
+import { DeletedSchema, IdParamSchema, UUID, functionSchemas, internalError, jsonBodyRefusals, locationHeader, problem, unauthorized } from '../schemas.ts';
 
 export const functionView = (definition: FunctionDefinition) => ({
   id: definition.functionId,
@@ -44,7 +44,6 @@ export async function ownedFunction(platform: Platform, functionId: string, owne
 export function addFunctionRoutes(app: OpenAPIHono<AppEnv>, platform: Platform) {
   const { FunctionInputSchema, FunctionSchema, FunctionListSchema } = functionSchemas(platform.config.functionLimits, platform.config.allowedRegistries);
   const auth = authenticate(platform);
-  const unauthorized = problem('Missing, invalid or revoked token');
 
   const create = createRoute({
     method: 'post',
@@ -55,9 +54,15 @@ export function addFunctionRoutes(app: OpenAPIHono<AppEnv>, platform: Platform) 
     middleware: [...auth, rejectPrototypeKeys()],
     request: { body: { required: true, content: { 'application/json': { schema: FunctionInputSchema } } } },
     responses: {
-      201: { description: 'Created', content: { 'application/json': { schema: FunctionSchema } } },
-      400: problem('Invalid field (named in the answer)'),
+      201: {
+        description: 'Created',
+        headers: locationHeader('`/v1/functions/{id}` of the new function'),
+        content: { 'application/json': { schema: FunctionSchema } },
+      },
+      400: problem('Invalid field (named in the answer), an image from a registry not allowed, or malformed JSON'),
       401: unauthorized,
+      ...jsonBodyRefusals,
+      500: internalError,
     },
   });
   app.openapi(create, async (c) => {
@@ -90,6 +95,7 @@ export function addFunctionRoutes(app: OpenAPIHono<AppEnv>, platform: Platform) 
     responses: {
       200: { description: 'Functions', content: { 'application/json': { schema: FunctionListSchema } } },
       401: unauthorized,
+      500: internalError,
     },
   });
   app.openapi(list, (c) => {
@@ -109,7 +115,8 @@ export function addFunctionRoutes(app: OpenAPIHono<AppEnv>, platform: Platform) 
       200: { description: 'The function', content: { 'application/json': { schema: FunctionSchema } } },
       401: unauthorized,
       403: problem('The function belongs to another user'),
-      404: problem('No such function'),
+      404: problem('No such function (also for an id that is no UUID)'),
+      500: internalError,
     },
   });
   app.openapi(get, async (c) => {
@@ -129,7 +136,8 @@ export function addFunctionRoutes(app: OpenAPIHono<AppEnv>, platform: Platform) 
       200: { description: 'Deleted', content: { 'application/json': { schema: DeletedSchema } } },
       401: unauthorized,
       403: problem('The function belongs to another user'),
-      404: problem('No such function'),
+      404: problem('No such function, or already deleted'),
+      500: internalError,
     },
   });
   app.openapi(remove, async (c) => {

@@ -1,12 +1,35 @@
-import type { OpenAPIHono } from '@hono/zod-openapi';
+import { type OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import type { Platform } from '../../platform.ts';
 import type { AppEnv } from '../env.ts';
+import { problem } from '../schemas.ts';
 import { problemResponse } from '../problem.ts';
 
 export function addHealthRoutes(app: OpenAPIHono<AppEnv>, platform: Platform) {
-  app.get('/healthz', (c) => c.json({ status: 'ok' }));
+  const health = createRoute({
+    method: 'get',
+    path: '/healthz',
+    tags: ['service'],
+    summary: 'Liveness: the process answers HTTP',
+    responses: {
+      200: { description: 'Alive', content: { 'application/json': { schema: z.object({ status: z.literal('ok') }) } } },
+    },
+  });
+  app.openapi(health, (c) => c.json({ status: 'ok' as const }, 200));
 
   // Ready means able to serve: the store answers and the read models have caught up once.
+  const ready = createRoute({
+    method: 'get',
+    path: '/readyz',
+    tags: ['service'],
+    summary: 'Readiness: the event store answers and the read models have caught up; route traffic by this',
+    responses: {
+      200: { description: 'Ready', content: { 'application/json': { schema: z.object({ status: z.literal('ready') }) } } },
+      503: problem('Not ready: the event store does not answer, or the read models are still catching up'),
+    },
+  });
+  // Documented apart from its handler: the typed handler of app.openapi takes no problem+json
+  // built by problemResponse.
+  app.openAPIRegistry.registerPath(ready);
   app.get('/readyz', async (c) => {
     try {
       await platform.store.ping();
@@ -16,6 +39,6 @@ export function addHealthRoutes(app: OpenAPIHono<AppEnv>, platform: Platform) {
     if (!platform.projections.runner.caughtUp) {
       return problemResponse(c, 503, 'not-ready', 'the read models are still catching up');
     }
-    return c.json({ status: 'ready' });
+    return c.json({ status: 'ready' }, 200);
   });
 }

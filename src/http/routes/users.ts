@@ -5,7 +5,7 @@ import type { Platform } from '../../platform.ts';
 import { authenticate } from '../middleware/authenticate.ts';
 import { rejectPrototypeKeys } from '../middleware/reject-prototype-keys.ts';
 import type { AppEnv } from '../env.ts';
-import { CredentialsSchema, DeletedSchema, UserSchema, problem } from '../schemas.ts';
+import { CredentialsSchema, DeletedSchema, UserSchema, internalError, jsonBodyRefusals, locationHeader, problem, unauthorized } from '../schemas.ts';
 
 export function addUserRoutes(app: OpenAPIHono<AppEnv>, platform: Platform) {
   const register = createRoute({
@@ -16,9 +16,15 @@ export function addUserRoutes(app: OpenAPIHono<AppEnv>, platform: Platform) {
     middleware: rejectPrototypeKeys(),
     request: { body: { required: true, content: { 'application/json': { schema: CredentialsSchema } } } },
     responses: {
-      201: { description: 'Registered', content: { 'application/json': { schema: UserSchema } } },
-      400: problem('Invalid email or password'),
+      201: {
+        description: 'Registered',
+        headers: locationHeader('`/v1/users/me`'),
+        content: { 'application/json': { schema: UserSchema } },
+      },
+      400: problem('Invalid email or password, or malformed JSON'),
       409: problem('The email is already registered'),
+      ...jsonBodyRefusals,
+      500: internalError,
     },
   });
   app.openapi(register, async (c) => {
@@ -36,7 +42,8 @@ export function addUserRoutes(app: OpenAPIHono<AppEnv>, platform: Platform) {
     middleware: authenticate(platform),
     responses: {
       200: { description: 'The user', content: { 'application/json': { schema: UserSchema } } },
-      401: problem('Missing, invalid or revoked token'),
+      401: unauthorized,
+      500: internalError,
     },
   });
   app.openapi(me, (c) => {
@@ -53,7 +60,8 @@ export function addUserRoutes(app: OpenAPIHono<AppEnv>, platform: Platform) {
     middleware: authenticate(platform),
     responses: {
       200: { description: 'Deleted', content: { 'application/json': { schema: DeletedSchema } } },
-      401: problem('Missing, invalid or revoked token'),
+      401: unauthorized,
+      500: internalError,
     },
   });
   app.openapi(remove, async (c) => {

@@ -1,0 +1,120 @@
+import { type Command, InvalidArgumentError } from 'commander';
+import { type ClientOptions, runClient, withClientOptions } from './client-session.ts';
+import { invokeFunction } from './invoke.ts';
+import { printFields, printJson, printTable } from './output.ts';
+import { resolveFunction } from './resolve-function.ts';
+
+/** `fn create | ls | get | rm | invoke`: a function is named by its id or, when that is unique, its name. */
+export function addFunctionCommands(program: Command) {
+  const fn = program.command('fn').description('functions: create, list, show, remove, invoke');
+
+  type CreateOptions = ClientOptions & { image: string; timeout?: number; memory?: number; env?: Record<string, string> };
+  withClientOptions(
+    fn
+      .command('create')
+      .description('register a function: an image and, after --, the command to run in it')
+      .argument('<name>', "letters, digits, '.', '_' or '-'")
+      .argument('[command...]', "the command and its arguments, after -- (default: the image's own)")
+      .requiredOption('--image <ref>', 'the container image, e.g. registry.local:5000/team/app:1.2')
+      .option('--timeout <ms>', 'kill the run after this many milliseconds (default: the server’s)', positiveInteger)
+      .option('--memory <mb>', 'memory limit in MB (default: the server’s)', positiveInteger)
+      .option('--env <NAME=VALUE>', 'an environment variable; repeat for more', collectEnv)
+      .addHelpText('after', "\nExample:\n  faasbox fn create shout --image 127.0.0.1:5000/faasbox/busybox:1 --env LANG=C -- sh -c 'tr a-z A-Z'"),
+  ).action((name: string, command: string[], options: CreateOptions) =>
+    runClient(options, async (session) => {
+      const created = await session.api().createFunction({
+        name,
+        image: options.image,
+        ...(command.length > 0 ? { command } : {}),
+        ...(options.env !== undefined ? { env: options.env } : {}),
+        ...(options.timeout !== undefined ? { timeoutMs: options.timeout } : {}),
+        ...(options.memory !== undefined ? { memoryMb: options.memory } : {}),
+      });
+      if (session.json) return void printJson(created);
+      console.log(`created function ${created.name}: ${created.id}`);
+    }),
+  );
+
+  withClientOptions(fn.command('ls').alias('list').description('your functions, newest first')).action((options: ClientOptions) =>
+    runClient(options, async (session) => {
+      const functions = await session.api().listFunctions();
+      if (session.json) return void printJson({ functions });
+      if (functions.length === 0) return void console.error('no functions yet: create one with faasbox fn create <name> --image <ref>');
+      printTable(
+        ['ID', 'NAME', 'IMAGE', 'TIMEOUT', 'MEMORY', 'CREATED'],
+        functions.map((f) => [f.id, f.name, f.image, `${f.timeoutMs}ms`, `${f.memoryMb}MB`, f.createdAt]),
+      );
+    }),
+  );
+
+  withClientOptions(fn.command('get').description('one function').argument('<function>', 'name or id')).action(
+    (ref: string, options: ClientOptions) =>
+      runClient(options, async (session) => {
+        const api = session.api();
+        const { id, definition } = await resolveFunction(session, api, ref);
+        const shown = definition ?? (await api.getFunction(id));
+        if (session.json) return void printJson(shown);
+        printFields([
+          ['id', shown.id],
+          ['name', shown.name],
+          ['image', shown.image],
+          ['command', shown.command === null ? "(the image's own)" : shown.command.map(shellQuote).join(' ')],
+          ['env', Object.entries(shown.env).map(([key, value]) => shellQuote(`${key}=${value}`)).join(' ') || '(none)'],
+          ['timeout', `${shown.timeoutMs} ms`],
+          ['memory', `${shown.memoryMb} MB`],
+          ['created', shown.createdAt],
+        ]);
+      }),
+  );
+
+  withClientOptions(fn.command('rm').alias('delete').description('remove a function').argument('<function>', 'name or id')).action(
+    (ref: string, options: ClientOptions) =>
+      runClient(options, async (session) => {
+        const api = session.api();
+        const { id } = await resolveFunction(session, api, ref);
+        await api.deleteFunction(id);
+        if (session.json) return void printJson({ deleted: true, id });
+        console.log(`deleted function ${ref === id ? id : `${ref} (${id})`}`);
+      }),
+  );
+
+  withClientOptions(
+    fn
+      .command('invoke')
+      .description("run a function: stdin is its input; its stdout, stderr and exit code become this command's")
+      .argument('<function>', 'name or id')
+      .option('--async', 'queue the run and print its execution id at once (then: faasbox exec get <id>)')
+      .addHelpText(
+        'after',
+        [
+          '',
+          "Exit status: the function's own exit code; 124 when it timed out; 125 when the platform could",
+          'not run it (the image is missing, the worker was lost: the reason is printed); 1 when the',
+          'request failed (not logged in, limit reached, no such function); 2 for a usage error.',
+        ].join('\n'),
+      ),
+  ).action((ref: string, options: ClientOptions & { async?: boolean }) =>
+    runClient(options, async (session) => {
+      const api = session.api();
+      const target = await resolveFunction(session, api, ref);
+      return invokeFunction(session, api, { ref, ...target }, { async: options.async === true });
+    }),
+  );
+}
+
+function positiveInteger(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) < 1) throw new InvalidArgumentError('must be a positive whole number');
+  return Number(value);
+}
+
+/** `NAME=VALUE`, split at the first `=` (the value may hold more); a repeated name keeps the last value, as docker run -e does. */
+function collectEnv(pair: string, env: Record<string, string> = {}): Record<string, string> {
+  const equals = pair.indexOf('=');
+  if (equals <= 0) throw new InvalidArgumentError('must be NAME=VALUE');
+  return { ...env, [pair.slice(0, equals)]: pair.slice(equals + 1) };
+}
+
+/** For display: a word a POSIX shell reads back as itself. */
+function shellQuote(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`;
+}

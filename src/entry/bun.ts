@@ -1,0 +1,48 @@
+import { openBunSqlite } from '../adapters/sqlite/bun-sqlite-driver.ts';
+import { runFaasbox } from './start.ts';
+
+/** Bun: Bun.serve and bun:sqlite. Run with `bun src/entry/bun.ts [role]`. */
+
+/** Bun closes a connection idle this long (its default), and never more than 255 s. */
+const IDLE_TIMEOUT_SECONDS = 10;
+
+runFaasbox({
+  name: 'bun',
+  async serve(fetch, { port, hostname }) {
+    const server = Bun.serve({
+      port,
+      hostname,
+      idleTimeout: IDLE_TIMEOUT_SECONDS,
+      async fetch(request, server) {
+        // The idle timeout counts while a request waits, and a synchronous execution waits up to
+        // its function's timeout (FAASBOX_MAX_TIMEOUT_MS, beyond 255 s): lifted while the app
+        // answers, restored for the idle keep-alive connection after.
+        server.timeout(request, 0);
+        try {
+          return await fetch(request, server);
+        } finally {
+          server.timeout(request, IDLE_TIMEOUT_SECONDS);
+        }
+      },
+    });
+    return { port: server.port, close: () => server.stop() };
+  },
+  openSqlite: openBunSqlite,
+  clientAddressOf: (c) => (c.env as BunServer).requestIP(c.req.raw)?.address ?? 'unknown',
+});
+
+/** The few Bun APIs used here: tsc runs with Node's types, and @types/bun would add the rest. */
+type BunServer = {
+  port: number;
+  stop(closeActiveConnections?: boolean): Promise<void>;
+  timeout(request: Request, seconds: number): void;
+  requestIP(request: Request): { address: string; family: string; port: number } | null;
+};
+declare const Bun: {
+  serve(options: {
+    port: number;
+    hostname: string;
+    idleTimeout: number;
+    fetch(request: Request, server: BunServer): Promise<Response>;
+  }): BunServer;
+};

@@ -1,0 +1,17 @@
+import { openNodeSqlite } from '../adapters/sqlite/node-sqlite-driver.ts';
+import { runFaasbox } from './start.ts';
+
+/**
+ * Deno: Deno.serve and node:sqlite, npm packages from node_modules (deno.json). Type-checked by
+ * `deno check` with Deno's own types, not by tsc (tsconfig.json leaves this file out).
+ */
+runFaasbox({
+  name: 'deno',
+  async serve(fetch, { port, hostname }) {
+    // onListen: Deno would print "Listening on …" to stdout, which carries JSON lines only.
+    const server = Deno.serve({ port, hostname, onListen() {} }, (request, info) => fetch(request, info));
+    return { port: server.addr.port, close: () => server.shutdown() };
+  },
+  openSqlite: openNodeSqlite,
+  clientAddressOf: (c) => (c.env as Deno.ServeHandlerInfo<Deno.NetAddr>).remoteAddr.hostname,
+});

@@ -1,0 +1,197 @@
+import { hostname } from 'node:os';
+import process from 'node:process';
+// Node's timers, not the globals: Deno's global setTimeout returns a number, which has no unref().
+import { setInterval, setTimeout } from 'node:timers';
+import Docker from 'dockerode';
+import { createInProcessJobBus } from '../adapters/job-bus/in-process.ts';
+import { connectNatsJobBus } from '../adapters/job-bus/nats.ts';
+import { type Config, ConfigError, loadConfig } from '../config.ts';
+import { createApp } from '../http/app.ts';
+import type { ClientAddressOf } from '../http/env.ts';
+import { describeError, jsonLogger as log } from '../log.ts';
+import { createMetrics, type Metrics } from '../metrics/metrics.ts';
+import { type MetricsServer, startMetricsServer } from '../metrics/metrics-server.ts';
+import { startPlatform } from '../platform.ts';
+import type { JobBus } from '../ports/job-bus.ts';
+import { createDockerRuntime } from '../../worker/docker-runtime.ts';
+import { createImagePruner } from '../../worker/image-pruner.ts';
+import { reapOrphans } from '../../worker/reaper.ts';
+import { type RunningWorker, startWorker } from '../../worker/worker.ts';
+import { resolveJwtSecret } from './dev-secret.ts';
+import { type OpenSqlite, openEventStore, openReadModelDatabase } from './open-stores.ts';
+
+/**
+ * What differs between Node, Bun and Deno. Everything else (roles, config, stores, bus, worker,
+ * shutdown) is this module, the same on all three; each runtime's entry is a few lines.
+ */
+export type Runtime = {
+  name: 'node' | 'bun' | 'deno';
+  /**
+   * Serves `fetch` and resolves once it listens. The runtime passes its own per-request value as
+   * the second argument (Hono's `c.env`), which is where `clientAddressOf` finds the socket.
+   */
+  serve(fetch: FetchHandler, address: { port: number; hostname: string }): Promise<HttpServer>;
+  /** The runtime's SQLite driver, for the embedded event store and the read models. */
+  openSqlite: OpenSqlite;
+  clientAddressOf: ClientAddressOf;
+};
+
+export type FetchHandler = (request: Request, env: unknown) => Response | Promise<Response>;
+
+export type HttpServer = {
+  /** The port it listens on: the one the system chose when asked for 0. */
+  port: number;
+  /** Refuses new connections at once; resolves when the requests in flight are answered. */
+  close(): Promise<void>;
+};
+
+/**
+ * `all` (the default): api, projections and a worker in one process over SQLite and, without
+ * FAASBOX_NATS_URL, the in-process bus. `api` and `worker` run the halves apart over NATS.
+ */
+type Role = 'all' | 'api' | 'worker';
+
+/** Past the drain, how long closing may take before the process exits anyway. */
+const SHUTDOWN_GRACE_MS = 10_000;
+
+type Api = {
+  /** Refuses new connections at once; resolves when the requests in flight are answered. */
+  stopAccepting(): Promise<void>;
+  /** Stops the recorder, the sweeper and the projections, and closes the store. */
+  stop(): Promise<void>;
+};
+
+/** Runs the role named by the first argument (all, api or worker) until SIGTERM or SIGINT. */
+export function runFaasbox(runtime: Runtime): void {
+  main(runtime).catch((error: unknown) => {
+    if (error instanceof ConfigError) log('error', error.message);
+    else log('error', 'failed to start', describeError(error));
+    process.exit(1);
+  });
+}
+
+async function main(runtime: Runtime) {
+  const role = parseRole(process.argv[2]);
+  const config = loadConfig(process.env);
+  if (role !== 'all' && config.natsUrl === undefined) {
+    throw new ConfigError(`FAASBOX_NATS_URL is required to run the ${role} on its own`);
+  }
+  const jwtSecret = role === 'worker' ? undefined : resolveJwtSecret(config);
+  const bus: JobBus = config.natsUrl
+    ? await connectNatsJobBus({ servers: config.natsUrl, name: `faasbox-${role}` })
+    : createInProcessJobBus();
+  // One registry per process: in `all` the api's /metrics shows the worker's figures too.
+  const metrics = createMetrics();
+
+  let worker: RunningWorker | undefined;
+  let metricsServer: MetricsServer | undefined;
+  if (role !== 'api') {
+    const docker = new Docker(config.docker ?? { socketPath: '/var/run/docker.sock' });
+    const workerId = config.worker.id ?? hostname();
+    const pruner = createImagePruner(docker, {
+      keepImages: config.worker.keepImages,
+      highWater: config.worker.diskHighWater,
+      lowWater: config.worker.diskLowWater,
+      log,
+      metrics,
+    });
+    const containers = createDockerRuntime(docker, {
+      workerId,
+      pullPolicy: config.worker.pullPolicy,
+      outputLimitBytes: config.worker.outputLimitBytes,
+      allowRoot: config.worker.allowRoot,
+      pruner,
+    });
+    // A live worker kills a container by its function's timeout: past the longest timeout plus
+    // the grace, its worker is gone.
+    const overdueAfterMs = config.functionLimits.maxTimeoutMs + config.executions.graceMs;
+    worker = startWorker(bus, containers, log, {
+      workerId,
+      concurrency: config.worker.concurrency,
+      drainTimeoutMs: config.worker.drainTimeoutMs,
+      metrics,
+      reaper: {
+        intervalMs: config.worker.housekeepingIntervalMs,
+        reap: ({ isInFlight, report }) => reapOrphans(docker, { workerId, isInFlight, report, overdueAfterMs }),
+      },
+    });
+    // Keeps the disk under the high-water mark between pulls too (it never rejects).
+    const diskCheck = setInterval(() => void pruner.pruneToLowWater(), config.worker.housekeepingIntervalMs);
+    diskCheck.unref();
+    log('info', 'worker started', { workerId, concurrency: config.worker.concurrency, runtime: runtime.name });
+    if (role === 'worker' && config.metricsPort !== undefined) {
+      metricsServer = await startMetricsServer(metrics.registry, { port: config.metricsPort, hostname: config.host });
+      log('info', 'metrics listening', { url: `http://${config.host}:${metricsServer.port}/metrics` });
+    }
+  }
+  const api = jwtSecret !== undefined ? await startApi(runtime, { ...config, jwtSecret }, bus, metrics) : undefined;
+
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log('info', 'shutting down', { signal });
+    const drainMs = worker ? config.worker.drainTimeoutMs : 0;
+    setTimeout(() => {
+      log('warn', 'shutdown took too long: exiting without waiting further', { signal });
+      process.exit(0);
+    }, drainMs + SHUTDOWN_GRACE_MS).unref();
+    const step = async (name: string, run: () => Promise<void>) =>
+      run().catch((error: unknown) => log('warn', `${name} failed`, describeError(error)));
+    void (async () => {
+      // The worker drains first: its last statuses must reach the recorder, which the api part
+      // runs in `all`. The api refuses new requests meanwhile and answers the ones that wait.
+      const answered = api ? step('closing the http server', () => api.stopAccepting()) : undefined;
+      if (worker) await step('draining the worker', () => worker.stop());
+      await answered;
+      if (api) await step('stopping the api', () => api.stop());
+      if (metricsServer) await step('closing the metrics server', () => metricsServer.close());
+      await bus.close().catch(() => {});
+      process.exit(0);
+    })();
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+async function startApi(
+  runtime: Runtime,
+  config: Config & { jwtSecret: string },
+  bus: JobBus,
+  metrics: Metrics,
+): Promise<Api> {
+  const readModels = openReadModelDatabase(config, runtime.openSqlite);
+  const store = await openEventStore(config, runtime.openSqlite);
+  const platform = await startPlatform(config, { store, bus, readModels: readModels.db }, log, { metrics });
+  const app = createApp(platform, {
+    clientAddressOf: runtime.clientAddressOf,
+    reportError: (error, correlationId) => log('error', 'request failed', { correlationId, ...describeError(error) }),
+  });
+  const server = await runtime.serve(app.fetch, { port: config.port, hostname: config.host });
+  log('info', 'faasbox listening', {
+    url: `http://${config.host}:${server.port}`,
+    dataDir: config.dataDir,
+    runtime: runtime.name,
+  });
+  void platform.projections.runner.failed.then((error) => {
+    log('error', 'projections stopped', describeError(error));
+    process.exit(1);
+  });
+  let closed: Promise<void> | undefined;
+  const stopAccepting = () => (closed ??= server.close());
+  return {
+    stopAccepting,
+    async stop() {
+      // Finish the requests in flight, then close the store so the last writes are on disk.
+      await stopAccepting();
+      await platform.stop();
+      await store.close();
+      readModels.close();
+    },
+  };
+}
+
+function parseRole(arg: string | undefined): Role {
+  if (arg === undefined || arg === 'all' || arg === 'api' || arg === 'worker') return arg ?? 'all';
+  throw new ConfigError(`unknown role ${JSON.stringify(arg)}: use all, api or worker`);
+}

@@ -1,0 +1,166 @@
+import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { type OpenAPIHono, z } from '@hono/zod-openapi';
+import type { Context } from 'hono';
+import type { AppEnv } from '../env.ts';
+import { problemResponse } from '../problem.ts';
+
+type DocsFile = { body: Uint8Array<ArrayBuffer>; contentType: string; hash: string };
+type DocsFiles = { page: string; files: Map<string, DocsFile> };
+
+// Swagger UI's files that the page uses, by the name they are served under. Only these names
+// are answered: no request can reach another file of the package, let alone one outside it.
+const SWAGGER_UI_FILES: Record<string, string> = {
+  'swagger-ui.css': 'text/css; charset=utf-8',
+  'swagger-ui-bundle.js': 'text/javascript; charset=utf-8',
+  'favicon-32x32.png': 'image/png',
+  'favicon-16x16.png': 'image/png',
+};
+
+// A file rather than an inline script, so the page's CSP needs no 'unsafe-inline'.
+// validatorUrl: the default sends the whole document to validator.swagger.io for a badge;
+// Faasbox runs offline, and the document is nobody else's business.
+const INIT_SCRIPT = `window.addEventListener('load', function () {
+  window.ui = SwaggerUIBundle({
+    url: '/openapi.json',
+    dom_id: '#swagger-ui',
+    validatorUrl: null,
+    deepLinking: true,
+    displayRequestDuration: true,
+    presets: [SwaggerUIBundle.presets.apis],
+    layout: 'BaseLayout',
+  });
+});
+`;
+
+// Scoped to /docs: the page, its script and its styles come from this server and talk only to it.
+// Swagger UI draws icons from data: URIs and shows image answers through blob: URLs.
+const DOCS_CSP = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' data: blob:",
+  "connect-src 'self'",
+  "base-uri 'none'",
+  "form-action 'none'",
+  "frame-ancestors 'none'",
+].join('; ');
+
+const TAGS = [
+  { name: 'users', description: 'Registering, logging in (a JWT to send as `Authorization: Bearer …`) and the calling account' },
+  { name: 'functions', description: "Functions: a container image and how to run it; each is visible to its owner only" },
+  { name: 'executions', description: "Running a function with a body as its stdin, and reading the outcome and a function's history" },
+  { name: 'admin', description: 'Operators only (the emails in `FAASBOX_OPERATORS`): read models, active executions and the audit of event streams' },
+  { name: 'service', description: 'Liveness, readiness and this document; no authentication' },
+];
+
+const DESCRIPTION = `Self-hosted functions as a service: register, log in, register functions (container images) and execute them.
+
+Every error is \`application/problem+json\` (RFC 9457, the \`Problem\` schema). Every answer carries an \`X-Request-Id\` header
+(a safe one sent by the caller is kept); problems repeat it as \`correlationId\`.
+
+The page at \`/docs\` shows this document; it is served by Faasbox itself and needs no internet.`;
+
+/**
+ * The API's documentation: the OpenAPI document at /openapi.json and Swagger UI at /docs. The
+ * /docs routes are plain `app.get`: they serve a page, not the API, and stay out of the document.
+ */
+export function addDocsRoutes(app: OpenAPIHono<AppEnv>) {
+  const version = faasboxVersion();
+  app.doc31('/openapi.json', {
+    openapi: '3.1.0',
+    info: { title: 'Faasbox', version, description: DESCRIPTION },
+    tags: TAGS,
+  });
+  // doc31 serves the document without describing itself; the route is public, like the health routes.
+  app.openAPIRegistry.registerPath({
+    method: 'get',
+    path: '/openapi.json',
+    tags: ['service'],
+    summary: 'This document (OpenAPI 3.1)',
+    responses: {
+      200: {
+        description: 'The OpenAPI document',
+        content: { 'application/json': { schema: z.looseObject({ openapi: z.string(), info: z.looseObject({}), paths: z.looseObject({}) }) } },
+      },
+    },
+  });
+
+  app.get('/docs', async (c) => {
+    const { page } = await docsFiles();
+    return c.html(page, 200, { 'cache-control': 'no-cache', 'content-security-policy': DOCS_CSP });
+  });
+  app.get('/docs/', (c) => c.redirect('/docs', 301));
+  app.get('/docs/:file', async (c) => {
+    const file = (await docsFiles()).files.get(c.req.param('file'));
+    if (file === undefined) return problemResponse(c, 404, 'not-found', `no file ${new URL(c.req.url).pathname}`);
+    return serveFile(c, file);
+  });
+}
+
+function serveFile(c: Context<AppEnv>, file: DocsFile): Response {
+  const etag = `"${file.hash}"`;
+  // The page names each file with its hash (?v=), so that URL never changes meaning and may be
+  // kept for good; any other URL of the file is revalidated.
+  const cacheControl = c.req.query('v') === file.hash ? 'public, max-age=31536000, immutable' : 'no-cache';
+  const headers = { 'content-type': file.contentType, 'cache-control': cacheControl, etag };
+  const ifNoneMatch = c.req.header('if-none-match') ?? '';
+  if (ifNoneMatch.split(',').some((tag) => tag.trim().replace(/^W\//, '') === etag)) return c.body(null, 304, headers);
+  return c.body(file.body, 200, headers);
+}
+
+let loading: Promise<DocsFiles> | undefined;
+
+/** Read from the installed swagger-ui-dist at the first request, then kept (about 2 MB). */
+function docsFiles(): Promise<DocsFiles> {
+  loading ??= readDocsFiles().catch((error: unknown) => {
+    loading = undefined; // a failed read is tried again by the next request
+    throw error;
+  });
+  return loading;
+}
+
+async function readDocsFiles(): Promise<DocsFiles> {
+  // Resolved like an import, so it finds the package wherever the runtime installed it
+  // (Node, Bun and Deno all provide node:module and node:fs).
+  const packageDir = dirname(createRequire(import.meta.url).resolve('swagger-ui-dist/package.json'));
+  const files = new Map<string, DocsFile>();
+  for (const [name, contentType] of Object.entries(SWAGGER_UI_FILES)) {
+    files.set(name, await docsFile(new Uint8Array(await readFile(join(packageDir, name))), contentType));
+  }
+  files.set('init.js', await docsFile(new TextEncoder().encode(INIT_SCRIPT), 'text/javascript; charset=utf-8'));
+
+  const href = (name: string) => `/docs/${name}?v=${files.get(name)?.hash ?? ''}`;
+  const page = `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Faasbox API</title>
+<link rel="stylesheet" href="${href('swagger-ui.css')}">
+<link rel="icon" type="image/png" sizes="32x32" href="${href('favicon-32x32.png')}">
+<link rel="icon" type="image/png" sizes="16x16" href="${href('favicon-16x16.png')}">
+</head>
+<body>
+<div id="swagger-ui"></div>
+<script src="${href('swagger-ui-bundle.js')}"></script>
+<script src="${href('init.js')}"></script>
+</body>
+</html>
+`;
+  return { page, files };
+}
+
+async function docsFile(body: Uint8Array<ArrayBuffer>, contentType: string): Promise<DocsFile> {
+  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', body));
+  const hash = Array.from(digest.subarray(0, 8), (byte) => byte.toString(16).padStart(2, '0')).join('');
+  return { body, contentType, hash };
+}
+
+function faasboxVersion(): string {
+  const manifest: unknown = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8'));
+  const version = (manifest as { version?: unknown }).version;
+  return typeof version === 'string' ? version : '0.0.0';
+}

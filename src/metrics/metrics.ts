@@ -1,0 +1,176 @@
+/**
+ * Every metric Faasbox exposes, in one place: names, labels and help text. Each process builds
+ * one `Metrics` at start (its own prom-client Registry, never the global default one, so tests
+ * and several platforms in one process do not collide) and passes it down.
+ *
+ * Labels are bounded: HTTP requests by route pattern (`/v1/functions/:id`, never the path with
+ * its ids), executions by outcome, phases by name.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { ExecutionPhase, PhaseDurations } from '../ports/job-bus.ts';
+
+export type Outcome = 'succeeded' | 'failed' | 'timedOut';
+
+export type Metrics = {
+  readonly registry: Registry;
+  readonly httpRequests: Counter<'method' | 'route' | 'status'>;
+  readonly httpRequestSeconds: Histogram<'method' | 'route' | 'status'>;
+  /** Counted by the api, once per execution, when its outcome is appended to its stream. */
+  readonly executions: Counter<'outcome'>;
+  /** The worker's phase durations as the api heard them in final statuses: every worker's, once. */
+  readonly executionPhaseSeconds: Histogram<'phase'>;
+  /** The same phases as this process's own worker measured them. */
+  readonly workerPhaseSeconds: Histogram<'phase'>;
+  readonly imagesPruned: Counter;
+  readonly imageBytesReclaimed: Counter;
+};
+
+const OUTCOMES: readonly Outcome[] = ['succeeded', 'failed', 'timedOut'];
+
+/** Phase label values, in Prometheus' snake case. */
+const PHASE_LABEL: Record<ExecutionPhase, string> = {
+  queueWait: 'queue_wait',
+  pull: 'pull',
+  createStart: 'create_start',
+  run: 'run',
+  remove: 'remove',
+};
+
+/** From a few ms (a cached image, a quick function) to the longest timeout allowed by default. */
+const SECONDS_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
+
+export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metrics {
+  const registry = new Registry();
+  const registers = [registry];
+  if (options.defaultMetrics ?? true) {
+    // Process and runtime metrics (CPU, memory, event loop lag, open fds). Bun and Deno provide
+    // what they read today; should a runtime lack one, the platform's own metrics still count.
+    try {
+      collectDefaultMetrics({ register: registry });
+    } catch {}
+  }
+
+  const httpLabels = ['method', 'route', 'status'] as const;
+  const metrics: Metrics = {
+    registry,
+    httpRequests: new Counter({
+      name: 'faasbox_http_requests_total',
+      help: 'HTTP requests answered, by method, route pattern (unmatched: no route) and status.',
+      labelNames: httpLabels,
+      registers,
+    }),
+    httpRequestSeconds: new Histogram({
+      name: 'faasbox_http_request_duration_seconds',
+      help: 'Time to answer an HTTP request, by method, route pattern and status. A waiting execution is answered when it ends.',
+      labelNames: httpLabels,
+      buckets: SECONDS_BUCKETS,
+      registers,
+    }),
+    executions: new Counter({
+      name: 'faasbox_executions_total',
+      help: 'Executions ended, by outcome, counted when the outcome is recorded (a late result after a timeout is not an outcome).',
+      labelNames: ['outcome'] as const,
+      registers,
+    }),
+    executionPhaseSeconds: new Histogram({
+      name: 'faasbox_execution_phase_duration_seconds',
+      help: 'Time executions spent in each phase on their worker (queue_wait, pull, create_start, run, remove), as reported to the api.',
+      labelNames: ['phase'] as const,
+      buckets: SECONDS_BUCKETS,
+      registers,
+    }),
+    workerPhaseSeconds: new Histogram({
+      name: 'faasbox_worker_phase_duration_seconds',
+      help: "Time this process's worker spent in each phase of an execution (queue_wait, pull, create_start, run, remove).",
+      labelNames: ['phase'] as const,
+      buckets: SECONDS_BUCKETS,
+      registers,
+    }),
+    imagesPruned: new Counter({
+      name: 'faasbox_images_pruned_total',
+      help: "Unused images this process's worker removed to free disk space.",
+      registers,
+    }),
+    imageBytesReclaimed: new Counter({
+      name: 'faasbox_images_pruned_bytes_total',
+      help: 'Sizes of the pruned images as the engine reports them (an upper bound: a layer shared with a kept image is not freed).',
+      registers,
+    }),
+  };
+  // Every series exists from the start: a rate over a series that appears late misses its first samples.
+  for (const outcome of OUTCOMES) metrics.executions.inc({ outcome }, 0);
+  for (const phase of Object.values(PHASE_LABEL)) {
+    metrics.executionPhaseSeconds.zero({ phase });
+    metrics.workerPhaseSeconds.zero({ phase });
+  }
+  return metrics;
+}
+
+export const observePhase = (histogram: Histogram<'phase'>, phase: ExecutionPhase, ms: number) =>
+  histogram.observe({ phase: PHASE_LABEL[phase] }, ms / 1000);
+
+export function observePhases(histogram: Histogram<'phase'>, phases: PhaseDurations) {
+  // A status is data from another process (perhaps another release): only a known phase with a
+  // real duration counts, and nothing in it may fail the recording it rides on.
+  if (typeof phases !== 'object' || phases === null) return;
+  for (const [phase, ms] of Object.entries(phases) as [ExecutionPhase, unknown][]) {
+    if (Object.hasOwn(PHASE_LABEL, phase) && typeof ms === 'number' && Number.isFinite(ms) && ms >= 0) observePhase(histogram, phase, ms);
+  }
+}
+
+/** What the api side reads at each scrape. */
+export type PlatformGauges = {
+  /** Queued and running executions, from the executions read model. */
+  activeExecutions(): { queued: number; running: number };
+  /** Jobs published and not yet taken by a worker. */
+  jobsWaiting(): Promise<number>;
+  /** How far the read models are behind the store's head (see ProjectionRunner.lag). */
+  projectionLag(): Promise<number>;
+};
+
+/**
+ * Registers the api's gauges, read when Prometheus scrapes (a gauge that cannot be read, the
+ * bus being down, reports NaN rather than a stale value). Once per registry.
+ */
+export function measurePlatform(metrics: Metrics, read: PlatformGauges) {
+  const registers = [metrics.registry];
+  new Gauge({
+    name: 'faasbox_active_executions',
+    help: 'Executions queued or running now, by status (from the read models).',
+    labelNames: ['status'] as const,
+    registers,
+    collect() {
+      const { queued, running } = read.activeExecutions();
+      this.set({ status: 'queued' }, queued);
+      this.set({ status: 'running' }, running);
+    },
+  });
+  new Gauge({
+    name: 'faasbox_jobs_waiting',
+    help: 'Jobs published and not yet taken by a worker (NATS: released jobs not counted).',
+    registers,
+    async collect() {
+      this.set(await read.jobsWaiting().catch(() => Number.NaN));
+    },
+  });
+  new Gauge({
+    name: 'faasbox_projection_lag',
+    help: "The store's head position minus the read models' committed position: events behind on SQLite, bytes of log behind on EventStoreDB; 0 when caught up.",
+    registers,
+    async collect() {
+      this.set(await read.projectionLag().catch(() => Number.NaN));
+    },
+  });
+}
+
+/** Registers the worker's own gauge. Once per registry. */
+export function measureWorker(metrics: Metrics, read: { inFlight(): number }) {
+  new Gauge({
+    name: 'faasbox_worker_executions_in_flight',
+    help: "Executions this process's worker holds now, from taking the job to publishing its final status.",
+    registers: [metrics.registry],
+    collect() {
+      this.set(read.inFlight());
+    },
+  });
+}
