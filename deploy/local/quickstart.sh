@@ -59,4 +59,6 @@ curl -sS "$API/v1/functions/$FUNCTION_ID/executions" -H "authorization: Bearer $
 
 echo
 echo "== Faasbox is running at $API (pid $FAASBOX). Ctrl-C stops it."
+echo "   API documentation: $API/docs   metrics: $API/metrics"
+echo "   command line: npm run faasbox -- login --email $EMAIL --url $API, then: npm run faasbox -- fn ls"
 wait $FAASBOX
