@@ -156,6 +156,34 @@ test('with the pull policy "always", an image present is pulled again', async ()
   assert.is(counting.pulls(), 2);
 });
 
+test('an image seen once is not looked up again; removed behind the runtime, it is pulled again by the next run', async () => {
+  const counting = countingPulls();
+  const inspections = { count: 0 };
+  const getImage = counting.docker.getImage.bind(counting.docker);
+  counting.docker.getImage = (name: string) => {
+    const image = getImage(name);
+    const inspect = image.inspect.bind(image);
+    image.inspect = ((...args: Parameters<typeof inspect>) => {
+      inspections.count += 1;
+      return inspect(...args);
+    }) as typeof image.inspect;
+    return image;
+  };
+  const seeing = createDockerRuntime(counting.docker, { workerId });
+  asExited(await run({ command: ['true'] }, seeing));
+  asExited(await run({ command: ['true'] }, seeing));
+  assert.is(inspections.count, 1, 'one look at the engine for two runs');
+  assert.is(counting.pulls(), 0, 'the image was there');
+
+  await docker.getImage(images.busybox).remove({ force: true });
+  const phases: string[] = [];
+  const again = asExited(await run({ command: sh('echo again'), onPhase: (phase) => phases.push(phase) }, seeing));
+  assert.is(again.stdout, 'again\n');
+  assert.is(counting.pulls(), 1);
+  assert.is(await hasImage(docker, images.busybox), true);
+  assert.equal(phases, ['pull', 'createStart', 'run', 'remove'], 'each phase reported once');
+});
+
 test('a start that cannot be reported ends the run as failed after start, and the container is removed', async () => {
   const failed = asFailed(
     await run({

@@ -2,6 +2,7 @@
  * The projection runner on real SQLite files: checkpoints move with the rows, a read model whose
  * version changed is rebuilt alone, and read-your-writes waits for the commit.
  */
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -80,6 +81,34 @@ runner('a restart resumes at the checkpoint; a read model of a new version is re
   assert.is(models.users.get(ids[49]!)?.email, 'u49@example.com');
   await run.stop();
   assert.is.not(digestProjection(db, models.users), digest, 'five more users');
+  db.close();
+  await store.close();
+});
+
+runner('far behind, it catches up tuned for large batches, then goes back to the live settings', async () => {
+  const dir = tempDir();
+  const store = createSqliteEventStore(openBetterSqlite3(join(dir, 'events.sqlite')));
+  // 12 000 logins of one user: past the point where the runner tunes the database for catching up.
+  const [userId] = await registerUsers(store, 1);
+  for (let batch = 0; batch < 120; batch++) {
+    const logins = Array.from({ length: 100 }, (_, i) =>
+      event('TokenIssued', { jti: `jti-${batch}-${i}`, issuedAt: '2030-01-01T00:00:00.000Z', expiresAt: '2031-01-01T00:00:00.000Z' }),
+    );
+    await store.append(`user-${userId}`, logins, 'stream_exists');
+  }
+  const db = openBetterSqlite3(join(dir, 'projections.sqlite'));
+  const models = createReadModels(db);
+  const pragma = (name: string) => db.prepare(`PRAGMA ${name}`).get()?.[name];
+  const liveCacheSize = pragma('cache_size');
+  const run = await startProjections(store, db, models.all);
+  assert.is(pragma('wal_autocheckpoint'), 100_000, 'tuned while catching up');
+  await run.ready;
+  assert.is(run.applied, 12_002);
+  assert.ok(models.users.hasToken(userId!, 'jti-119-99'));
+  assert.is(pragma('wal_autocheckpoint'), 1_000, 'live again once caught up');
+  assert.is(pragma('cache_size'), liveCacheSize);
+  assert.is(statSync(join(dir, 'projections.sqlite-wal')).size, 0, 'the log was checkpointed and truncated');
+  await run.stop();
   db.close();
   await store.close();
 });

@@ -14,6 +14,11 @@ export async function hasImage(docker: Docker, reference: string): Promise<boole
   }
 }
 
+/** A create (or start) refused because the image is not on the engine. */
+export function isNoSuchImage(error: unknown): boolean {
+  return (error as { statusCode?: unknown } | null)?.statusCode === 404 && /^no such image/i.test(engineMessage(error));
+}
+
 /**
  * The engine's own words, without docker-modem's "(HTTP code 404) unexpected - " prefix, the OCI
  * runtime's layers of "failed to create shim task: …", and echoes like "manifest unknown:

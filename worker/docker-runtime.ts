@@ -7,7 +7,7 @@ import { performance } from 'node:perf_hooks';
 import { type Duplex, Writable } from 'node:stream';
 import type Docker from 'dockerode';
 import type { ContainerPhase, ContainerRunOutcome, ContainerRunSpec, ContainerRuntime } from '../src/ports/container-runtime.ts';
-import { engineMessage, hasImage, messageOf } from './docker-engine.ts';
+import { engineMessage, hasImage, isNoSuchImage, messageOf } from './docker-engine.ts';
 import { type ImagePruner, isOutOfSpace } from './image-pruner.ts';
 
 export type DockerRuntimeOptions = {
@@ -71,26 +71,54 @@ export function createDockerRuntime(docker: Docker, options: DockerRuntimeOption
     await retriedWhenOutOfSpace(pruner, `pull of ${image}`, () => pullToTheEnd(docker, image));
   });
 
+  /**
+   * Images this runtime has found on the engine (or pulled). With the `missing` policy a run of
+   * one goes straight to the create: asking the engine first would cost every execution a round
+   * trip (a few ms of a cold start). One removed since (by a prune, another worker's on the same
+   * engine, an operator) fails that create with "No such image"; the run then makes sure of the
+   * image as on first use and creates again.
+   */
+  const seenOnEngine = new Set<string>();
+
   const ensureImage = async (image: string) => {
-    if (settings.pullPolicy === 'missing' && (await hasImage(docker, image))) return;
+    if (settings.pullPolicy === 'missing' && (seenOnEngine.has(image) || (await hasImage(docker, image)))) {
+      seenOnEngine.add(image);
+      return;
+    }
     await pullOnce(image);
+    seenOnEngine.add(image);
   };
 
-  const run = async (spec: ContainerRunSpec): Promise<ContainerRunOutcome> => {
-    const pulling = performance.now();
+  /** Null when the image is there; else the outcome of the run that could not get it. */
+  const imageUnavailable = async (spec: ContainerRunSpec): Promise<ContainerRunOutcome | null> => {
     try {
       await ensureImage(spec.image);
     } catch (error) {
       return notStarted(failureReason(error, `image ${spec.image} could not be pulled`));
     }
-    reportPhase(spec, 'pull', pulling);
     // A pull can outlast a worker's drain: what has not started by then is not started at all.
-    if (spec.signal?.aborted) return notStarted(abortReason(spec.signal));
+    return spec.signal?.aborted ? notStarted(abortReason(spec.signal)) : null;
+  };
+
+  const run = async (spec: ContainerRunSpec): Promise<ContainerRunOutcome> => {
+    const pulling = performance.now();
+    const noImage = await imageUnavailable(spec);
+    if (noImage) return noImage;
+    reportPhase(spec, 'pull', pulling);
     const creating = performance.now();
+    const config = containerConfig(spec, settings);
+    const create = () => retriedWhenOutOfSpace(pruner, `create from ${spec.image}`, () => docker.createContainer(config));
     let container: Docker.Container;
     try {
-      const config = containerConfig(spec, settings);
-      container = await retriedWhenOutOfSpace(pruner, `create from ${spec.image}`, () => docker.createContainer(config));
+      try {
+        container = await create();
+      } catch (error) {
+        // Gone since this runtime saw it: fetched again (the time counts in create_start).
+        if (!isNoSuchImage(error) || !seenOnEngine.delete(spec.image)) throw error;
+        const stillNoImage = await imageUnavailable(spec);
+        if (stillNoImage) return stillNoImage;
+        container = await create();
+      }
     } catch (error) {
       // Nothing to remove: a failed create leaves no container (and a name conflict means the
       // container that holds the name is not ours to remove).

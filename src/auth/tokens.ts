@@ -2,6 +2,8 @@ import { sign } from 'hono/jwt';
 import type { IssuedToken } from '../domain/users.ts';
 
 export const TOKEN_ALGORITHM = 'HS256';
+/** TOKEN_ALGORITHM's key, for crypto.subtle.importKey. */
+export const TOKEN_KEY_ALGORITHM = { name: 'HMAC', hash: 'SHA-256' } as const;
 
 export type TokenClaims = { sub: string; email: string; jti: string; iat: number; exp: number };
 

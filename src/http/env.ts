@@ -1,11 +1,14 @@
 import type { Context } from 'hono';
 import type { Principal } from '../auth/principal.ts';
+import type { TokenClaims } from '../auth/tokens.ts';
 
 export type AppEnv = {
   Variables: {
     correlationId: string;
     principal: Principal;
     jwtPayload: Record<string, unknown>;
+    /** A verified token's claims, set by authenticate. */
+    claims: TokenClaims;
   };
 };
 

@@ -25,8 +25,8 @@ export type Job = {
 /**
  * The phases of one execution on a worker: waiting in the queue (from the api's queuedAt to the
  * worker taking the job, so it includes any clock skew between their hosts), making sure the
- * image is there (an inspect when it is, a pull when not), creating and starting the container,
- * running it (start to exit), and removing it.
+ * image is there (a pull when it is not; an inspect the first time a worker runs it, nothing
+ * after), creating and starting the container, running it (start to exit), and removing it.
  */
 export type ExecutionPhase = 'queueWait' | 'pull' | 'createStart' | 'run' | 'remove';
 

@@ -86,6 +86,14 @@ export function defineSqliteDriverContract(name: string, openSqlite: (path: stri
     assert.type(db.prepare('SELECT i FROM t WHERE i = ?').get(2n ** 40n)?.i, 'number');
   });
 
+  it('values answers each row as an array in column order, and all still as objects', (db) => {
+    db.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT, data TEXT) STRICT; INSERT INTO t VALUES (1, 'a', '{}'), (2, 'b', NULL);");
+    const select = db.prepare('SELECT data, id, name FROM t WHERE id >= ? ORDER BY id');
+    assert.equal(plain(select.values(1)), [['{}', 1, 'a'], [null, 2, 'b']]);
+    assert.equal(plain(select.all(2)), [{ data: null, id: 2, name: 'b' }]);
+    assert.equal(select.values(3), []);
+  });
+
   it('a negative LIMIT means no limit', (db) => {
     db.exec('CREATE TABLE t (x INTEGER) STRICT; INSERT INTO t VALUES (1), (2), (3);');
     assert.is(db.prepare('SELECT x FROM t ORDER BY x LIMIT ?').all(-1).length, 3);

@@ -80,12 +80,18 @@ export function startCatchUpSubscription(
         const page = await source.readPage(after, PAGE_SIZE);
         for (const event of page) {
           if (stopped) return;
-          if (wanted(event)) await handler(event);
+          if (wanted(event)) {
+            // A synchronous handler (the projections') is not awaited: a microtask per event
+            // is a measurable part of catching up a million of them.
+            const handled = handler(event);
+            if (handled !== undefined) await handled;
+          }
           after = event.position;
         }
         // A synchronous store and handler would otherwise catch up a long log in one task and
         // starve timers and sockets; one macrotask per page keeps the process responsive.
-        if (page.length === PAGE_SIZE) await new Promise((resolve) => setTimeout(resolve, 0));
+        // setImmediate, not setTimeout(0): a timer waits at least 1 ms, 2 s over a million events.
+        if (page.length === PAGE_SIZE) await new Promise((resolve) => setImmediate(resolve));
         else await idle();
       }
     } catch (error) {

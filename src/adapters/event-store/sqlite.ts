@@ -8,7 +8,7 @@ import {
   type RecordedEvent,
   WrongExpectedRevisionError,
 } from '../../ports/event-store.ts';
-import { type SqliteDatabase, type SqliteRow, inWriteTransaction } from '../sqlite/driver.ts';
+import { type SqliteDatabase, type SqliteValue, inWriteTransaction } from '../sqlite/driver.ts';
 import { createAppendSignal, createSubscriptionSet } from './catch-up-subscription.ts';
 import { assertExpectedRevision } from './expected-revision.ts';
 
@@ -36,6 +36,7 @@ const SCHEMA = `
   ) STRICT;
 `;
 
+// Rows are read as arrays (SqliteStatement.values), in this order: see toRecorded.
 const COLUMNS = 'position, stream_name, revision, id, type, data, metadata, recorded_at';
 
 type EventRow = {
@@ -131,7 +132,7 @@ export function createSqliteEventStore(db: SqliteDatabase, options: SqliteEventS
 
   const readAllNow = ({ after = 0, direction = 'forwards', maxCount }: ReadAllOptions = {}) => {
     const statement = direction === 'forwards' ? statements.allForwards : statements.allBackwards;
-    return statement.all(after, limit(maxCount)).map(toRecorded);
+    return statement.values(after, limit(maxCount)).map(toRecorded);
   };
   const subscriptions = createSubscriptionSet({
     readPage: async (after, maxCount) => readAllNow({ after, maxCount }),
@@ -156,8 +157,8 @@ export function createSqliteEventStore(db: SqliteDatabase, options: SqliteEventS
       assertOpen();
       const rows =
         direction === 'forwards'
-          ? statements.streamForwards.all(streamName, fromRevision ?? 0, limit(maxCount))
-          : statements.streamBackwards.all(streamName, fromRevision ?? Number.MAX_SAFE_INTEGER, limit(maxCount));
+          ? statements.streamForwards.values(streamName, fromRevision ?? 0, limit(maxCount))
+          : statements.streamBackwards.values(streamName, fromRevision ?? Number.MAX_SAFE_INTEGER, limit(maxCount));
       return rows.map(toRecorded);
     },
 
@@ -229,16 +230,16 @@ function prepareStatements(db: SqliteDatabase) {
 /** SQLite reads a negative LIMIT as "no limit". */
 const limit = (maxCount: number | undefined) => (maxCount === undefined ? -1 : Math.max(0, maxCount));
 
-function toRecorded(row: SqliteRow): RecordedEvent {
-  const event = row as EventRow;
+/** A row of COLUMNS, as an array. */
+function toRecorded(row: SqliteValue[]): RecordedEvent {
   return {
-    id: event.id,
-    streamName: event.stream_name,
-    revision: event.revision,
-    position: event.position,
-    type: event.type,
-    data: JSON.parse(event.data) as unknown,
-    metadata: JSON.parse(event.metadata) as EventMetadata,
-    recordedAt: event.recorded_at,
+    id: row[3] as string,
+    streamName: row[1] as string,
+    revision: row[2] as number,
+    position: row[0] as number,
+    type: row[4] as string,
+    data: JSON.parse(row[5] as string) as unknown,
+    metadata: JSON.parse(row[6] as string) as EventMetadata,
+    recordedAt: row[7] as string,
   };
 }

@@ -24,6 +24,7 @@ export function openBunSqlite(path: string): SqliteDatabase {
         // bun:sqlite answers a missing row with null; the seam (and better-sqlite3) with undefined.
         get: (...params: SqliteValue[]) => statement.get(...params) ?? undefined,
         all: (...params: SqliteValue[]) => statement.all(...params),
+        values: (...params: SqliteValue[]) => statement.values(...params),
       };
     },
     close() {

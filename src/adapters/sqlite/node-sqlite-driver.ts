@@ -1,4 +1,4 @@
-import { DatabaseSync } from 'node:sqlite';
+import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import type { SqliteDatabase, SqliteValue } from './driver.ts';
 
 /**
@@ -17,6 +17,8 @@ export function openNodeSqlite(path: string): SqliteDatabase {
     },
     prepare(sql) {
       const statement = db.prepare(sql);
+      // Returning arrays is a setting of a statement, not of a call: they get a statement of their own.
+      let rows: StatementSync | undefined;
       return {
         run: (...params: SqliteValue[]) => {
           const { changes, lastInsertRowid } = statement.run(...params);
@@ -25,6 +27,13 @@ export function openNodeSqlite(path: string): SqliteDatabase {
         // Rows have a null prototype; spread, JSON and property reads treat them as any object.
         get: (...params: SqliteValue[]) => statement.get(...params),
         all: (...params: SqliteValue[]) => statement.all(...params),
+        values: (...params: SqliteValue[]) => {
+          if (rows === undefined) {
+            rows = db.prepare(sql);
+            rows.setReturnArrays(true);
+          }
+          return rows.all(...params) as unknown as SqliteValue[][];
+        },
       };
     },
     close() {

@@ -16,6 +16,7 @@ declare module 'bun:sqlite' {
     run(...params: Value[]): { changes: number; lastInsertRowid: number | bigint };
     get(...params: Value[]): Record<string, unknown> | null;
     all(...params: Value[]): Record<string, unknown>[];
+    values(...params: Value[]): Value[][];
   }
 }
 
@@ -31,5 +32,7 @@ declare module 'node:sqlite' {
     run(...params: Value[]): { changes: number | bigint; lastInsertRowid: number | bigint };
     get(...params: Value[]): Record<string, unknown> | undefined;
     all(...params: Value[]): Record<string, unknown>[];
+    /** From then on, rows are arrays of their values in column order (Node 22.16, Deno 2.4). */
+    setReturnArrays(enabled: boolean): void;
   }
 }

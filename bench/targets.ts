@@ -1,0 +1,31 @@
+/**
+ * The targets of issue 7, by figure name. Benchmarks report them; nothing ever fails on them
+ * (tests never assert timings). A figure with no target here is reported for its own sake.
+ */
+import { TARGETS as API } from './api.ts';
+import type { Figure } from './figure.ts';
+import { TARGETS as STORAGE } from './storage.ts';
+
+export type Target = { text: string; met(figure: Figure): boolean };
+
+const ratioAtLeast = (minimum: number): Target => ({ text: `ratio ≥ ${minimum}`, met: (f) => f.ratio >= minimum });
+const ratioAtMost = (maximum: number): Target => ({ text: `ratio ≤ ${maximum}`, met: (f) => f.ratio <= maximum });
+const rateAtLeast = (minimum: number, unit: string): Target => ({
+  text: `≥ ${minimum.toLocaleString('en')} ${unit}`,
+  met: (f) => f.median >= minimum,
+});
+
+export const TARGETS: Readonly<Record<string, Target>> = {
+  // Aim for 1.05: the platform's own work under ~35 ms on top of ~700 ms of Docker.
+  'cold-execution-overhead': ratioAtMost(1.1),
+  'concurrency-8': ratioAtLeast(0.9),
+  'api-functions-node': ratioAtLeast(API.ratio),
+  'api-functions-bun': ratioAtLeast(API.ratio),
+  'api-idle-rss': { text: `< ${API.idleRssMb} MB`, met: (f) => f.median < API.idleRssMb },
+  'sqlite-append': rateAtLeast(STORAGE.commandsPerSecond, 'commands/s'),
+  'sqlite-append-batch': rateAtLeast(STORAGE.batchEventsPerSecond, 'events/s'),
+  'projection-rebuild': {
+    text: `≥ ${STORAGE.rebuildEventsPerSecond.toLocaleString('en')} events/s, peak RSS < ${STORAGE.rebuildPeakRssMb} MB`,
+    met: (f) => f.median >= STORAGE.rebuildEventsPerSecond && Number(f.notes?.['peakRssMb']) < STORAGE.rebuildPeakRssMb,
+  },
+};
