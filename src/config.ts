@@ -33,7 +33,7 @@ export type Config = {
     graceMs: number;
   };
   /** Set: jobs and results go over NATS JetStream; unset: the in-process bus (one process). */
-  natsUrl: string | undefined;
+  nats: NatsEndpoint | undefined;
   worker: {
     id: string | undefined;
     concurrency: number;
@@ -57,6 +57,17 @@ export type Config = {
   metricsPort: number | undefined;
   /** Where the Docker engine listens (`DOCKER_HOST`); undefined: the default local socket. */
   docker: { socketPath: string } | { host: string; port: number; protocol: 'http' } | undefined;
+};
+
+/**
+ * FAASBOX_NATS_URL: one or more comma-separated `nats://` or `tls://` URLs. Credentials ride in
+ * the first URL's user part, as in most connection strings (`nats://user:password@host:4222`,
+ * or a token alone: `nats://token@host:4222`); nats.js ignores them there, so they are taken
+ * out and given to it as options.
+ */
+export type NatsEndpoint = {
+  servers: string[];
+  auth: { user: string; pass: string } | { token: string } | undefined;
 };
 
 export class ConfigError extends Error {
@@ -104,7 +115,12 @@ const schema = z
     FAASBOX_MAX_ACTIVE_PER_USER: integer(4, 1, 10_000),
     FAASBOX_MAX_ACTIVE: integer(0, 0, 1_000_000),
     FAASBOX_EXECUTION_GRACE_MS: integer(30_000, 1_000, 3_600_000),
-    FAASBOX_NATS_URL: z.string().trim().min(1).optional(),
+    FAASBOX_NATS_URL: z
+      .string()
+      .trim()
+      .min(1)
+      .refine((value) => parseNatsUrl(value) !== null, 'must be nats:// or tls:// URLs, comma-separated, with a host')
+      .optional(),
     FAASBOX_WORKER_ID: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be 1 to 64 letters, digits, ".", "_" or "-"').optional(),
     FAASBOX_WORKER_CONCURRENCY: integer(4, 1, 256),
     FAASBOX_PULL_POLICY: z.enum(['missing', 'always']).default('missing'),
@@ -172,7 +188,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       maxActive: e.FAASBOX_MAX_ACTIVE === 0 ? null : e.FAASBOX_MAX_ACTIVE,
       graceMs: e.FAASBOX_EXECUTION_GRACE_MS,
     },
-    natsUrl: e.FAASBOX_NATS_URL,
+    nats: e.FAASBOX_NATS_URL === undefined ? undefined : parseNatsUrl(e.FAASBOX_NATS_URL)!,
     worker: {
       id: e.FAASBOX_WORKER_ID,
       concurrency: e.FAASBOX_WORKER_CONCURRENCY,
@@ -188,6 +204,27 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     metricsPort: e.FAASBOX_METRICS_PORT,
     docker: dockerEndpoint(e.DOCKER_HOST),
   };
+}
+
+/** Null when any URL is malformed. */
+function parseNatsUrl(value: string): NatsEndpoint | null {
+  const servers: string[] = [];
+  let auth: NatsEndpoint['auth'];
+  for (const item of value.split(',').map((part) => part.trim()).filter(Boolean)) {
+    let url: URL;
+    try {
+      url = new URL(item);
+    } catch {
+      return null;
+    }
+    if ((url.protocol !== 'nats:' && url.protocol !== 'tls:') || url.hostname === '') return null;
+    if (url.username !== '' && auth === undefined) {
+      const user = decodeURIComponent(url.username);
+      auth = url.password === '' ? { token: user } : { user, pass: decodeURIComponent(url.password) };
+    }
+    servers.push(`${url.protocol}//${url.host}`);
+  }
+  return servers.length === 0 ? null : { servers, auth };
 }
 
 const commaSet = (list: string) =>

@@ -44,6 +44,23 @@ config('the event store is embedded unless an EventStoreDB connection string is 
   );
 });
 
+config('NATS credentials are taken out of the URL and given apart; a malformed URL is named, never echoed', () => {
+  assert.is(loadConfig({}).nats, undefined);
+  assert.equal(loadConfig({ FAASBOX_NATS_URL: 'nats://nats:4222' }).nats, { servers: ['nats://nats:4222'], auth: undefined });
+  assert.equal(loadConfig({ FAASBOX_NATS_URL: 'nats://faasbox:p%40ss%2Fword@nats-1:4222, tls://nats-2:4222' }).nats, {
+    servers: ['nats://nats-1:4222', 'tls://nats-2:4222'],
+    auth: { user: 'faasbox', pass: 'p@ss/word' },
+  });
+  assert.equal(loadConfig({ FAASBOX_NATS_URL: 'nats://s3cr3t-token@nats:4222' }).nats?.auth, { token: 's3cr3t-token' });
+  for (const bad of ['http://user:hunter2@nats:4222', 'nats://user:hunter2@', 'hunter2']) {
+    assert.throws(
+      () => loadConfig({ FAASBOX_NATS_URL: bad }),
+      (e: Error) => /FAASBOX_NATS_URL/.test(e.message) && !e.message.includes('hunter2'),
+      bad,
+    );
+  }
+});
+
 config('numbers are whole and in range; every bad variable is named', () => {
   assert.throws(
     () => loadConfig({ PORT: '80x', FAASBOX_BCRYPT_COST: '9', FAASBOX_TOKEN_LIFETIME_SECONDS: '-1' }),

@@ -73,12 +73,12 @@ export function runFaasbox(runtime: Runtime): void {
 async function main(runtime: Runtime) {
   const role = parseRole(process.argv[2]);
   const config = loadConfig(process.env);
-  if (role !== 'all' && config.natsUrl === undefined) {
+  if (role !== 'all' && config.nats === undefined) {
     throw new ConfigError(`FAASBOX_NATS_URL is required to run the ${role} on its own`);
   }
   const jwtSecret = role === 'worker' ? undefined : resolveJwtSecret(config);
-  const bus: JobBus = config.natsUrl
-    ? await connectNatsJobBus({ servers: config.natsUrl, name: `faasbox-${role}` })
+  const bus: JobBus = config.nats
+    ? await connectNatsJobBus({ ...config.nats, name: `faasbox-${role}` })
     : createInProcessJobBus();
   // One registry per process: in `all` the api's /metrics shows the worker's figures too.
   const metrics = createMetrics();

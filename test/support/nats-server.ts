@@ -20,13 +20,17 @@ export type NatsServer = {
   restart(): Promise<void>;
 };
 
-export async function startNatsServer(): Promise<NatsServer> {
+/** `auth`: the server then requires this user and password of every client. */
+export async function startNatsServer(options: { auth?: { user: string; pass: string } } = {}): Promise<NatsServer> {
   const dir = mkdtempSync(join(tmpdir(), 'faasbox-nats-'));
   const storeDir = join(dir, 'store');
   const configFile = join(dir, 'nats.conf');
   // Statuses carry stdout and stderr of up to 1 MiB each: the default 1 MB max_payload is too
   // small. Deployments need the same setting.
-  writeFileSync(configFile, 'max_payload: 8MB\n');
+  writeFileSync(
+    configFile,
+    `max_payload: 8MB\n${options.auth ? `authorization: { user: ${JSON.stringify(options.auth.user)}, password: ${JSON.stringify(options.auth.pass)} }\n` : ''}`,
+  );
   const port = await freePort();
   let child: ChildProcess | null = null;
 

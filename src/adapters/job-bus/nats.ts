@@ -40,6 +40,8 @@ import {
 
 export type NatsJobBusOptions = {
   servers: string | string[];
+  /** The server's user and password, or its token; none when it requires no authentication. */
+  auth?: { user: string; pass: string } | { token: string } | undefined;
   /** Shown by the server (connz), to tell api and worker connections apart. */
   name?: string;
   /** Stream replicas: 1 for a single server, 3 on a JetStream cluster. Default 1. */
@@ -77,6 +79,7 @@ const retryDelayMs = (deliveryCount: number) => Math.min(250 * 2 ** Math.max(0, 
 export async function connectNatsJobBus(options: NatsJobBusOptions): Promise<JobBus> {
   const nc = await connect({
     servers: options.servers,
+    ...options.auth,
     ...(options.name ? { name: options.name } : {}),
     // A broker outage must never end the process: keep trying, and publish fails meanwhile.
     maxReconnectAttempts: -1,
