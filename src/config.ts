@@ -1,3 +1,4 @@
+import proxyAddr from 'proxy-addr';
 import { z } from 'zod';
 
 /**
@@ -25,6 +26,11 @@ export type Config = {
   /** Registries functions may pull from (`host[:port]`, `docker.io` for Docker Hub); empty: any. */
   allowedRegistries: ReadonlySet<string>;
   operators: ReadonlySet<string>;
+  /**
+   * Peers whose `X-Forwarded-For` is believed (IPs, CIDR ranges, or `loopback`, `linklocal`,
+   * `uniquelocal`); empty: the socket's address is the client's.
+   */
+  trustedProxies: readonly string[];
   executions: {
     maxActivePerUser: number;
     /** Across all users; null: no global cap. */
@@ -112,6 +118,10 @@ const schema = z
     FAASBOX_MAX_MEMORY_MB: integer(2048, 6, 1024 * 1024),
     FAASBOX_OPERATORS: z.string().default(''),
     FAASBOX_ALLOWED_REGISTRIES: z.string().default(''),
+    FAASBOX_TRUSTED_PROXIES: z
+      .string()
+      .default('')
+      .refine(compilesAsProxyList, 'must be comma-separated IP addresses, CIDR ranges, loopback, linklocal or uniquelocal'),
     FAASBOX_MAX_ACTIVE_PER_USER: integer(4, 1, 10_000),
     FAASBOX_MAX_ACTIVE: integer(0, 0, 1_000_000),
     FAASBOX_EXECUTION_GRACE_MS: integer(30_000, 1_000, 3_600_000),
@@ -183,6 +193,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     },
     operators: commaSet(e.FAASBOX_OPERATORS.toLowerCase()),
     allowedRegistries: commaSet(e.FAASBOX_ALLOWED_REGISTRIES.toLowerCase()),
+    trustedProxies: [...commaSet(e.FAASBOX_TRUSTED_PROXIES)],
     executions: {
       maxActivePerUser: e.FAASBOX_MAX_ACTIVE_PER_USER,
       maxActive: e.FAASBOX_MAX_ACTIVE === 0 ? null : e.FAASBOX_MAX_ACTIVE,
@@ -204,6 +215,15 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     metricsPort: e.FAASBOX_METRICS_PORT,
     docker: dockerEndpoint(e.DOCKER_HOST),
   };
+}
+
+function compilesAsProxyList(list: string): boolean {
+  try {
+    proxyAddr.compile([...commaSet(list)]);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Null when any URL is malformed. */

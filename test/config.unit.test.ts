@@ -61,6 +61,12 @@ config('NATS credentials are taken out of the URL and given apart; a malformed U
   }
 });
 
+config('trusted proxies are addresses, CIDR ranges or named ranges; anything else is refused at start', () => {
+  assert.equal(loadConfig({}).trustedProxies, []);
+  assert.equal(loadConfig({ FAASBOX_TRUSTED_PROXIES: 'loopback, 10.0.0.0/8,fd00::1' }).trustedProxies, ['loopback', '10.0.0.0/8', 'fd00::1']);
+  assert.throws(() => loadConfig({ FAASBOX_TRUSTED_PROXIES: 'proxy.internal' }), (e: Error) => /FAASBOX_TRUSTED_PROXIES/.test(e.message));
+});
+
 config('numbers are whole and in range; every bad variable is named', () => {
   assert.throws(
     () => loadConfig({ PORT: '80x', FAASBOX_BCRYPT_COST: '9', FAASBOX_TOKEN_LIFETIME_SECONDS: '-1' }),

@@ -7,6 +7,7 @@ import { createInProcessJobBus } from '../adapters/job-bus/in-process.ts';
 import { connectNatsJobBus } from '../adapters/job-bus/nats.ts';
 import { type Config, ConfigError, loadConfig } from '../config.ts';
 import { createApp } from '../http/app.ts';
+import { clientAddressBehind } from '../http/client-address.ts';
 import type { ClientAddressOf } from '../http/env.ts';
 import { describeError, jsonLogger as log } from '../log.ts';
 import { createMetrics, type Metrics } from '../metrics/metrics.ts';
@@ -164,7 +165,7 @@ async function startApi(
   const store = await openEventStore(config, runtime.openSqlite);
   const platform = await startPlatform(config, { store, bus, readModels: readModels.db }, log, { metrics });
   const app = createApp(platform, {
-    clientAddressOf: runtime.clientAddressOf,
+    clientAddressOf: clientAddressBehind(config.trustedProxies, runtime.clientAddressOf),
     reportError: (error, correlationId) => log('error', 'request failed', { correlationId, ...describeError(error) }),
   });
   const server = await runtime.serve(app.fetch, { port: config.port, hostname: config.host });
