@@ -219,6 +219,8 @@ tokens('unknown email and wrong password get the same 401', async () => {
   const unknown = await api('POST', '/v1/tokens', { json: { email: uniqueEmail('nobody'), password: 'not the password' } });
   assertProblem(wrong, 401);
   assertProblem(unknown, 401);
+  // RFC 9110: a 401 names the scheme to use, a login's too.
+  assert.is(wrong.headers.get('www-authenticate'), 'Bearer realm="faasbox"');
   const { correlationId: _a, ...wrongBody } = wrong.body;
   const { correlationId: _b, ...unknownBody } = unknown.body;
   assert.equal(wrongBody, unknownBody);

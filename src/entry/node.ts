@@ -1,7 +1,9 @@
-import type { Server } from 'node:http';
-import { serve } from '@hono/node-server';
+import { createServer } from 'node:http';
+import type { Socket } from 'node:net';
+import { RequestError, getRequestListener } from '@hono/node-server';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import { openBetterSqlite3 } from '../adapters/sqlite/better-sqlite3-driver.ts';
+import { PROBLEM_CONTENT_TYPE, problemJson } from '../http/problem.ts';
 import { runFaasbox } from './start.ts';
 
 /** Node: @hono/node-server and better-sqlite3. Run with `node --import tsx src/entry/node.ts [role]`. */
@@ -9,9 +11,29 @@ runFaasbox({
   name: 'node',
   serve: (fetch, { port, hostname }) =>
     new Promise((resolve, reject) => {
-      // Plain HTTP/1.1: serve() makes an http.Server unless told to use http2.
-      const server = serve({ fetch, port, hostname }, (info) => resolve({ port: info.port, close })) as Server;
+      // A request Node can parse but not turn into a URL (a backslash in the path) never reaches
+      // the app; it still gets a problem, not @hono/node-server's empty 400.
+      const listener = getRequestListener(fetch, {
+        hostname,
+        errorHandler: (error) =>
+          error instanceof RequestError
+            ? problem(400, 'malformed-request', 'the request target is not a valid URL')
+            : problem(500, 'internal', 'an unexpected error occurred'),
+      });
+      const server = createServer(listener);
+      // Requests Node's parser refuses (oversized headers, bytes not allowed in HTTP): the same.
+      server.on('clientError', refuseMalformed);
       server.once('error', reject);
+      server.listen(port, hostname, () => {
+        const address = server.address();
+        resolve({ port: typeof address === 'object' && address ? address.port : port, close });
+      });
+      // A client reuses an idle connection until its own keep-alive timeout (undici's: the
+      // server's hint less a second). Node's 5 s default leaves that second as the only margin,
+      // and a loaded machine loses it: the server closes the socket as a request arrives on it,
+      // and the client gets ECONNRESET for a POST it cannot safely retry. The client closes
+      // first with a long server timeout (Fastify's default is 72 s for the same reason).
+      server.keepAliveTimeout = 72_000;
       const close = () =>
         new Promise<void>((closed) => {
           // close() ends the connections idle at that moment; one still answering a request would
@@ -26,3 +48,18 @@ runFaasbox({
   openSqlite: openBetterSqlite3,
   clientAddressOf: (c) => getConnInfo(c).remote.address ?? 'unknown',
 });
+
+const problem = (status: number, slug: string, detail: string) =>
+  new Response(problemJson(status, slug, detail), { status, headers: { 'content-type': PROBLEM_CONTENT_TYPE } });
+
+/** Node's clientError: answer what its parser refused as problem+json, then drop the connection. */
+function refuseMalformed(error: Error & { code?: string }, socket: Socket) {
+  if (!socket.writable || error.code === 'ECONNRESET') return void socket.destroy();
+  const [status, detail] =
+    error.code === 'HPE_HEADER_OVERFLOW' ? [431, 'the request headers are too large'] : [400, 'the request is not valid HTTP/1.1'];
+  const body = problemJson(status, 'malformed-request', detail);
+  const reason = status === 431 ? 'Request Header Fields Too Large' : 'Bad Request';
+  socket.end(
+    `HTTP/1.1 ${status} ${reason}\r\ncontent-type: ${PROBLEM_CONTENT_TYPE}\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+  );
+}

@@ -94,9 +94,12 @@ function toProblem(error: unknown, c: Context<AppEnv>, options: AppOptions): Res
   if (error instanceof DomainError) {
     const { status, slug } = DOMAIN_STATUS[error.code];
     const retryAfter = error.retryAfterSeconds;
-    return retryAfter === undefined
-      ? problemResponse(c, status, slug, error.message)
-      : problemResponse(c, status, slug, error.message, {}, { 'retry-after': String(Math.max(1, retryAfter)) });
+    const headers: Record<string, string> = {
+      ...(retryAfter === undefined ? {} : { 'retry-after': String(Math.max(1, retryAfter)) }),
+      // RFC 9110: every 401 names a scheme the client can use; for Faasbox that is a bearer token.
+      ...(status === 401 ? { 'www-authenticate': 'Bearer realm="faasbox"' } : {}),
+    };
+    return problemResponse(c, status, slug, error.message, {}, headers);
   }
   if (error instanceof HTTPException) {
     const challenge = error.res?.headers.get('www-authenticate');

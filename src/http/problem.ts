@@ -19,6 +19,7 @@ const TITLES: Record<number, string> = {
   409: 'Conflict',
   413: 'Content Too Large',
   415: 'Unsupported Media Type',
+  431: 'Request Header Fields Too Large',
   429: 'Too Many Requests',
   500: 'Internal Server Error',
   503: 'Service Unavailable',
@@ -33,16 +34,16 @@ export function problemResponse(
   extensions: Record<string, unknown> = {},
   headers: Record<string, string> = {},
 ): Response {
-  const body: Problem = {
-    type: `urn:faasbox:problem:${slug}`,
-    title: TITLES[status] ?? 'Error',
-    status,
-    detail,
-    ...extensions,
-  };
   // Lets a user quote one id that finds the request in the logs.
   const correlationId: unknown = c.get('correlationId');
-  if (typeof correlationId === 'string') body.correlationId = correlationId;
-  return c.body(JSON.stringify(body), status, { ...headers, 'content-type': 'application/problem+json' });
+  const body = problemJson(status, slug, detail, typeof correlationId === 'string' ? { ...extensions, correlationId } : extensions);
+  return c.body(body, status, { ...headers, 'content-type': PROBLEM_CONTENT_TYPE });
 }
 
+export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
+
+/** The JSON text of a problem; for answers made before a request reaches the app (see entry/node.ts). */
+export function problemJson(status: number, slug: string, detail: string, extensions: Record<string, unknown> = {}): string {
+  const body: Problem = { type: `urn:faasbox:problem:${slug}`, title: TITLES[status] ?? 'Error', status, detail, ...extensions };
+  return JSON.stringify(body);
+}

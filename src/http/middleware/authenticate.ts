@@ -22,7 +22,9 @@ export function authenticate(platform: Platform): MiddlewareHandler<AppEnv>[] {
   // of its cost); imported once, the key is used as it is.
   const verifyToken = crypto.subtle
     .importKey('raw', new TextEncoder().encode(platform.config.jwtSecret), TOKEN_KEY_ALGORITHM, false, ['verify'])
-    .then((secret) => jwt({ secret, alg: TOKEN_ALGORITHM }));
+    // A fixed realm: hono/jwt's default is the request URL, which echoed a token sent in the
+    // query string (`?access_token=…`) back in the WWW-Authenticate header.
+    .then((secret) => jwt({ secret, alg: TOKEN_ALGORITHM, realm: 'faasbox' }));
   const verified = createVerifiedTokens(VERIFIED_TOKENS_KEPT);
   return [
     async (c, next) => {

@@ -3,7 +3,7 @@ import { issueToken } from '../../commands/issue-token.ts';
 import type { Platform } from '../../platform.ts';
 import { rejectPrototypeKeys } from '../middleware/reject-prototype-keys.ts';
 import type { AppEnv, ClientAddressOf } from '../env.ts';
-import { CredentialsSchema, TokenSchema, internalError, jsonBodyRefusals, problem, retryLater } from '../schemas.ts';
+import { CredentialsSchema, TokenSchema, internalError, jsonBodyRefusals, problem, retryLater, unauthorized } from '../schemas.ts';
 
 export function addTokenRoutes(app: OpenAPIHono<AppEnv>, platform: Platform, clientAddressOf: ClientAddressOf) {
   const login = createRoute({
@@ -16,7 +16,7 @@ export function addTokenRoutes(app: OpenAPIHono<AppEnv>, platform: Platform, cli
     responses: {
       200: { description: 'A bearer token', content: { 'application/json': { schema: TokenSchema } } },
       400: problem('Invalid body or malformed JSON'),
-      401: problem('Wrong email or password (one answer for both)'),
+      401: { ...unauthorized, description: 'Wrong email or password (one answer for both)' },
       ...jsonBodyRefusals,
       429: retryLater('Too many failed logins for this email from this address; the right password is refused too until Retry-After'),
       500: internalError,
