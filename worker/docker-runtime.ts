@@ -7,6 +7,7 @@ import { performance } from 'node:perf_hooks';
 import { type Duplex, Writable } from 'node:stream';
 import type Docker from 'dockerode';
 import type { ContainerPhase, ContainerRunOutcome, ContainerRunSpec, ContainerRuntime } from '../src/ports/container-runtime.ts';
+import { demuxOutput } from './demux-output.ts';
 import { engineMessage, hasImage, isNoSuchImage, messageOf } from './docker-engine.ts';
 import { type ImagePruner, isOutOfSpace } from './image-pruner.ts';
 
@@ -94,7 +95,7 @@ export function createDockerRuntime(docker: Docker, options: DockerRuntimeOption
     try {
       await ensureImage(spec.image);
     } catch (error) {
-      return notStarted(failureReason(error, `image ${spec.image} could not be pulled`));
+      return notStarted(await failureReason(docker, error, `image ${spec.image} could not be pulled`));
     }
     // A pull can outlast a worker's drain: what has not started by then is not started at all.
     return spec.signal?.aborted ? notStarted(abortReason(spec.signal)) : null;
@@ -122,7 +123,7 @@ export function createDockerRuntime(docker: Docker, options: DockerRuntimeOption
     } catch (error) {
       // Nothing to remove: a failed create leaves no container (and a name conflict means the
       // container that holds the name is not ours to remove).
-      return notStarted(failureReason(error, 'container could not be created'));
+      return notStarted(await failureReason(docker, error, 'container could not be created'));
     }
     try {
       return await runCreatedContainer(docker, container, spec, settings, creating);
@@ -208,14 +209,14 @@ async function runCreatedContainer(
     // Writing stdin to a container that exited without reading it fails (EPIPE); the outcome is
     // decided by the exit, not by the socket.
     attached.on('error', () => {});
-    docker.modem.demuxStream(attached, stdout.sink, stderr.sink);
+    demuxOutput(attached, stdout.sink, stderr.sink);
     return { stream: attached, outputEnded: endOf(attached) };
   };
   let connection: Awaited<ReturnType<typeof attach>>;
   try {
     connection = await attach();
   } catch (error) {
-    return notStarted(isEngineUnreachable(error) ? engineUnavailable(error) : `container could not be attached: ${engineMessage(error)}`);
+    return notStarted(await failureReason(docker, error, 'container could not be attached'));
   }
 
   try {
@@ -232,14 +233,14 @@ async function runCreatedContainer(
         },
       );
     } catch (error) {
-      return notStarted(failureReason(error, 'container could not start'));
+      return notStarted(await failureReason(docker, error, 'container could not start'));
     }
     const { stream, outputEnded } = connection;
     const startedAt = performance.now();
     reportPhase(spec, 'createStart', creating, startedAt);
     // The deadline runs from the start, not from the end of onStarted: a slow ack must not give
     // user code more time.
-    const ending = exitOrKillAtDeadline(container, spec.timeoutMs, settings.stopGraceMs, spec.signal);
+    const ending = exitOrKillAtDeadline(container, spec.timeoutMs, settings.stopGraceMs, spec.signal, outputEnded);
     ending.catch(() => {}); // awaited below; this only keeps an early rejection from being "unhandled"
 
     try {
@@ -269,7 +270,7 @@ async function runCreatedContainer(
     if (execFailure) return notStarted(`container could not start: ${execFailure}`);
     return { kind: 'exited', exitCode: state.ExitCode, oomKilled: state.OOMKilled, ...output };
   } catch (error) {
-    return { kind: 'failed', reason: isEngineUnreachable(error) ? engineUnavailable(error) : `container failed: ${engineMessage(error)}`, started: true };
+    return { kind: 'failed', reason: await failureReason(docker, error, 'container failed'), started: true };
   } finally {
     connection.stream.destroy();
   }
@@ -293,8 +294,10 @@ async function exitOrKillAtDeadline(
   timeoutMs: number,
   graceMs: number,
   signal: AbortSignal | undefined,
+  outputEnded: Promise<void>,
 ): Promise<Ending> {
   const exited = container.wait().then((): Ending => ({ kind: 'exited', at: performance.now() }));
+  const exitedOrEngineGone = exitUnlessEngineGone(container, exited, outputEnded, graceMs);
   let timer: NodeJS.Timeout | undefined;
   let onAbort: (() => void) | undefined;
   const deadline = new Promise<Ending>((resolve) => {
@@ -304,7 +307,7 @@ async function exitOrKillAtDeadline(
     else signal?.addEventListener('abort', onAbort, { once: true });
   });
   try {
-    const end = await Promise.race([exited, deadline]);
+    const end = await Promise.race([exited, exitedOrEngineGone, deadline]);
     if (end.kind !== 'exited') {
       await killContainer(container);
       await settledWithin(exited, graceMs);
@@ -314,6 +317,20 @@ async function exitOrKillAtDeadline(
     clearTimeout(timer);
     if (onAbort) signal?.removeEventListener('abort', onAbort);
   }
+}
+
+/**
+ * The wait, unless the engine went away: docker-modem settles a wait only when the engine's
+ * answer ends, so when the engine dies mid-run the connection closes and the wait never settles.
+ * The attach stream closes with it: once the output has ended and the wait has not answered
+ * within the grace, the engine is asked. Unreachable, it rejects with that error; a container
+ * that closed its output and runs on leaves it to the wait and the deadline.
+ */
+async function exitUnlessEngineGone(container: Docker.Container, exited: Promise<Ending>, outputEnded: Promise<void>, graceMs: number): Promise<Ending> {
+  await outputEnded;
+  if (await settledWithin(exited, graceMs)) return exited;
+  const { State: state } = await container.inspect();
+  return state.Running ? exited : { kind: 'exited', at: performance.now() };
 }
 
 const abortReason = (signal: AbortSignal | undefined) =>
@@ -479,29 +496,53 @@ function endOf(stream: Duplex): Promise<void> {
   });
 }
 
-/** Waits for `promise` (its failure ignored), but no longer than `ms`. */
-async function settledWithin(promise: Promise<unknown>, ms: number): Promise<void> {
+/** Waits for `promise` (its failure ignored), but no longer than `ms`; true if it settled. */
+async function settledWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
-  const elapsed = new Promise<void>((resolve) => {
-    timer = setTimeout(resolve, ms);
+  const elapsed = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
   });
-  await Promise.race([promise.then(ignore, ignore), elapsed]);
+  const settled = await Promise.race([promise.then(settledOk, settledOk), elapsed]);
   clearTimeout(timer);
+  return settled;
 }
 
-const ignore = () => {};
+const settledOk = () => true as const;
 
 // ---- errors
 
 const notStarted = (reason: string): ContainerRunOutcome => ({ kind: 'failed', reason, started: false });
 
-/** Why a step before user code failed, as the run's reason: `what` says which step. */
-function failureReason(error: unknown, what: string): string {
+/** Why a step of the run failed, as the run's reason: `what` says which step. */
+async function failureReason(docker: Docker, error: unknown, what: string): Promise<string> {
   if (error instanceof NoDiskSpaceError) return NO_DISK_SPACE;
-  return isEngineUnreachable(error) ? engineUnavailable(error) : `${what}: ${engineMessage(error)}`;
+  if (isEngineUnreachable(error)) return engineUnavailable(error);
+  // An engine going away fails a request in more ways than these: a broken pipe, errors of its
+  // own while it stops ("transport is closing"). Whether it is going, only a new connection
+  // tells (see src/entry/start.ts).
+  if (mayBeEngineGoing(error) && !(await answers(docker))) return engineUnavailable(error);
+  return `${what}: ${engineMessage(error)}`;
 }
 
-const engineUnavailable = (error: unknown) => `container engine unavailable: ${messageOf(error)}`;
+/** No answer from the engine at all, or a server error: not something the function's owner did. */
+const mayBeEngineGoing = (error: unknown) => {
+  const { statusCode } = (error ?? {}) as { statusCode?: unknown };
+  return statusCode === undefined || Number(statusCode) >= 500;
+};
+
+/** Whether the engine answers a ping, and soon: a frozen engine must not hold up the run's report. */
+async function answers(docker: Docker): Promise<boolean> {
+  let answered = false;
+  await settledWithin(
+    docker.ping().then(() => (answered = true)),
+    ENGINE_PING_TIMEOUT_MS,
+  );
+  return answered;
+}
+
+const ENGINE_PING_TIMEOUT_MS = 2000;
+
+const engineUnavailable = (error: unknown) => `container engine unavailable: ${engineMessage(error)}`;
 
 /** Socket errors from reaching the engine at all (no HTTP status): the engine is not there. */
 const ENGINE_UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ENOENT', 'EACCES', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);

@@ -1,3 +1,4 @@
+import { Agent } from 'node:http';
 import { hostname } from 'node:os';
 import process from 'node:process';
 // Node's timers, not the globals: Deno's global setTimeout returns a number, which has no unref().
@@ -87,7 +88,12 @@ async function main(runtime: Runtime) {
   let worker: RunningWorker | undefined;
   let metricsServer: MetricsServer | undefined;
   if (role !== 'api') {
-    const docker = new Docker(config.docker ?? { socketPath: '/var/run/docker.sock' });
+    // A new connection per request, none kept alive: an engine that stops closes its socket
+    // first and kills its containers after, still answering on connections already open. Only a
+    // new connection tells the runtime that the engine, not the function, ended a run.
+    // (docker-modem takes `agent`; dockerode's types do not list it.)
+    const engine = { ...(config.docker ?? { socketPath: '/var/run/docker.sock' }), agent: new Agent({ keepAlive: false }) };
+    const docker = new Docker(engine as Docker.DockerOptions);
     const workerId = config.worker.id ?? hostname();
     const pruner = createImagePruner(docker, {
       keepImages: config.worker.keepImages,

@@ -32,9 +32,9 @@ import {
 } from './support/arbitraries.ts';
 import { reportFigure } from './support/report.ts';
 
-/** Fixed, so a failure replays; FAASBOX_FUZZ_SEED / FAASBOX_FUZZ_RUNS explore further by hand. */
-const SEED = Number(process.env.FAASBOX_FUZZ_SEED ?? 20261128);
-const RUNS_PER_OPERATION = Number(process.env.FAASBOX_FUZZ_RUNS ?? 80);
+/** Fixed, so a failure replays; RELIABILITY_FUZZ_SEED / RELIABILITY_FUZZ_RUNS explore further by hand. */
+const SEED = Number(process.env.RELIABILITY_FUZZ_SEED ?? 20261128);
+const RUNS_PER_OPERATION = Number(process.env.RELIABILITY_FUZZ_RUNS ?? 80);
 /** Small, so bodies over it are cheap to send (the smallest FAASBOX_BODY_LIMIT_BYTES allows is 1024). */
 const BODY_LIMIT = 2048;
 const JWT_SECRET = randomBytes(24).toString('hex');
@@ -589,7 +589,7 @@ test(`every operation in /openapi.json, ${RUNS_PER_OPERATION} hostile requests e
     slowest,
     perOperation: Object.fromEntries(Object.entries(perOperation).map(([key, tally]) => [key, { requests: tally.requests, statuses: tally.statuses }])),
   });
-  assert.equal(failures, [], `FAASBOX_FUZZ_SEED=${SEED}\n${failures.join('\n\n')}`);
+  assert.equal(failures, [], `RELIABILITY_FUZZ_SEED=${SEED}\n${failures.join('\n\n')}`);
 
   // Meaningful only if the garbage reached every route in every shape, and some of it got through.
   for (const operation of w.operations) {
