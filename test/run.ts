@@ -7,6 +7,7 @@
  *   tsx test/run.ts --all                     both, one after the other, with one total (`npm test`)
  */
 import { spawn } from 'node:child_process';
+import { readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -16,24 +17,54 @@ if (!['', '--reliability', '--all'].includes(mode)) throw new Error(`unknown opt
 // Names of files to run, as a regular expression over file names: `unit`, `e2e`, `job-bus|executions`.
 const pattern = `(${kind.replace(/[^\w.|-]/g, '') || '.'}).*\\.test\\.ts$`;
 
-// The reliability suites take minutes and load the machine on purpose: they run apart, after the others.
-const regular = ['test', pattern, '-i', 'support', '-i', 'fixtures', '-i', 'reliability'];
-const reliability = ['test/reliability', pattern, '-i', 'support'];
-const runs = mode === '--all' ? [regular, reliability] : mode === '--reliability' ? [reliability] : [regular];
+/**
+ * The reliability suites load the machine on purpose and mostly wait (for timeouts, restarts,
+ * the engine): they run after the others, each file in its own process, this many at once. Each
+ * holds its own servers, ports and containers, and is written to pass on a loaded machine.
+ */
+const RELIABILITY_LANES = 3;
 
 type Counts = { passed: number; failed: number; skipped: number };
 
-function runUvu(args: string[]): Promise<Counts> {
+async function runRegular(): Promise<Counts> {
+  return runUvu(['test', pattern, '-i', 'support', '-i', 'fixtures', '-i', 'reliability'], 'live');
+}
+
+async function runReliability(): Promise<Counts> {
+  const files = readdirSync(`${root}test/reliability`).filter((file) => new RegExp(pattern).test(file));
+  const totals: Counts = { passed: 0, failed: 0, skipped: 0 };
+  const queue = [...files];
+  const lane = async () => {
+    for (let file = queue.shift(); file !== undefined; file = queue.shift()) {
+      // uvu takes a pattern: the file's exact name, escaped.
+      add(totals, await runUvu(['test/reliability', `^${file.replace(/[.]/g, '\\.')}$`], 'buffered'));
+    }
+  };
+  await Promise.all(Array.from({ length: RELIABILITY_LANES }, lane));
+  return totals;
+}
+
+const add = (totals: Counts, counts: Counts) => {
+  totals.passed += counts.passed;
+  totals.failed += counts.failed;
+  totals.skipped += counts.skipped;
+};
+
+/** `buffered`: the output is printed in one piece when the run ends, so parallel runs do not interleave. */
+function runUvu(args: string[], output: 'live' | 'buffered'): Promise<Counts> {
   const uvuArgs = ['node_modules/uvu/bin.js', ...args, ...(process.stdout.isTTY ? [] : ['--no-color'])];
-  const child = spawn(process.execPath, ['--import', 'tsx', ...uvuArgs], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
-  let output = '';
-  child.stdout.on('data', (chunk: Buffer) => {
-    process.stdout.write(chunk);
-    output += chunk.toString('utf8');
-  });
+  const child = spawn(process.execPath, ['--import', 'tsx', ...uvuArgs], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  let text = '';
+  const collect = (to: NodeJS.WriteStream) => (chunk: Buffer) => {
+    if (output === 'live') to.write(chunk);
+    text += chunk.toString('utf8');
+  };
+  child.stdout.on('data', collect(process.stdout));
+  child.stderr.on('data', collect(process.stderr));
   return new Promise((resolve) => {
     child.on('close', (code, signal) => {
-      const plain = output.replace(/\x1b\[[0-9;]*m/g, '');
+      if (output === 'buffered') process.stdout.write(text);
+      const plain = text.replace(/\x1b\[[0-9;]*m/g, '');
       const count = (label: string) => Number(new RegExp(`^\\s*${label}:\\s+(\\d+)`, 'm').exec(plain)?.[1] ?? NaN);
       const total = count('Total');
       const passed = Number.isNaN(count('Passed')) ? 0 : count('Passed');
@@ -46,12 +77,8 @@ function runUvu(args: string[]): Promise<Counts> {
 }
 
 const totals: Counts = { passed: 0, failed: 0, skipped: 0 };
-for (const args of runs) {
-  const counts = await runUvu(args);
-  totals.passed += counts.passed;
-  totals.failed += counts.failed;
-  totals.skipped += counts.skipped;
-}
+if (mode !== '--reliability') add(totals, await runRegular());
+if (mode !== '') add(totals, await runReliability());
 if (totals.skipped > 0) console.log(`\n${totals.skipped} test(s) skipped: each suite printed why above.`);
 console.log(`\n${totals.passed} passed, ${totals.failed} failed`);
 process.exit(totals.failed > 0 ? 1 : 0);
