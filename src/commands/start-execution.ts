@@ -58,8 +58,10 @@ export async function startExecution(
     context,
   );
 
-  const waiter = options.wait ? await watchOutcome(platform, executionId, deadline, options.correlationId) : undefined;
+  let waiter: Awaited<ReturnType<typeof watchOutcome>> | undefined;
   try {
+    // Inside the try: a bus that cannot open the watch cannot take the job either (503, not 500).
+    if (options.wait) waiter = await watchOutcome(platform, executionId, deadline, options.correlationId);
     await bus.publishJob({
       executionId,
       functionId: definition.functionId,

@@ -4,6 +4,8 @@
  * - Jobs: stream FAAS_JOBS (work queue) on `faas.jobs`, `Nats-Msg-Id` = executionId, one durable
  *   pull consumer `workers` shared by every worker. A worker pulls only as many messages as it
  *   has free slots, so the server never hands a busy worker a job another could run.
+ * - Claims: stream FAAS_CLAIMS on `faas.claims.<executionId>`. A worker claims a job before it
+ *   runs it, so a job the server offers again (it may, after a crash) never runs twice.
  * - Statuses: stream FAAS_RESULTS on `faas.results.<executionId>`, kept 24 h, so a status
  *   outlives an api restart. Waiting requests hear them on a core subscription; the durable
  *   pull consumer `recorder`, shared by every api, records each one.
@@ -16,7 +18,9 @@ import {
   AckPolicy,
   DeliverPolicy,
   jetstream,
+  JetStreamApiCodes,
   JetStreamApiError,
+  type JetStreamClient,
   jetstreamManager,
   type ConsumerConfig,
   type ConsumerMessages,
@@ -52,6 +56,8 @@ const jobsStream = 'FAAS_JOBS';
 const jobsSubject = 'faas.jobs';
 const resultsStream = 'FAAS_RESULTS';
 const resultsSubjectPrefix = 'faas.results.';
+const claimsStream = 'FAAS_CLAIMS';
+const claimsSubjectPrefix = 'faas.claims.';
 const workersDurable = 'workers';
 const recorderDurable = 'recorder';
 
@@ -64,6 +70,9 @@ const resultsMaxAgeMs = 24 * 60 * 60_000;
  */
 const jobAckWaitMs = 60_000;
 const workingEveryMs = jobAckWaitMs / 3;
+/** How long a worker keeps trying to claim a job through a broker outage before handing it back. */
+const claimRetryLimitMs = jobAckWaitMs / 4;
+const claimRetryMs = 500;
 const statusAckWaitMs = 30_000;
 /** Statuses are recorded one at a time per api process, which keeps one execution's in order. */
 const statusConcurrency = 1;
@@ -119,6 +128,15 @@ async function ensureTopology(jsm: JetStreamManager, replicas: number) {
     duplicate_window: nanos(duplicateWindowMs),
     max_age: nanos(resultsMaxAgeMs),
   });
+  await ensureStream(jsm, {
+    name: claimsStream,
+    subjects: [`${claimsSubjectPrefix}>`],
+    retention: RetentionPolicy.Limits,
+    storage: StorageType.File,
+    num_replicas: replicas,
+    // As long as a job may stay in FAAS_JOBS: a job offered again later still finds its claim.
+    max_age: nanos(resultsMaxAgeMs),
+  });
   await ensureConsumer(jsm, jobsStream, {
     durable_name: workersDurable,
     ack_policy: AckPolicy.Explicit,
@@ -161,7 +179,7 @@ function createNatsJobBus(nc: NatsConnection, jsm: JetStreamManager): JobBus {
   const js = jetstream(nc, { timeout: publishTimeoutMs });
   let closed = false;
   let connected = true;
-  const consumers = new Set<Consumer>();
+  const consumers = new Set<Puller>();
   /** Publishes waiting for their PubAck, failed as soon as the connection drops. */
   const awaitingAck = new Set<(error: Error) => void>();
 
@@ -170,7 +188,10 @@ function createNatsJobBus(nc: NatsConnection, jsm: JetStreamManager): JobBus {
       if (status.type === 'disconnect') {
         connected = false;
         for (const fail of awaitingAck) fail(new Error('the connection to NATS dropped'));
-      } else if (status.type === 'reconnect') connected = true;
+      } else if (status.type === 'reconnect') {
+        connected = true;
+        for (const consumer of consumers) consumer.repull();
+      }
     }
   })().catch(() => undefined);
 
@@ -180,25 +201,38 @@ function createNatsJobBus(nc: NatsConnection, jsm: JetStreamManager): JobBus {
     if (!connected) throw new BusUnavailableError('NATS is unreachable');
   };
 
-  const publishDurably = async (subject: string, message: unknown, msgID: string) => {
+  /**
+   * Runs a request to the server, failed at once if the connection is down or drops meanwhile:
+   * otherwise it would wait out its whole timeout.
+   */
+  const whileConnected = async <T>(request: () => Promise<T>): Promise<T> => {
     ensureAvailable();
     let fail: (error: Error) => void = () => undefined;
     const dropped = new Promise<never>((_, reject) => (fail = reject));
     awaitingAck.add(fail);
     try {
-      // Without this a publish whose connection dropped would wait out the whole timeout. Giving
-      // up early is safe: the msgID makes the caller's retry a no-op if the message was stored.
-      await Promise.race([js.publish(subject, encode(message), { msgID, timeout: publishTimeoutMs }), dropped]);
-    } catch (error) {
-      // Too large for max_payload is a configuration fault, not an outage: retrying will not help.
-      if (error instanceof errors.InvalidArgumentError) throw error;
-      throw new BusUnavailableError(`NATS did not store the message on ${subject}: ${describe(error)}`, { cause: error });
+      return await Promise.race([request(), dropped]);
     } finally {
       awaitingAck.delete(fail);
     }
   };
 
-  const track = (consumer: Consumer): Consumer => {
+  const publishDurably = async (subject: string, message: unknown, msgID: string) => {
+    ensureAvailable();
+    try {
+      // Giving up early when the connection drops is safe: the msgID makes the caller's retry a
+      // no-op if the message was stored.
+      await whileConnected(() => js.publish(subject, encode(message), { msgID, timeout: publishTimeoutMs }));
+    } catch (error) {
+      // Too large for max_payload is a configuration fault, not an outage: retrying will not help.
+      if (error instanceof errors.InvalidArgumentError) throw error;
+      throw new BusUnavailableError(`NATS did not store the message on ${subject}: ${describe(error)}`, { cause: error });
+    }
+  };
+
+  const claims = jobClaims(js, jsm, whileConnected);
+
+  const track = (consumer: Puller): Consumer => {
     consumers.add(consumer);
     return {
       stop: async () => {
@@ -219,7 +253,16 @@ function createNatsJobBus(nc: NatsConnection, jsm: JetStreamManager): JobBus {
         pullBySlots(() => js.consumers.get(jobsStream, workersDurable), concurrency, async (msg) => {
           const job = decode<Job>(msg.data);
           if (!job) return bestEffort(() => msg.term());
-          await runJobHandler(msg, job, handler);
+          let claim: HeldClaim | null;
+          try {
+            claim = await claims.take(job.executionId);
+          } catch {
+            // The broker stayed away: the job comes back later, to this worker or another.
+            return bestEffort(() => msg.nak(retryDelayMs(msg.info.deliveryCount)));
+          }
+          // Run, or being run, by another delivery of the same job: never a second time.
+          if (claim === null) return bestEffort(() => msg.term());
+          await runJobHandler(msg, job, handler, claim);
         }),
       );
     },
@@ -300,10 +343,11 @@ function createNatsJobBus(nc: NatsConnection, jsm: JetStreamManager): JobBus {
 }
 
 /**
- * Runs one job delivery. The slot stays taken until the handler settles; a handler that settles
- * without acking or releasing gets the job back after a back-off (nak with delay).
+ * Runs one job delivery under its claim. The slot stays taken until the handler settles; a
+ * handler that settles without acking or releasing gets the job back after a back-off (nak with
+ * delay), its claim given up so that the next delivery can take it.
  */
-async function runJobHandler(msg: JsMsg, job: Job, handler: (delivery: JobDelivery) => Promise<void>) {
+async function runJobHandler(msg: JsMsg, job: Job, handler: (delivery: JobDelivery) => Promise<void>, claim: HeldClaim) {
   let settled = false;
   const working = setInterval(() => {
     if (!settled) bestEffort(() => msg.working());
@@ -317,20 +361,19 @@ async function runJobHandler(msg: JsMsg, job: Job, handler: (delivery: JobDelive
     ack: async () => {
       if (settled) return;
       settle();
-      try {
-        // Confirmed by the server: once this resolves no other worker will get the job.
-        await msg.ackAck();
-      } catch (error) {
-        throw new BusUnavailableError(`NATS did not confirm the ack of ${job.executionId}: ${describe(error)}`, { cause: error });
-      }
+      // Not waited for: the claim, not the ack, keeps the job from running twice. A lost ack
+      // (the broker restarting) only means the job is offered again and dropped for its claim.
+      bestEffort(() => msg.ack());
     },
     release: async () => {
       if (settled) return;
       settle();
       try {
+        await claim.release();
         msg.nak();
       } catch (error) {
-        // The connection is closed: the server offers the job again once ack_wait passes.
+        // Still claimed: when the server offers the job again it is dropped, and the execution
+        // fails at its deadline, as it would with a worker that died.
         throw new BusUnavailableError(`NATS did not take back ${job.executionId}: ${describe(error)}`, { cause: error });
       }
     },
@@ -342,17 +385,80 @@ async function runJobHandler(msg: JsMsg, job: Job, handler: (delivery: JobDelive
   } finally {
     if (!settled) {
       settle();
+      await claim.release().catch(() => undefined);
       bestEffort(() => msg.nak(retryDelayMs(msg.info.deliveryCount)));
     }
   }
 }
+
+type ClaimRecord = { token: string; state: 'claimed' | 'released' };
+type HeldClaim = { release(): Promise<void> };
+
+/**
+ * Claims make "at most once" hold when the broker does not: a nats-server killed and restarted
+ * can forget acks and deliveries it had confirmed (its consumer state is written lazily) and
+ * offer again jobs that already ran, or are running on another worker. Before it runs a job, a
+ * worker appends a claim to `faas.claims.<executionId>` at the subject's last sequence, which
+ * the server checks atomically: one delivery of a job ever holds it. Stream messages are on
+ * disk when the server confirms them, so claims survive what consumer state does not. A worker
+ * that hands a job back unstarted appends a release, and the next delivery may claim it again.
+ */
+function jobClaims(js: JetStreamClient, jsm: JetStreamManager, whileConnected: <T>(request: () => Promise<T>) => Promise<T>) {
+  const latest = async (subject: string) => {
+    const stored = await whileConnected(() => jsm.streams.getMessage(claimsStream, { last_by_subj: subject }));
+    return stored ? { seq: stored.seq, record: stored.json<ClaimRecord>() } : null;
+  };
+  const append = (subject: string, record: ClaimRecord, afterSeq: number) =>
+    whileConnected(() => js.publish(subject, encode(record), { expect: { lastSubjectSequence: afterSeq }, timeout: publishTimeoutMs }));
+
+  const held = (subject: string, token: string): HeldClaim => ({
+    release: async () => {
+      const current = await latest(subject);
+      if (current?.record.state === 'claimed' && current.record.token === token) {
+        await append(subject, { token, state: 'released' }, current.seq);
+      }
+    },
+  });
+
+  return {
+    /** The claim on a job, or null when another delivery of it holds one. */
+    async take(executionId: string): Promise<HeldClaim | null> {
+      const subject = `${claimsSubjectPrefix}${executionId}`;
+      // Our own: a claim stored while its confirmation was lost is recognised on the next try.
+      const token = crypto.randomUUID();
+      const giveUpAt = Date.now() + claimRetryLimitMs;
+      for (;;) {
+        try {
+          const current = await latest(subject);
+          if (current?.record.state === 'claimed') return current.record.token === token ? held(subject, token) : null;
+          await append(subject, { token, state: 'claimed' }, current?.seq ?? 0);
+          return held(subject, token);
+        } catch (error) {
+          // Someone appended first: read again. Anything else: the broker is away for now.
+          if (error instanceof JetStreamApiError && error.code === JetStreamApiCodes.StreamWrongLastSequence) continue;
+          if (Date.now() + claimRetryMs >= giveUpAt) throw error;
+          await sleep(claimRetryMs);
+        }
+      }
+    },
+  };
+}
+
+type Puller = Consumer & {
+  /**
+   * Drops the pull requests under way and asks again. A restarted server has forgotten them,
+   * and nats.js asks again only once JetStream answers, else after a back-off as long as the
+   * pull's expiry (10 s): a worker would sit idle that long, and jobs expire meanwhile.
+   */
+  repull(): void;
+};
 
 /**
  * Pulls from a durable consumer never more messages than free slots: every message requested
  * and not yet arrived holds a slot, as does every handler not yet settled. An idle consumer keeps
  * one pull request for all its slots open; each slot freed meanwhile opens another for itself.
  */
-function pullBySlots(getConsumer: () => Promise<JsConsumer>, concurrency: number, handle: (msg: JsMsg) => Promise<void>): Consumer {
+function pullBySlots(getConsumer: () => Promise<JsConsumer>, concurrency: number, handle: (msg: JsMsg) => Promise<void>): Puller {
   let stopped = false;
   let running = 0;
   let requested = 0;
@@ -421,6 +527,9 @@ function pullBySlots(getConsumer: () => Promise<JsConsumer>, concurrency: number
   const looping = loop();
 
   return {
+    repull: () => {
+      for (const batch of batches) void batch.close().catch(() => undefined);
+    },
     stop: async () => {
       stopped = true;
       wakeUp();
