@@ -13,6 +13,7 @@ import { type NatsServer, startNatsServer } from './support/nats-server.ts';
 import { type Registry, startRegistry } from './support/registry.ts';
 import { type ServerProcess, startServer, tempDir } from './support/server-process.ts';
 import { type TestImages, ensureTestImages } from './support/test-images.ts';
+import { eventually } from './support/eventually.ts';
 
 const docker = new Docker({ socketPath: '/var/run/docker.sock' });
 const LIMIT = 2;
@@ -51,17 +52,6 @@ const isRunning = (server: ServerProcess) => server.child.exitCode === null && s
 /** Containers of one worker (or carrying one label), any state. */
 async function containersLabelled(label: string): Promise<Docker.ContainerInfo[]> {
   return docker.listContainers({ all: true, filters: { label: [label] } });
-}
-
-/** Polls `probe` until it returns something other than undefined; fails the test past `timeoutMs`. */
-async function eventually<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>, everyMs = 50): Promise<T> {
-  const giveUpAt = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > giveUpAt) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, everyMs));
-  }
 }
 
 async function newUser() {

@@ -15,29 +15,19 @@ import { type Reply, call, uniqueEmail } from '../support/http-client.ts';
 import type { ServerProcess } from '../support/server-process.ts';
 import { type Cluster, startCluster } from './support/cluster.ts';
 import { reportFigure } from './support/report.ts';
+import { eventually } from '../support/eventually.ts';
 
 const GRACE_MS = 3_000;
 const TIMEOUT_MS = 15_000;
 /** Long enough that every request is still waiting when its api is killed. */
 const RUN_SECONDS = 3;
-const KILLS = 4;
+const KILLS = 10;
 /** Held by each killed api; also the users' limit, so a slot still held refuses the next run. */
 const REQUESTS_PER_KILL = 3;
 
 type User = { token: string; userId: string; slow: string; quick: string };
 type Held = { body: string; answer: Promise<{ reply: Reply } | { error: unknown }> };
 type Recorded = { executionId: string; body: string; status: string; stdout: string; exitCode: number | null; msAfterKill: number };
-
-/** Polls `probe` until it returns something other than undefined; fails past `timeoutMs`. */
-async function eventually<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>, everyMs = 100): Promise<T> {
-  const giveUpAt = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > giveUpAt) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, everyMs));
-  }
-}
 
 async function newUser(url: string, image: string): Promise<User> {
   const email = uniqueEmail('api-crash');

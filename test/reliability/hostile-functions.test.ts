@@ -21,6 +21,7 @@ import { type Registry, startRegistry } from '../support/registry.ts';
 import { type ServerProcess, startServer } from '../support/server-process.ts';
 import { type TestImages, ensureTestImages } from '../support/test-images.ts';
 import { reportFigure } from './support/report.ts';
+import { eventually } from '../support/eventually.ts';
 
 const docker = new Docker({ socketPath: '/var/run/docker.sock' });
 const workerId = `hostile-${process.pid}`;
@@ -82,16 +83,6 @@ const viewOf = async (token: string, executionId: string): Promise<ExecutionView
   assert.is(reply.status, 200, JSON.stringify(reply.body));
   return reply.body as ExecutionView;
 };
-
-async function eventually<T>(what: string, deadlineMs: number, probe: () => Promise<T | undefined>, everyMs = 100): Promise<T> {
-  const giveUpAt = Date.now() + deadlineMs;
-  for (;;) {
-    const found = await probe();
-    if (found !== undefined) return found;
-    if (Date.now() > giveUpAt) throw new Error(`${what}: not within ${deadlineMs} ms`);
-    await sleep(everyMs);
-  }
-}
 
 // ---- what the host, the engine and the worker look like
 

@@ -16,6 +16,7 @@ import { type Reply, call, uniqueEmail } from '../support/http-client.ts';
 import type { ServerProcess } from '../support/server-process.ts';
 import { type Cluster, startCluster } from './support/cluster.ts';
 import { reportFigure } from './support/report.ts';
+import { eventually } from '../support/eventually.ts';
 
 const TIMEOUT_MS = 5_000;
 const GRACE_MS = 5_000;
@@ -28,17 +29,6 @@ const PAUSE_MS = 200;
 type Kind = 'async' | 'sync';
 type Submission = { n: number; kind: Kind; body: string; reply: Reply | null; error: string | null; answeredInMs: number };
 type User = { token: string; functionId: string };
-
-/** Polls `probe` until it returns something other than undefined; fails past `timeoutMs`. */
-async function eventually<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>, everyMs = 100): Promise<T> {
-  const giveUpAt = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > giveUpAt) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, everyMs));
-  }
-}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -18,6 +18,7 @@ import { call, uniqueEmail } from '../support/http-client.ts';
 import type { ServerProcess } from '../support/server-process.ts';
 import { type Cluster, startCluster } from './support/cluster.ts';
 import { reportFigure } from './support/report.ts';
+import { eventually } from '../support/eventually.ts';
 
 const docker = new Docker({ socketPath: '/var/run/docker.sock' });
 
@@ -36,17 +37,6 @@ const MAX_ROUNDS = 8;
 type User = { token: string; sleeper: string; echo: string };
 type InFlight = { executionId: string; user: User };
 type Ending = { executionId: string; status: string; reason: string | null };
-
-/** Polls `probe` until it returns something other than undefined; fails past `timeoutMs`. */
-async function eventually<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>, everyMs = 100): Promise<T> {
-  const giveUpAt = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > giveUpAt) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, everyMs));
-  }
-}
 
 async function newUser(url: string, image: string): Promise<User> {
   const email = uniqueEmail('worker-crash');
