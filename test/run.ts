@@ -23,8 +23,12 @@ const pattern = `(${kind.replace(/[^\w.|-]/g, '') || '.'}).*\\.test\\.ts$`;
  * holds its own servers, ports and containers, and is written to pass on a loaded machine.
  */
 const RELIABILITY_LANES = 3;
-/** Suites that report latencies: they run alone, after the others, so their figures mean something. */
-const RELIABILITY_ALONE = new Set(['load.test.ts']);
+/**
+ * Run alone, after the others: `races` fills the engine with 200 containers on purpose (beside it,
+ * another suite's containers start too slowly for its own deadlines), and `load` reports
+ * latencies, which mean something only on a machine it has to itself.
+ */
+const RELIABILITY_ALONE = new Set(['races.test.ts', 'load.test.ts']);
 
 type Counts = { passed: number; failed: number; skipped: number };
 
