@@ -72,13 +72,7 @@ async function sequentialRuns(
       bare.push(run.ms);
       bareSteps.push(run.steps);
     };
-    if (i % 2 === 0) {
-      await viaPlatform();
-      await viaDocker();
-    } else {
-      await viaDocker();
-      await viaPlatform();
-    }
+    await inAlternation(i, viaPlatform, viaDocker);
   }
   const metricMeans = phaseMeansMs(before, await scrapePhaseTotals(deployment.url));
   const steps = requestSteps(deployment.lines(), correlationIds);
@@ -147,13 +141,7 @@ export async function benchConcurrency(options: ExecutionBenchOptions): Promise<
             }),
           );
         for (let i = 0; i < rounds; i++) {
-          if (i % 2 === 0) {
-            await viaPlatform();
-            await viaDocker();
-          } else {
-            await viaDocker();
-            await viaPlatform();
-          }
+          await inAlternation(i, viaPlatform, viaDocker);
         }
         const latencies = (side: Round[]) => {
           const all = side.flatMap((r) => r.latenciesMs);
@@ -187,6 +175,11 @@ export async function benchConcurrency(options: ExecutionBenchOptions): Promise<
 /** The median of each step of the bare runs. */
 const stepMedians = (runs: readonly BareRun['steps'][]) =>
   Object.fromEntries((Object.keys(runs[0] ?? {}) as (keyof BareRun['steps'])[]).map((step) => [step, round(median(runs.map((run) => run[step])))]));
+
+/** Both sides, the order swapped every round, so neither always runs on the warmer machine. */
+async function inAlternation(round: number, platform: () => Promise<unknown>, bare: () => Promise<unknown>) {
+  for (const side of round % 2 === 0 ? [platform, bare] : [bare, platform]) await side();
+}
 
 type Round = { perSecond: number; latenciesMs: number[] };
 

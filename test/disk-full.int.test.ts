@@ -19,6 +19,7 @@ import { ensureFillerImages } from './support/filler-images.ts';
 import { type Registry, startRegistry } from './support/registry.ts';
 import { type SmallDocker, startSmallDocker } from './support/small-docker.ts';
 import { hasImage } from '../worker/docker-engine.ts';
+import { within } from './support/eventually.ts';
 
 const MiB = 1024 * 1024;
 const FILLER_MB = 40;
@@ -33,19 +34,6 @@ let filler: string[];
 const reports: PruneReport[] = [];
 
 // ---- helpers
-
-/** Fails instead of hanging: every wait on the engine or a run is bounded. */
-async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([promise, late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /** A pull straight on the small engine (not through the runtime): resolves, or rejects with the engine's message. */
 async function pull(image: string, docker: Docker = small.docker): Promise<void> {
@@ -65,7 +53,6 @@ async function pull(image: string, docker: Docker = small.docker): Promise<void>
     `pull of ${image}`,
   );
 }
-
 
 async function imagesPresent(): Promise<string[]> {
   const images = await small.docker.listImages();

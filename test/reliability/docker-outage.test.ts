@@ -15,6 +15,7 @@ import { type ServerProcess, startServer, tempDir } from '../support/server-proc
 import { ensureTestImages } from '../support/test-images.ts';
 import { reportFigure } from './support/report.ts';
 import { type StoppableDocker, startStoppableDocker } from './support/stoppable-docker.ts';
+import { within } from '../support/eventually.ts';
 
 const CYCLES = 10;
 /** Submitted while the engine is down, besides the one that waits for its answer. */
@@ -35,19 +36,6 @@ const TERMINAL = new Set(['succeeded', 'failed', 'timedOut']);
 type Execution = { executionId: string; status: string; reason: string | null; exitCode: number | null; stdout?: string };
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Fails instead of hanging: no answer may take longer than the execution's timeout and grace. */
-async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([promise, late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /** Polls `probe` until it returns something other than undefined; fails past `timeoutMs`. */
 async function eventually<T>(what: () => string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {

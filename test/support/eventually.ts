@@ -8,3 +8,16 @@ export async function eventually<T>(what: string, timeoutMs: number, probe: () =
     await new Promise((resolve) => setTimeout(resolve, everyMs));
   }
 }
+
+/** Fails instead of hanging: `promise` must settle within `ms`. */
+export async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
