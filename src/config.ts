@@ -46,6 +46,8 @@ export type Config = {
     pullPolicy: 'missing' | 'always';
     outputLimitBytes: number;
     allowRoot: boolean;
+    /** RLIMIT_NOFILE of every process in a function's container. */
+    nofile: { soft: number; hard: number };
     /** Images never pruned, as written in functions (`registry/name:tag`). */
     keepImages: ReadonlySet<string>;
     /** Percent use of the Docker data file system that starts pruning, and where it stops. */
@@ -136,6 +138,8 @@ const schema = z
     FAASBOX_PULL_POLICY: z.enum(['missing', 'always']).default('missing'),
     FAASBOX_OUTPUT_LIMIT_BYTES: integer(1024 * 1024, 1024, 16 * 1024 * 1024),
     FAASBOX_ALLOW_ROOT: z.enum(['true', 'false']).default('false'),
+    FAASBOX_NOFILE_SOFT: integer(1024, 16, 1_048_576),
+    FAASBOX_NOFILE_HARD: integer(4096, 16, 1_048_576),
     FAASBOX_KEEP_IMAGES: z.string().default(''),
     FAASBOX_DISK_HIGH_WATER: integer(85, 1, 100),
     FAASBOX_DISK_LOW_WATER: integer(70, 0, 99),
@@ -160,6 +164,9 @@ const schema = z
     }
     if (env.FAASBOX_DISK_LOW_WATER >= env.FAASBOX_DISK_HIGH_WATER) {
       ctx.addIssue({ code: 'custom', path: ['FAASBOX_DISK_LOW_WATER'], message: 'must be below FAASBOX_DISK_HIGH_WATER' });
+    }
+    if (env.FAASBOX_NOFILE_SOFT > env.FAASBOX_NOFILE_HARD) {
+      ctx.addIssue({ code: 'custom', path: ['FAASBOX_NOFILE_SOFT'], message: 'exceeds FAASBOX_NOFILE_HARD' });
     }
     if (env.FAASBOX_DEFAULT_MEMORY_MB > env.FAASBOX_MAX_MEMORY_MB) {
       ctx.addIssue({ code: 'custom', path: ['FAASBOX_DEFAULT_MEMORY_MB'], message: 'exceeds FAASBOX_MAX_MEMORY_MB' });
@@ -206,6 +213,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       pullPolicy: e.FAASBOX_PULL_POLICY,
       outputLimitBytes: e.FAASBOX_OUTPUT_LIMIT_BYTES,
       allowRoot: e.FAASBOX_ALLOW_ROOT === 'true',
+      nofile: { soft: e.FAASBOX_NOFILE_SOFT, hard: e.FAASBOX_NOFILE_HARD },
       keepImages: commaSet(e.FAASBOX_KEEP_IMAGES),
       diskHighWater: e.FAASBOX_DISK_HIGH_WATER,
       diskLowWater: e.FAASBOX_DISK_LOW_WATER,

@@ -76,4 +76,10 @@ config('numbers are whole and in range; every bad variable is named', () => {
   assert.is(loadConfig({ FAASBOX_BCRYPT_COST: '12' }).bcryptCost, 12);
 });
 
+config('open files per container process: 1024 soft and 4096 hard unless set; soft above hard is refused', () => {
+  assert.equal(loadConfig({}).worker.nofile, { soft: 1024, hard: 4096 });
+  assert.equal(loadConfig({ FAASBOX_NOFILE_SOFT: '256', FAASBOX_NOFILE_HARD: '512' }).worker.nofile, { soft: 256, hard: 512 });
+  assert.throws(() => loadConfig({ FAASBOX_NOFILE_SOFT: '8192' }), /FAASBOX_NOFILE_SOFT exceeds FAASBOX_NOFILE_HARD/);
+});
+
 config.run();

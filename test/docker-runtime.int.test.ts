@@ -110,6 +110,11 @@ test('first use pulls the image; onStarted is called once, with the running, har
   assert.equal(host.CapDrop, ['ALL']);
   assert.equal(host.SecurityOpt, ['no-new-privileges']);
   assert.is(host.PidsLimit, 128);
+  assert.equal(host.Ulimits, [{ Name: 'nofile', Soft: 1024, Hard: 4096 }]);
+  assert.equal(
+    info.Mounts.map(({ Type, Destination }) => ({ Type, Destination })),
+    [{ Type: 'volume', Destination: '/tmp' }],
+  );
   assert.is(host.Memory, 64 * 1024 * 1024);
   assert.is(host.MemorySwap, 64 * 1024 * 1024);
   assert.is(host.NanoCpus, 1e9);
@@ -227,6 +232,31 @@ test('the root filesystem is read-only and /tmp is writable but not executable',
   );
   assert.match(outcome.stderr, /Read-only file system/);
   assert.is(outcome.stdout, 'root-refused\ndata\nnoexec\n');
+});
+
+test('/tmp is a fresh sticky tmpfs writable by the function whatever the image: /tmp 1777, 0755 root, or none at all', async () => {
+  const shell = 'stat -c "%a %U" /tmp; echo data > /tmp/f && cat /tmp/f';
+  for (const image of [images.busybox, images.busyboxTmp0755]) {
+    const outcome = asExited(await run({ image, command: sh(shell) }));
+    assert.is(outcome.stdout, '1777 root\ndata\n', `${image}: ${outcome.stderr}`);
+  }
+  // The scratch image has no shell, no libc and no /tmp directory of its own.
+  const scratch = asExited(await run({ image: images.probe, command: ['/probe', 'tmp'] }));
+  assert.is(scratch.stdout, 'mode=1777 uid=0 write=ok\n', scratch.stderr);
+  assert.is(scratch.exitCode, 0);
+  const exec = asExited(await run({ image: images.probe, command: ['/probe', 'tmp-exec'] }));
+  assert.is(exec.stdout, 'exec: Permission denied\n', 'noexec holds on the scratch image too');
+});
+
+test('open files are capped per process: a descriptor hog stops at the soft limit while another run goes on', async () => {
+  const limited = createDockerRuntime(docker, { workerId, nofile: { soft: 200, hard: 300 } });
+  const [hog, bystander] = await Promise.all([
+    run({ image: images.probe, command: ['/probe', 'fds'] }, limited),
+    run({ command: sh('ulimit -n; ulimit -Hn; echo ok') }),
+  ]);
+  // 200 less stdin, stdout and stderr.
+  assert.is(asExited(hog).stdout, 'opened=197 error=EMFILE\n');
+  assert.is(asExited(bystander).stdout, '1024\n4096\nok\n', 'the default limits');
 });
 
 test('a process flood is stopped by the pids limit and the run still ends and reports', async () => {

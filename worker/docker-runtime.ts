@@ -27,6 +27,12 @@ export type DockerRuntimeOptions = {
   /** Size of the writable /tmp. Default 64. */
   tmpfsSizeMb?: number;
   /**
+   * Open files per process (RLIMIT_NOFILE). The engine's default (tens of thousands) times the
+   * pids limit exceeds the host's whole file table, so one function could starve every other
+   * process of descriptors. Default 1024 soft, 4096 hard.
+   */
+  nofile?: { soft: number; hard: number };
+  /**
    * How long to wait, once the container exited or was killed, for its last output and its exit
    * to arrive before giving up on them. Default 2000.
    */
@@ -60,6 +66,7 @@ export function createDockerRuntime(docker: Docker, options: DockerRuntimeOption
     pidsLimit: options.pidsLimit ?? 128,
     nanoCpus: options.nanoCpus ?? 1e9,
     tmpfsSizeMb: options.tmpfsSizeMb ?? 64,
+    nofile: options.nofile ?? { soft: 1024, hard: 4096 },
     stopGraceMs: options.stopGraceMs ?? 2000,
     init: options.init ?? true,
     pruner: options.pruner ?? null,
@@ -154,6 +161,11 @@ export function createDockerRuntime(docker: Docker, options: DockerRuntimeOption
 
 function containerConfig(spec: ContainerRunSpec, settings: Settings): Docker.ContainerCreateOptions {
   const memoryBytes = spec.memoryMb * MiB;
+  const labels = {
+    'faasbox.execution': spec.executionId,
+    'faasbox.worker': settings.workerId,
+    'faasbox.correlation': spec.correlationId,
+  };
   return {
     name: `faasbox-${spec.executionId}`,
     Image: spec.image,
@@ -161,11 +173,7 @@ function containerConfig(spec: ContainerRunSpec, settings: Settings): Docker.Con
     Cmd: spec.command && spec.command.length > 0 ? spec.command : undefined,
     Env: Object.entries(spec.env).map(([name, value]) => `${name}=${value}`),
     User: settings.allowRoot ? undefined : NOBODY,
-    Labels: {
-      'faasbox.execution': spec.executionId,
-      'faasbox.worker': settings.workerId,
-      'faasbox.correlation': spec.correlationId,
-    },
+    Labels: labels,
     AttachStdin: true,
     AttachStdout: true,
     AttachStderr: true,
@@ -176,10 +184,11 @@ function containerConfig(spec: ContainerRunSpec, settings: Settings): Docker.Con
     HostConfig: {
       NetworkMode: 'none',
       ReadonlyRootfs: true,
-      Tmpfs: { '/tmp': `rw,noexec,nosuid,size=${settings.tmpfsSizeMb}m` },
+      Mounts: [scratchTmp(settings.tmpfsSizeMb, labels)],
       CapDrop: ['ALL'],
       SecurityOpt: ['no-new-privileges'],
       PidsLimit: settings.pidsLimit,
+      Ulimits: [{ Name: 'nofile', Soft: settings.nofile.soft, Hard: settings.nofile.hard }],
       // Memory equal to memory+swap: no swap, so the limit is what the function really gets.
       Memory: memoryBytes,
       MemorySwap: memoryBytes,
@@ -188,6 +197,29 @@ function containerConfig(spec: ContainerRunSpec, settings: Settings): Docker.Con
       // Output is read from the attach stream and capped there; a log driver would only store a
       // second, uncapped copy on the engine's disk.
       LogConfig: { Type: 'none', Config: {} },
+    },
+  };
+}
+
+/**
+ * /tmp as every function author expects it, whatever the image: empty, sticky and writable by
+ * all (1777), capped, not executable. A plain tmpfs mount (`Tmpfs`) cannot promise the mode:
+ * runc before 1.1.8 (Debian 12 ships 1.1.5) chmods it back to the mode of the image's own /tmp,
+ * 0755 root in many minimal images (opencontainers/runc#3911). A tmpfs volume is bind-mounted,
+ * which runc leaves alone; `NoCopy` keeps the engine from copying the image's /tmp into it, its
+ * mode included. The volume is anonymous and goes with the container (removed with `v`); it
+ * carries the container's labels, so that one left behind can be traced to its execution.
+ */
+function scratchTmp(sizeMb: number, labels: Record<string, string>): Docker.MountSettings {
+  return {
+    Type: 'volume',
+    // No name: an anonymous volume, created with the container.
+    Source: '',
+    Target: '/tmp',
+    VolumeOptions: {
+      NoCopy: true,
+      Labels: labels,
+      DriverConfig: { Name: 'local', Options: { type: 'tmpfs', device: 'tmpfs', o: `size=${sizeMb}m,mode=1777,noexec,nosuid,nodev` } },
     },
   };
 }

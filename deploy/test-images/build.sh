@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Builds the small images the integration tests run, from Debian's busybox-static, without any
-# network beyond loopback: a rootfs made here is turned into images with `docker import` and
-# pushed to the registry given as $1 (e.g. 127.0.0.1:5000). The local tags are removed afterwards,
+# Builds the small images the integration tests run, from Debian's busybox-static and one static
+# program of ours (probe.c, built here with gcc), without any network beyond loopback: each
+# rootfs made here is turned into an image with `docker import` and pushed to the registry given
+# as $1 (e.g. 127.0.0.1:5000). The local tags are removed afterwards,
 # so that a test's first run exercises the real pull path.
 #
 #   deploy/test-images/build.sh 127.0.0.1:5000
@@ -11,11 +12,17 @@ set -euo pipefail
 
 registry="${1:?usage: build.sh REGISTRY_ADDRESS (e.g. 127.0.0.1:5000)}"
 busybox="${BUSYBOX:-/bin/busybox}"
+here=$(cd "$(dirname "$0")" && pwd)
 
-# name:tag and the default command (JSON array) of each image; all share one rootfs.
+# name:tag, the default command (JSON array) and the rootfs of each image:
+#   busybox          busybox-static and its applets, /tmp 1777 as in most distributions' images
+#   busybox-tmp0755  the same with /tmp 0755 root, as a bare `docker import` of a rootfs often has
+#   probe            scratch: /probe alone, no shell, no libc, no /tmp
 images=(
-  'faasbox/busybox:1|["sh"]'
-  'faasbox/echo:1|["cat"]'
+  'faasbox/busybox:1|["sh"]|busybox'
+  'faasbox/echo:1|["cat"]|busybox'
+  'faasbox/busybox-tmp0755:1|["sh"]|busybox-tmp0755'
+  'faasbox/probe:1|["/probe"]|probe'
 )
 
 if [[ ! -x "$busybox" ]] || ! "$busybox" --list >/dev/null 2>&1; then
@@ -36,10 +43,15 @@ in_registry() { # name tag
   [[ "$status" == 200 ]]
 }
 
-build_rootfs() { # dir
-  local root="$1"
+build_rootfs() { # dir kind
+  local root="$1" kind="$2"
+  mkdir -p "$root"
+  if [[ "$kind" == probe ]]; then
+    gcc -static -O2 -o "$root/probe" "$here/probe.c"
+    return
+  fi
   mkdir -p "$root/bin" "$root/etc" "$root/tmp" "$root/proc" "$root/sys" "$root/dev"
-  chmod 1777 "$root/tmp"
+  if [[ "$kind" == busybox-tmp0755 ]]; then chmod 0755 "$root/tmp"; else chmod 1777 "$root/tmp"; fi
   cp "$busybox" "$root/bin/busybox"
   local applet
   for applet in $("$busybox" --list); do
@@ -51,11 +63,9 @@ build_rootfs() { # dir
 
 workdir=$(mktemp -d)
 trap 'rm -rf "$workdir"' EXIT
-rootfs_tar="$workdir/rootfs.tar"
 
 for entry in "${images[@]}"; do
-  image="${entry%%|*}"
-  cmd="${entry#*|}"
+  IFS='|' read -r image cmd kind <<<"$entry"
   name="${image%:*}"
   tag="${image##*:}"
   ref="$registry/$image"
@@ -63,9 +73,10 @@ for entry in "${images[@]}"; do
     echo "build.sh: $ref already in the registry"
     continue
   fi
+  rootfs_tar="$workdir/$kind.tar"
   if [[ ! -f "$rootfs_tar" ]]; then
-    build_rootfs "$workdir/rootfs"
-    tar -C "$workdir/rootfs" --numeric-owner --owner=0 --group=0 -cf "$rootfs_tar" .
+    build_rootfs "$workdir/$kind" "$kind"
+    tar -C "$workdir/$kind" --numeric-owner --owner=0 --group=0 -cf "$rootfs_tar" .
   fi
   docker import --change "CMD $cmd" --change 'ENV PATH=/bin' "$rootfs_tar" "$ref" >/dev/null
   docker push --quiet "$ref" >/dev/null

@@ -107,6 +107,7 @@ async function main(runtime: Runtime) {
       pullPolicy: config.worker.pullPolicy,
       outputLimitBytes: config.worker.outputLimitBytes,
       allowRoot: config.worker.allowRoot,
+      nofile: config.worker.nofile,
       pruner,
     });
     // A live worker kills a container by its function's timeout: past the longest timeout plus

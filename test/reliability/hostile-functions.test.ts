@@ -1,7 +1,7 @@
 /**
  * Hostile functions against a real server (api and worker in one process, in-process bus): a
- * fork bomb, a process that ignores SIGTERM, a gigabyte of stdout, an escape attempt to the api
- * and the Docker socket, and a sleeper without a timeout of its own. Each must be contained
+ * fork bomb, a descriptor hog, a process that ignores SIGTERM, a gigabyte of stdout, an escape
+ * attempt to the api and the Docker socket, and a sleeper without a timeout of its own. Each must be contained
  * (limits hold, the host and the worker stay fine), reported (terminal state, exit code,
  * output marked truncated), and cleaned up (no container and no process of it left), while
  * another user's `echo ok` keeps being served.
@@ -31,6 +31,8 @@ const DEFAULT_TIMEOUT_MS = 3000;
 const GIGABYTE_MIB = 1000;
 /** The worker's default pids limit (worker/docker-runtime.ts). */
 const PIDS_LIMIT = 128;
+/** The worker's default open-files limits (FAASBOX_NOFILE_SOFT, FAASBOX_NOFILE_HARD). */
+const NOFILE = { soft: 1024, hard: 4096 };
 /** How long the worker waits for a killed container's exit, then again for its last output. */
 const STOP_GRACE_MS = 2000;
 /** Generous: the machine is shared with other Docker-heavy suites. */
@@ -319,6 +321,7 @@ function assertLockedDown(container: Docker.ContainerInspectInfo) {
   assert.is(host.NetworkMode, 'none');
   assert.is(host.ReadonlyRootfs, true);
   assert.is(host.PidsLimit, PIDS_LIMIT);
+  assert.equal(host.Ulimits, [{ Name: 'nofile', Soft: NOFILE.soft, Hard: NOFILE.hard }]);
   assert.is(container.Config.User, '65534:65534');
   assert.is(host.LogConfig?.Type, 'none');
   assert.is(container.LogPath, '');
@@ -413,6 +416,37 @@ test('a fork bomb is held by the pids limit, the host keeps its processes, and i
   // An unbounded bomb reaches thousands; other suites' processes come and go meanwhile.
   assert.ok(hostPeak - hostBefore < PIDS_LIMIT + 1000, `host processes went from ${hostBefore} to ${hostPeak}`);
   assert.ok(run.rssPeakMb < WORKER_RSS_BOUND_MB, `worker RSS reached ${run.rssPeakMb} MiB`);
+});
+
+test('a descriptor hog in 100 processes stops at the open-files limit in each; the host file table holds, the bystander is served', async () => {
+  const token = await newUser('fd-hog');
+  const processes = 100;
+  // Each process opens until refused and holds what it got; without a limit, 100 processes at
+  // the engine's default (tens of thousands each) reach the host's whole file table.
+  const fn = await newFunction(token, { image: images.probe, command: ['/probe', 'fds-tree', String(processes), '3'], timeoutMs: 20_000 });
+  const hostFilesOpen = () => Number(readFileSync('/proc/sys/fs/file-nr', 'utf8').split(/\s+/)[0]);
+  const hostBefore = hostFilesOpen();
+  let hostPeak = hostBefore;
+  const run = await runHostile(token, fn.id, {
+    terminalWithinMs: 60_000,
+    whileRunning: () =>
+      sampleEvery(100, () => {
+        hostPeak = Math.max(hostPeak, hostFilesOpen());
+      }),
+  });
+  report('descriptor-hog', run, { processes, hostFilesOpenBefore: hostBefore, hostFilesOpenPeak: hostPeak });
+
+  assertLockedDown(run.container);
+  assert.is(run.view.status, 'succeeded', JSON.stringify(run.view));
+  const counts = /^processes=(\d+) most=(\d+) total=(\d+)\n$/.exec(run.view.stdout);
+  assert.ok(counts, run.view.stdout);
+  const [, reported, most, total] = counts.map(Number);
+  assert.is(reported, processes);
+  // Each process already holds stdin, stdout, stderr and the pipe to its parent.
+  assert.ok((most ?? 0) <= NOFILE.soft - 4 && (most ?? 0) > NOFILE.soft - 16, `most ${most}`);
+  assert.ok((total ?? 0) <= processes * NOFILE.soft, `total ${total}`);
+  // Other suites open and close files meanwhile; the hog alone adds about 100 000.
+  assert.ok(hostPeak - hostBefore < processes * NOFILE.soft + 100_000, `host files went from ${hostBefore} to ${hostPeak}`);
 });
 
 test('a process tree that ignores SIGTERM is killed at its timeout, reported timed out, with its output so far', async () => {

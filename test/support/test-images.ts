@@ -1,6 +1,7 @@
 /**
- * The images the Docker integration tests run, built from Debian's busybox-static by
- * deploy/test-images/build.sh and pushed to a loopback registry (nothing comes from Docker Hub).
+ * The images the Docker integration tests run, built from Debian's busybox-static and one static
+ * program of ours by deploy/test-images/build.sh and pushed to a loopback registry (nothing comes
+ * from Docker Hub).
  */
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -11,6 +12,10 @@ export type TestImages = {
   busybox: string;
   /** Default command `cat`: copies stdin to stdout. */
   echo: string;
+  /** busybox with /tmp 0755 root, as a bare `docker import` of a rootfs often has. */
+  busyboxTmp0755: string;
+  /** Scratch: one static program (deploy/test-images/probe.c), no shell, no libc, no /tmp. */
+  probe: string;
 };
 
 const buildScript = fileURLToPath(new URL('../../deploy/test-images/build.sh', import.meta.url));
@@ -23,6 +28,8 @@ export function ensureTestImages(registryAddress: string): Promise<TestImages> {
     build = runBuildScript(registryAddress).then(() => ({
       busybox: `${registryAddress}/faasbox/busybox:1`,
       echo: `${registryAddress}/faasbox/echo:1`,
+      busyboxTmp0755: `${registryAddress}/faasbox/busybox-tmp0755:1`,
+      probe: `${registryAddress}/faasbox/probe:1`,
     }));
     // A failed build may be retried by the next caller.
     build.catch(() => builds.delete(registryAddress));
