@@ -25,7 +25,6 @@ export type Config = {
   functionLimits: { defaultTimeoutMs: number; maxTimeoutMs: number; defaultMemoryMb: number; maxMemoryMb: number };
   /** Registries functions may pull from (`host[:port]`, `docker.io` for Docker Hub); empty: any. */
   allowedRegistries: ReadonlySet<string>;
-  operators: ReadonlySet<string>;
   /**
    * Peers whose `X-Forwarded-For` is believed (IPs, CIDR ranges, or `loopback`, `linklocal`,
    * `uniquelocal`); empty: the socket's address is the client's.
@@ -118,6 +117,7 @@ const schema = z
     FAASBOX_MAX_TIMEOUT_MS: integer(300_000, 100, 24 * 3600 * 1000),
     FAASBOX_DEFAULT_MEMORY_MB: integer(128, 6, 1024 * 1024),
     FAASBOX_MAX_MEMORY_MB: integer(2048, 6, 1024 * 1024),
+    // Read only to be refused (see below).
     FAASBOX_OPERATORS: z.string().default(''),
     FAASBOX_ALLOWED_REGISTRIES: z.string().default(''),
     FAASBOX_TRUSTED_PROXIES: z
@@ -159,6 +159,17 @@ const schema = z
       .optional(),
   })
   .superRefine((env, ctx) => {
+    // It made operators of whoever registered a listed email first. Refused rather than ignored,
+    // so that an upgrade neither silently keeps nor silently drops anybody's rights. Empty means
+    // nobody, as the grants do until someone is granted, so it is accepted.
+    if (env.FAASBOX_OPERATORS.trim() !== '') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['FAASBOX_OPERATORS'],
+        message:
+          'no longer grants operator rights (anyone could register a listed email): unset it and grant each operator with `faasbox operators grant --email <email>`',
+      });
+    }
     if (env.FAASBOX_DEFAULT_TIMEOUT_MS > env.FAASBOX_MAX_TIMEOUT_MS) {
       ctx.addIssue({ code: 'custom', path: ['FAASBOX_DEFAULT_TIMEOUT_MS'], message: 'exceeds FAASBOX_MAX_TIMEOUT_MS' });
     }
@@ -198,7 +209,6 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       defaultMemoryMb: e.FAASBOX_DEFAULT_MEMORY_MB,
       maxMemoryMb: e.FAASBOX_MAX_MEMORY_MB,
     },
-    operators: commaSet(e.FAASBOX_OPERATORS.toLowerCase()),
     allowedRegistries: commaSet(e.FAASBOX_ALLOWED_REGISTRIES.toLowerCase()),
     trustedProxies: [...commaSet(e.FAASBOX_TRUSTED_PROXIES)],
     executions: {

@@ -16,8 +16,16 @@ config('defaults need no variable at all', () => {
   assert.equal(loaded.functionLimits, { defaultTimeoutMs: 30_000, maxTimeoutMs: 300_000, defaultMemoryMb: 128, maxMemoryMb: 2048 });
 });
 
-config('operators are a trimmed, lower-cased set', () => {
-  assert.equal([...loadConfig({ FAASBOX_OPERATORS: ' Ops@Example.com, ,root@x.io' }).operators], ['ops@example.com', 'root@x.io']);
+config('FAASBOX_OPERATORS is refused, pointing at `faasbox operators grant`, without echoing the emails; empty is accepted', () => {
+  assert.throws(
+    () => loadConfig({ FAASBOX_OPERATORS: ' Ops@Example.com, root@x.io' }),
+    (e: Error) =>
+      e instanceof ConfigError &&
+      /FAASBOX_OPERATORS/.test(e.message) &&
+      /faasbox operators grant --email/.test(e.message) &&
+      !/example\.com|x\.io/i.test(e.message),
+  );
+  assert.not.throws(() => loadConfig({ FAASBOX_OPERATORS: ' ' }));
 });
 
 config('a production api demands a secret of at least 32 bytes and never echoes it; a worker needs none', () => {

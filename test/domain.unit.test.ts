@@ -76,6 +76,44 @@ users('DeleteUser deletes an active user; a deleted user has no tokens', () => {
   assert.is(reusableToken(state, later(1)), undefined);
 });
 
+const granted: UserEvent = { type: 'OperatorGranted', data: { userId: 'u1', grantedBy: 'root@host', grantedAt: now.toISOString() } };
+const revoked: UserEvent = { type: 'OperatorRevoked', data: { userId: 'u1', revokedBy: 'root@host', revokedAt: later(1).toISOString() } };
+const deletedEvent: UserEvent = { type: 'UserDeleted', data: { userId: 'u1', deletedAt: now.toISOString() } };
+
+users('a registered user is no operator, whatever the email', () => {
+  const state = fold(userDecider, [registered, tokenIssued]);
+  assert.is(state.status === 'active' && state.operator, false);
+});
+
+users('GrantOperator grants an active user; granting again records nothing', () => {
+  user([registered, tokenIssued]).when({ type: 'GrantOperator', by: 'root@host', now }).then([granted]);
+  user([registered, granted]).when({ type: 'GrantOperator', by: 'someone@else', now: later(5) }).then([]);
+  const state = fold(userDecider, [registered, granted]);
+  assert.is(state.status === 'active' && state.operator, true);
+});
+
+users('GrantOperator fails for a user that does not exist or was deleted', () => {
+  user([]).when({ type: 'GrantOperator', by: 'root@host', now }).thenFails('UserNotFound');
+  user([registered, deletedEvent]).when({ type: 'GrantOperator', by: 'root@host', now }).thenFails('UserNotFound');
+});
+
+users('RevokeOperator revokes a granted user; revoking a user never granted records nothing', () => {
+  user([registered, granted]).when({ type: 'RevokeOperator', by: 'root@host', now: later(1) }).then([revoked]);
+  user([registered]).when({ type: 'RevokeOperator', by: 'root@host', now }).then([]);
+  user([registered, granted, revoked]).when({ type: 'RevokeOperator', by: 'root@host', now }).then([]);
+  user([registered, granted, deletedEvent]).when({ type: 'RevokeOperator', by: 'root@host', now }).thenFails('UserNotFound');
+  const state = fold(userDecider, [registered, granted, revoked]);
+  assert.is(state.status === 'active' && state.operator, false);
+});
+
+users('a revoked operator can be granted again', () => {
+  user([registered, granted, revoked]).when({ type: 'GrantOperator', by: 'root@host', now }).then([granted]);
+});
+
+users('deleting an operator ends the rights with the account', () => {
+  assert.is(fold(userDecider, [registered, granted, deletedEvent]).status, 'deleted');
+});
+
 users.run();
 
 const emails = suite('email reservation decider');

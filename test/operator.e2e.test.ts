@@ -3,10 +3,10 @@
  * that resume from their checkpoint after a restart, and the `faasbox` command (audit, status,
  * rebuild) run as an operator would, against the stores the server left behind.
  */
-import { spawnSync } from 'node:child_process';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { assertProblem, call, uniqueEmail } from './support/http-client.ts';
+import { grantOperator, operatorCommand } from './support/operator-command.ts';
 import { startRegistry } from './support/registry.ts';
 import { type ServerProcess, startServer, tempDir } from './support/server-process.ts';
 import { ensureTestImages } from './support/test-images.ts';
@@ -17,7 +17,6 @@ const dataDir = tempDir();
 /** Set in the EventStoreDB workflow: the server and the command then share that store. */
 const eventStoreUrl = process.env.FAASBOX_EVENTSTORE_URL;
 const env = {
-  FAASBOX_OPERATORS: ` ${operatorEmail.toUpperCase()} , someone-else@example.com`,
   FAASBOX_JWT_SECRET: 'operator-e2e-secret-of-at-least-32-bytes',
   FAASBOX_WORKER_ID: `operator-e2e-${process.pid}`,
   // The sleeping execution must not hold up the restarts.
@@ -31,18 +30,7 @@ let tokens: { operator: string; ada: string };
 let ada: { id: string; email: string; functionId: string; executionIds: string[] };
 let firstAdaId: string;
 
-const faasbox = (...args: string[]) => {
-  const result = spawnSync(process.execPath, ['bin/faasbox.mjs', ...args], {
-    env: {
-      PATH: process.env.PATH ?? '',
-      FAASBOX_DATA_DIR: dataDir,
-      ...(eventStoreUrl === undefined ? {} : { FAASBOX_EVENTSTORE_URL: eventStoreUrl }),
-    },
-    encoding: 'utf8',
-    timeout: 60_000,
-  });
-  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
-};
+const faasbox = (...args: string[]) => operatorCommand(dataDir, ...args);
 const jsonLines = (text: string) => text.trim().split('\n').filter(Boolean).map((line) => JSON.parse(line));
 
 async function signUp(email: string) {
@@ -60,6 +48,7 @@ operator('history is made: users, functions, executions, a deleted account and i
   server = await startServer({ dataDir, env });
 
   const op = await signUp(operatorEmail);
+  grantOperator(dataDir, operatorEmail);
   const adaEmail = uniqueEmail('ada');
   const first = await signUp(adaEmail);
   firstAdaId = first.id;

@@ -4,7 +4,8 @@ import { userDecider } from '../domain/users.ts';
 import type { Platform } from '../platform.ts';
 import type { TokenClaims } from './tokens.ts';
 
-export type Principal = { userId: string; email: string; createdAt: string; operator: boolean };
+/** Who the token belongs to; operator rights are checked apart, by the admin routes (admin.ts). */
+export type Principal = { userId: string; email: string; createdAt: string };
 
 /**
  * A validly signed token is honoured only while its user exists and the token is one Faasbox
@@ -17,17 +18,10 @@ export async function resolvePrincipal(platform: Platform, claims: TokenClaims):
   const view = users.get(claims.sub);
   if (view?.deleted) return null;
   if (view && view.email === claims.email && users.hasToken(view.id, claims.jti)) {
-    return principal(platform, view.id, view.email, view.createdAt);
+    return { userId: view.id, email: view.email, createdAt: view.createdAt };
   }
   const { state } = await readState(platform.store, userDecider, userStream(claims.sub));
   if (state.status !== 'active' || state.email !== claims.email) return null;
   if (!state.tokens.some((token) => token.jti === claims.jti)) return null;
-  return principal(platform, state.userId, state.email, state.registeredAt);
+  return { userId: state.userId, email: state.email, createdAt: state.registeredAt };
 }
-
-const principal = (platform: Platform, userId: string, email: string, createdAt: string): Principal => ({
-  userId,
-  email,
-  createdAt,
-  operator: platform.config.operators.has(email),
-});

@@ -9,7 +9,7 @@ process.stdout.on('error', (error: NodeJS.ErrnoException) => {
 });
 
 const program = new Command('faasbox')
-  .description('Faasbox from the command line: your functions on a server; audit and read models beside a deployment')
+  .description('Faasbox from the command line: your functions on a server; operator rights, audit and read models beside a deployment')
   .showHelpAfterError()
   .exitOverride();
 addClientCommands(program);

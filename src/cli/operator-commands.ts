@@ -1,9 +1,8 @@
-import { existsSync } from 'node:fs';
 import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
 import { openBetterSqlite3 } from '../adapters/sqlite/better-sqlite3-driver.ts';
-import { type Config, loadConfig } from '../config.ts';
-import { openEventStore, openReadModelDatabase } from '../entry/open-stores.ts';
+import { loadConfig } from '../config.ts';
+import { openReadModelDatabase } from '../entry/open-stores.ts';
 import type { EventStore } from '../ports/event-store.ts';
 import { type AuditEntry, auditStream, auditUser } from '../../projections/audit.ts';
 import type { Projection } from '../../projections/projection.ts';
@@ -11,13 +10,18 @@ import { digestProjection, readCheckpoint, resetProjections } from '../../projec
 import { createReadModels } from '../../projections/read-models.ts';
 import { startProjections } from '../../projections/runner.ts';
 import { projectionStatus } from '../../projections/status.ts';
+import { openExistingReadModels, withStore } from './operator-stores.ts';
+import { addOperatorRightsCommands } from './operator-rights-commands.ts';
 import { UsageError } from './usage-error.ts';
 
 /**
- * What operators run beside a deployment: audit any stream or user, see and rebuild the read
- * models. They read the same FAASBOX_* variables as the api, so they find the same stores.
+ * What operators run beside a deployment: grant and revoke operator rights, audit any stream or
+ * user, see and rebuild the read models. They read the same FAASBOX_* variables as the api, so
+ * they find the same stores.
  */
 export function addOperatorCommands(program: Command) {
+  addOperatorRightsCommands(program);
+
   program
     .command('audit')
     .description("every event of a stream, or of one user's streams, in order (secrets masked)")
@@ -168,23 +172,6 @@ async function rebuild(store: EventStore, db: Parameters<typeof digestProjection
       digestAfter: digestProjection(db, projection),
     })),
   };
-}
-
-async function withStore<T>(config: Config, work: (store: EventStore) => Promise<T>): Promise<T> {
-  const store = await openEventStore(config, openBetterSqlite3);
-  try {
-    return await work(store);
-  } finally {
-    await store.close();
-  }
-}
-
-/** Reading needs no lock: the api may be running and writing meanwhile (WAL lets both). */
-function openExistingReadModels(config: Config) {
-  if (!existsSync(config.projectionsPath)) {
-    throw new UsageError(`no read models at ${config.projectionsPath} (FAASBOX_PROJECTIONS_PATH): has the api run here?`);
-  }
-  return openBetterSqlite3(config.projectionsPath);
 }
 
 function printAudit(entries: readonly AuditEntry[], json: boolean, withStream: boolean) {

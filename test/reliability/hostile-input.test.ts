@@ -14,6 +14,7 @@ import fc from 'fast-check';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { call, uniqueEmail } from '../support/http-client.ts';
+import { grantOperator } from '../support/operator-command.ts';
 import { type ServerProcess, startServer } from '../support/server-process.ts';
 import {
   type JsonTree,
@@ -453,7 +454,8 @@ function serverCpuSeconds(server: ServerProcess): number {
 // ---------------------------------------------------------------------------------------------
 // Accounts and the data that must survive.
 
-async function newAccount(url: string, tag: string, email = uniqueEmail(tag)): Promise<Account> {
+async function newAccount(url: string, tag: string): Promise<Account> {
+  const email = uniqueEmail(tag);
   const created = await call(url, 'POST', '/v1/users', { json: { email, password: PASSWORD } });
   assert.is(created.status, 201, JSON.stringify(created.body));
   const login = await call(url, 'POST', '/v1/tokens', { json: { email, password: PASSWORD } });
@@ -495,12 +497,10 @@ async function snapshotOf(url: string, account: Account, functionIds: string[], 
 const test = suite('hostile input');
 
 test('setup: one platform, a keeper whose data must survive, a fuzzer, an operator', async () => {
-  const operatorEmail = uniqueEmail('operator');
   const server = await startServer({
     env: {
       FAASBOX_JWT_SECRET: JWT_SECRET,
       FAASBOX_BODY_LIMIT_BYTES: String(BODY_LIMIT),
-      FAASBOX_OPERATORS: operatorEmail,
       FAASBOX_BCRYPT_COST: '10',
       FAASBOX_WORKER_ID: `hostile-input-${process.pid}`,
     },
@@ -511,9 +511,10 @@ test('setup: one platform, a keeper whose data must survive, a fuzzer, an operat
   const [keeper, fuzzer, operator, sacrificial] = await Promise.all([
     newAccount(url, 'keeper'),
     newAccount(url, 'fuzzer'),
-    newAccount(url, 'operator', operatorEmail),
+    newAccount(url, 'operator'),
     newAccount(url, 'sacrificial'),
   ]);
+  grantOperator(server.dataDir, operator.email);
   const keeperFunctions = [
     await newFunction(url, keeper.token, { name: 'kept', command: ['sh', '-c', 'cat'], env: { GREETING: 'héllo', EMPTY: '' }, timeoutMs: 5000, memoryMb: 64 }),
     await newFunction(url, keeper.token, { name: 'kept-too' }),

@@ -15,6 +15,7 @@ import { createHmac, createSign, generateKeyPairSync, randomBytes, randomUUID } 
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { type Reply, call, uniqueEmail } from '../support/http-client.ts';
+import { grantOperator } from '../support/operator-command.ts';
 import { type ServerProcess, startServer } from '../support/server-process.ts';
 import { reportFigure } from './support/report.ts';
 
@@ -236,11 +237,11 @@ const functionsOf = async (account: Account) => (await call(url(), 'GET', '/v1/f
 const test = suite('jwt attacks');
 
 test('setup: a platform whose JWT secret the test knows, a user, a bystander and an operator', async () => {
-  const operatorEmail = uniqueEmail('jwt-operator');
   server = await startServer({
-    env: { FAASBOX_JWT_SECRET: SECRET, FAASBOX_OPERATORS: operatorEmail, FAASBOX_BCRYPT_COST: '10', FAASBOX_WORKER_ID: `jwt-attacks-${process.pid}` },
+    env: { FAASBOX_JWT_SECRET: SECRET, FAASBOX_BCRYPT_COST: '10', FAASBOX_WORKER_ID: `jwt-attacks-${process.pid}` },
   });
-  [user, other, operator] = await Promise.all([newAccount('jwt-user'), newAccount('jwt-other'), newAccount('jwt-operator', operatorEmail)]);
+  [user, other, operator] = await Promise.all([newAccount('jwt-user'), newAccount('jwt-other'), newAccount('jwt-operator')]);
+  grantOperator(server.dataDir, operator.email);
   assert.equal(Object.keys(user.claims).sort(), ['email', 'exp', 'iat', 'jti', 'sub']);
 });
 

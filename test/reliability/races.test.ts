@@ -10,6 +10,7 @@ import Docker from 'dockerode';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { type Reply, assertProblem, call, uniqueEmail } from '../support/http-client.ts';
+import { grantOperator } from '../support/operator-command.ts';
 import type { ServerProcess } from '../support/server-process.ts';
 import { type Cluster, startCluster } from './support/cluster.ts';
 import { reportFigure } from './support/report.ts';
@@ -60,13 +61,14 @@ races.after(async () => {
 
 races('the cluster starts, with an operator to read the event log', async () => {
   cluster = await startCluster({
-    env: { FAASBOX_MAX_ACTIVE_PER_USER: String(LIMIT), FAASBOX_EXECUTION_GRACE_MS: String(GRACE_MS), FAASBOX_OPERATORS: OPERATOR },
+    env: { FAASBOX_MAX_ACTIVE_PER_USER: String(LIMIT), FAASBOX_EXECUTION_GRACE_MS: String(GRACE_MS) },
     // 2 × 12 container slots exceed the 10 users × 2 the limit allows: the limit is what binds.
     workerEnv: { FAASBOX_WORKER_CONCURRENCY: '12' },
   });
   apis = cluster.apis.map((api) => api.url);
   workerIds = new Set(cluster.workers.map(cluster.workerIdOf));
   operatorToken = (await newUser(apis[0]!, OPERATOR)).token;
+  grantOperator(cluster.dataDir, OPERATOR);
 });
 
 races(`${USERS * EXECUTIONS_PER_USER} executions of ${USERS} users at once: never more than ${LIMIT} per user, each ends once, none left`, async () => {

@@ -3,7 +3,10 @@ import type { MiddlewareHandler } from 'hono';
 import { auditStream } from '../../../projections/audit.ts';
 import { EXECUTION_STATUSES } from '../../../projections/executions.ts';
 import { projectionStatus } from '../../../projections/status.ts';
+import { readState } from '../../commands/handle-command.ts';
 import { DomainError } from '../../domain/errors.ts';
+import { userStream } from '../../domain/streams.ts';
+import { userDecider } from '../../domain/users.ts';
 import type { Platform } from '../../platform.ts';
 import type { AppEnv } from '../env.ts';
 import { authenticate } from '../middleware/authenticate.ts';
@@ -45,6 +48,7 @@ const AccountSchema = z
     email: z.string(),
     createdAt: z.string(),
     deleted: z.boolean(),
+    operator: z.boolean().openapi({ description: 'Granted operator rights, as the read model last saw' }),
     functions: z.number().int(),
     activeExecutions: z.number().int(),
   })
@@ -53,17 +57,25 @@ const AccountSchema = z
 // Stream names are made of ids and prefixes; anything else names no stream.
 const STREAM_NAME = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}$/;
 
-/** Operators are the emails in FAASBOX_OPERATORS; everyone else who is signed in gets 403. */
-const requireOperator = (): MiddlewareHandler<AppEnv> => async (c, next) => {
-  if (!c.get('principal').operator) return problemResponse(c, 403, 'not-operator', 'this needs an operator account');
-  await next();
-};
+/**
+ * Operators are the users granted by `faasbox operators grant`; everyone else who is signed in
+ * gets 403. The rights are read from the user's own stream on every request, not from the token
+ * or a read model, so that a revoke, written by the command on any host, holds for the very next
+ * request at every api.
+ */
+const requireOperator =
+  (platform: Platform): MiddlewareHandler<AppEnv> =>
+  async (c, next) => {
+    const { state } = await readState(platform.store, userDecider, userStream(c.get('principal').userId));
+    if (state.status !== 'active' || !state.operator) return problemResponse(c, 403, 'not-operator', 'this needs an operator account');
+    await next();
+  };
 
 export function addAdminRoutes(app: OpenAPIHono<AppEnv>, platform: Platform) {
-  const middleware = [...authenticate(platform), requireOperator()];
+  const middleware = [...authenticate(platform), requireOperator(platform)];
   const denied = {
     401: unauthorized,
-    403: problem('The caller is not an operator (FAASBOX_OPERATORS)'),
+    403: problem('The caller is not an operator (`faasbox operators grant`)'),
     500: internalError,
   };
   const common = { tags: ['admin'], security: [{ bearerAuth: [] }], middleware };
