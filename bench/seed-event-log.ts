@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import Database from 'better-sqlite3';
-import { createSqliteEventStore } from '../src/adapters/event-store/sqlite.ts';
+import { createSqliteEventStore } from '../src/adapters/event-store/index.ts';
 import { openBetterSqlite3 } from '../src/adapters/sqlite/better-sqlite3-driver.ts';
 
 /** How many of each kind of event a seeded log holds. */

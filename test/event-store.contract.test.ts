@@ -4,7 +4,7 @@
  * names a server. The SQLite adapter on Bun's and Deno's drivers: event-store-sqlite-drivers.
  */
 import { createEventStoreDbStore } from '../src/adapters/event-store/eventstoredb.ts';
-import { createMemoryEventStore } from '../src/adapters/event-store/memory.ts';
+import { createMemoryEventStore } from '../src/adapters/event-store/index.ts';
 import { openBetterSqlite3 } from '../src/adapters/sqlite/better-sqlite3-driver.ts';
 import { type AdapterUnderTest, defineEventStoreContract, sqliteAdapterUnderTest } from './support/event-store-contract.ts';
 

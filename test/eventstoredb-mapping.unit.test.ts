@@ -1,13 +1,11 @@
+/**
+ * The EventStoreDB adapter's pure mappings (positions, revisions, system events), from modules
+ * that do not load the gRPC client. The adapter itself, client loaded: eventstoredb-unreachable.
+ */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import {
-  createEventStoreDbStore,
-  decodePosition,
-  encodePosition,
-  isSystemEvent,
-  toActualRevision,
-  toClientExpectedRevision,
-} from '../src/adapters/event-store/eventstoredb.ts';
+import { isSystemEvent, toActualRevision, toClientExpectedRevision } from '../src/adapters/event-store/eventstoredb-mapping.ts';
+import { decodePosition, encodePosition } from '../src/adapters/event-store/eventstoredb-position.ts';
 
 const revisions = suite('eventstoredb: expected and actual revisions');
 
@@ -96,23 +94,3 @@ system("the server's own streams and event types are system events; Faasbox's ar
 });
 
 system.run();
-
-const unreachable = suite('eventstoredb: unreachable server');
-
-unreachable('ping fails fast and clearly when nothing listens, and the store still closes', async () => {
-  // Port 1 on loopback refuses connections at once: no server is needed to see the failure.
-  const store = createEventStoreDbStore('esdb://127.0.0.1:1?tls=false');
-  const started = Date.now();
-  try {
-    await store.ping();
-    assert.unreachable('ping resolved with nothing listening');
-  } catch (error) {
-    assert.not.instance(error, assert.Assertion);
-    assert.match((error as Error).message, /UNAVAILABLE|ECONNREFUSED/);
-  } finally {
-    await store.close();
-  }
-  assert.ok(Date.now() - started < 5_000, `took ${Date.now() - started} ms`);
-});
-
-unreachable.run();

@@ -6,8 +6,8 @@
 import { randomUUID } from 'node:crypto';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createInProcessJobBus } from '../src/adapters/job-bus/in-process.ts';
-import { connectNatsJobBus } from '../src/adapters/job-bus/nats.ts';
+import { connect } from '@nats-io/transport-node';
+import { connectNatsJobBus, createInProcessJobBus } from '../src/adapters/job-bus/index.ts';
 import { BusUnavailableError, type Job, type JobBus, type JobDelivery, type StatusMessage } from '../src/ports/job-bus.ts';
 import { type NatsServer, startNatsServer } from './support/nats-server.ts';
 
@@ -38,7 +38,7 @@ const nats: Backend = {
     return {
       server,
       connect: async () => {
-        const bus = await connectNatsJobBus({ servers: server.url, name: 'contract-test' });
+        const bus = await connectNatsJobBus({ connect, servers: server.url, name: 'contract-test' });
         buses.push(bus);
         return bus;
       },

@@ -6,7 +6,7 @@ import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createSqliteEventStore } from '../src/adapters/event-store/sqlite.ts';
+import { createSqliteEventStore } from '../src/adapters/event-store/index.ts';
 import { openBetterSqlite3 } from '../src/adapters/sqlite/better-sqlite3-driver.ts';
 import type { EventStore, NewEvent } from '../src/ports/event-store.ts';
 import { createReadModels } from '../projections/read-models.ts';

@@ -1,8 +1,8 @@
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createSqliteEventStore } from '../src/adapters/event-store/sqlite.ts';
-import { createInProcessJobBus } from '../src/adapters/job-bus/in-process.ts';
+import { createSqliteEventStore } from '../src/adapters/event-store/index.ts';
+import { createInProcessJobBus } from '../src/adapters/job-bus/index.ts';
 import { openBetterSqlite3 } from '../src/adapters/sqlite/better-sqlite3-driver.ts';
 import { loadConfig } from '../src/config.ts';
 import { createApp } from '../src/http/app.ts';

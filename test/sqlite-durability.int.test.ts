@@ -10,7 +10,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createSqliteEventStore } from '../src/adapters/event-store/sqlite.ts';
+import { createSqliteEventStore } from '../src/adapters/event-store/index.ts';
 import { openBetterSqlite3 } from '../src/adapters/sqlite/better-sqlite3-driver.ts';
 import type { RecordedEvent } from '../src/ports/event-store.ts';
 

@@ -1,7 +1,8 @@
+import { connect as connectNats } from '@nats-io/transport-node';
 import { openBunSqlite } from '../adapters/sqlite/bun-sqlite-driver.ts';
 import { runFaasbox } from './start.ts';
 
-/** Bun: Bun.serve and bun:sqlite. Run with `bun src/entry/bun.ts [role]`. */
+/** Bun: Bun.serve, bun:sqlite and nats.js's Node transport. Run with `bun src/entry/bun.ts [role]`. */
 
 /** Bun closes a connection idle this long (its default), and never more than 255 s. */
 const IDLE_TIMEOUT_SECONDS = 10;
@@ -28,6 +29,7 @@ runFaasbox({
     return { port: server.port, close: () => server.stop() };
   },
   openSqlite: openBunSqlite,
+  connectNats,
   clientAddressOf: (c) => (c.env as BunServer).requestIP(c.req.raw)?.address ?? 'unknown',
 });
 

@@ -2,6 +2,7 @@ import { createServer } from 'node:http';
 import type { Socket } from 'node:net';
 import { RequestError, getRequestListener } from '@hono/node-server';
 import { getConnInfo } from '@hono/node-server/conninfo';
+import { connect as connectNats } from '@nats-io/transport-node';
 import { openBetterSqlite3 } from '../adapters/sqlite/better-sqlite3-driver.ts';
 import { PROBLEM_CONTENT_TYPE, problemJson } from '../http/problem.ts';
 import { runFaasbox } from './start.ts';
@@ -46,6 +47,7 @@ runFaasbox({
         });
     }),
   openSqlite: openBetterSqlite3,
+  connectNats,
   clientAddressOf: (c) => getConnInfo(c).remote.address ?? 'unknown',
 });
 

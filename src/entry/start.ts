@@ -4,8 +4,7 @@ import process from 'node:process';
 // Node's timers, not the globals: Deno's global setTimeout returns a number, which has no unref().
 import { setInterval, setTimeout } from 'node:timers';
 import Docker from 'dockerode';
-import { createInProcessJobBus } from '../adapters/job-bus/in-process.ts';
-import { connectNatsJobBus } from '../adapters/job-bus/nats.ts';
+import { connectNatsJobBus, createInProcessJobBus, type NatsConnect } from '../adapters/job-bus/index.ts';
 import { type Config, ConfigError, loadConfig } from '../config.ts';
 import { createApp } from '../http/app.ts';
 import { clientAddressBehind } from '../http/client-address.ts';
@@ -36,6 +35,8 @@ export type Runtime = {
   /** The runtime's SQLite driver, for the embedded event store and the read models. */
   openSqlite: OpenSqlite;
   clientAddressOf: ClientAddressOf;
+  /** The runtime's nats.js transport (its connect()), for the NATS job bus. */
+  connectNats: NatsConnect;
 };
 
 export type FetchHandler = (request: Request, env: unknown) => Response | Promise<Response>;
@@ -80,7 +81,7 @@ async function main(runtime: Runtime) {
   }
   const jwtSecret = role === 'worker' ? undefined : resolveJwtSecret(config);
   const bus: JobBus = config.nats
-    ? await connectNatsJobBus({ ...config.nats, name: `faasbox-${role}` })
+    ? await connectNatsJobBus({ ...config.nats, name: `faasbox-${role}`, connect: runtime.connectNats })
     : createInProcessJobBus();
   // One registry per process: in `all` the api's /metrics shows the worker's figures too.
   const metrics = createMetrics();

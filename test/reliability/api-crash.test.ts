@@ -1,14 +1,15 @@
 /**
  * An api process SIGKILLed while it holds synchronous execution requests (POST …/executions,
  * waiting for the result). The requests die with it, but the executions must not: they go on
- * on the workers, the durable recorder of the other api records their results (DESIGN.md §5),
- * and recording the outcome releases their slots, which the lease would free anyway once it
- * lapses (DESIGN.md §3). Each round kills the api of the round before's replacement.
+ * on the workers; the durable recorder of the other api records their results (statuses wait on
+ * a stream for whichever api reads them), and recording the outcome releases their slots, which
+ * their leases would free anyway once they lapse (a slot is leased so that a crashed api cannot
+ * hold it for ever). Each round kills the api of the round before's replacement.
  */
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createSqliteEventStore } from '../../src/adapters/event-store/sqlite.ts';
+import { createSqliteEventStore } from '../../src/adapters/event-store/index.ts';
 import { openBetterSqlite3 } from '../../src/adapters/sqlite/better-sqlite3-driver.ts';
 import { userSlotsStream } from '../../src/domain/streams.ts';
 import { type Reply, call, uniqueEmail } from '../support/http-client.ts';

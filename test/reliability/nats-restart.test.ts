@@ -9,7 +9,7 @@
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createSqliteEventStore } from '../../src/adapters/event-store/sqlite.ts';
+import { createSqliteEventStore } from '../../src/adapters/event-store/index.ts';
 import { openBetterSqlite3 } from '../../src/adapters/sqlite/better-sqlite3-driver.ts';
 import { executionStream } from '../../src/domain/streams.ts';
 import { type Reply, call, uniqueEmail } from '../support/http-client.ts';

@@ -1,7 +1,7 @@
 /**
  * A worker SIGKILLed while it runs executions, ten times and more. Delivery is at most once
- * (DESIGN.md §5): the job was claimed and acked around its container's start, so nobody runs it
- * again. What must hold instead: the execution still ends (the restarted worker's reaper reports
+ * (user code never runs twice): the job was claimed and acked around its container's start, so
+ * nobody runs it again. What must hold instead: the execution still ends (the restarted worker's reaper reports
  * it lost, or the api's deadline sweeper times it out) within its timeout plus the grace, its
  * user's slot is free again, and its container does not outlive the restart of its worker.
  */
@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import Docker from 'dockerode';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createSqliteEventStore } from '../../src/adapters/event-store/sqlite.ts';
+import { createSqliteEventStore } from '../../src/adapters/event-store/index.ts';
 import { openBetterSqlite3 } from '../../src/adapters/sqlite/better-sqlite3-driver.ts';
 import { executionStream } from '../../src/domain/streams.ts';
 import type { EventStore } from '../../src/ports/event-store.ts';

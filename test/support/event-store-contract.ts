@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createSqliteEventStore } from '../../src/adapters/event-store/sqlite.ts';
+import { createSqliteEventStore } from '../../src/adapters/event-store/index.ts';
 import type { SqliteDatabase } from '../../src/adapters/sqlite/driver.ts';
 import {
   type EventStore,

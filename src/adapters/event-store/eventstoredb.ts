@@ -4,24 +4,19 @@
  * Needs EventStoreDB 22.6 or later: older servers leave positions out of stream reads.
  */
 import {
-  ANY,
   BACKWARDS,
   END,
   EventStoreDBClient,
   FORWARDS,
-  NO_STREAM,
   START,
-  STREAM_EXISTS,
   StreamNotFoundError,
   WrongExpectedVersionError,
   excludeSystemEvents,
   streamNameFilter,
   type AllStreamResolvedEvent,
   type AllStreamSubscription,
-  type AppendExpectedRevision,
   type AppendResult as ClientAppendResult,
   type RecordedEvent as ClientRecordedEvent,
-  type CurrentRevision,
   type Filter,
   type JSONEventData,
   type JSONType,
@@ -42,6 +37,8 @@ import {
   type Subscription,
   WrongExpectedRevisionError,
 } from '../../ports/event-store.ts';
+import { type ClientCurrentRevision, isSystemEvent, toActualRevision, toClientExpectedRevision } from './eventstoredb-mapping.ts';
+import { MAX_COMMIT, decodePosition, encodePosition } from './eventstoredb-position.ts';
 import { assertExpectedRevision } from './expected-revision.ts';
 
 /** Big enough to catch up quickly, small enough that one read never holds much in memory. */
@@ -50,65 +47,6 @@ const PAGE_SIZE = 500;
 const SEARCH_PAGE_SIZE = 100;
 /** /readyz must answer while the server is unreachable, well before the client's 10 s default. */
 const PING_DEADLINE_MS = 3_000;
-
-/*
- * Positions. EventStoreDB orders $all by a pair of transaction-log offsets (commit, prepare).
- * Every event appended over gRPC is a record that commits itself, so both offsets are that of its
- * own record: unique per event and increasing in $all order, within a multi-event append too
- * (only the legacy TCP explicit transactions gave several events one commit position; such events
- * are refused below rather than numbered twice). An append reports the pair of its last event.
- * Filtered subscriptions also send checkpoints of the form (offset, 0): everything before that
- * record boundary was considered, and the record at it may be an event still to deliver.
- * Resuming after a checkpoint must not skip that event, and the server refuses to resume at an
- * offset inside a record, so the number keeps which kind of pair it stands for: 2·commit + 1 for
- * an event (or a checkpoint at one), 2·commit for the boundary before the record at commit. The
- * numbers never reverse the order of two pairs, events stay strictly increasing, and the pair to
- * resume from is rebuilt exactly. 2·commit + 1 stays a safe integer up to a 4 PiB log.
- */
-const MAX_COMMIT = BigInt((Number.MAX_SAFE_INTEGER - 1) / 2);
-
-/** The port's position for a pair of log offsets reported by the server. */
-export function encodePosition({ commit, prepare }: Position): number {
-  if (commit < 0n || commit > MAX_COMMIT) throw new RangeError(`log position ${commit} is out of range`);
-  return Number(commit) * 2 + (prepare >= commit ? 1 : 0);
-}
-
-/** The pair of log offsets a port position stands for (0: the start of the log), to read or resume from. */
-export function decodePosition(position: number): ReadPosition {
-  if (!Number.isSafeInteger(position) || position < 0) {
-    throw new RangeError(`position ${position} was not reported by an EventStoreDB store`);
-  }
-  if (position === 0) return START;
-  const commit = BigInt(Math.floor(position / 2));
-  return { commit, prepare: position % 2 === 1 ? commit : 0n };
-}
-
-export function toClientExpectedRevision(expected: ExpectedRevision): AppendExpectedRevision {
-  switch (expected) {
-    case 'no_stream':
-      return NO_STREAM;
-    case 'stream_exists':
-      return STREAM_EXISTS;
-    case 'any':
-      return ANY;
-    default:
-      if (!Number.isSafeInteger(expected) || expected < 0) {
-        throw new RangeError(`expected revision ${expected} is not a revision`);
-      }
-      return BigInt(expected);
-  }
-}
-
-/** The stream's revision as a conflict reports it, in the form WrongExpectedRevisionError takes. */
-export function toActualRevision(actual: CurrentRevision | number | undefined): number | 'no_stream' {
-  // The client says "no_stream"; -1 (the server's own number for it) or nothing at all mean the same.
-  if (actual === undefined || actual === NO_STREAM || actual < 0) return 'no_stream';
-  return Number(actual);
-}
-
-/** The server keeps its own streams and event types (statistics, settings, links) under `$`. */
-export const isSystemEvent = ({ streamId, type }: { streamId: string; type: string }): boolean =>
-  streamId.startsWith('$') || type.startsWith('$');
 
 /** A checkpoint travels in the subscription's own stream, behind the events that came before it. */
 type CheckpointMarker = { readonly checkpoint: Position };
@@ -215,7 +153,7 @@ export function createEventStoreDbStore(connectionString: string): EventStore {
     streamName: string,
     events: readonly NewEvent[],
     expected: ExpectedRevision,
-    reported: CurrentRevision | number | undefined,
+    reported: ClientCurrentRevision | number | undefined,
   ): Promise<AppendResult> => {
     const actual = toActualRevision(reported);
     if (actual !== 'no_stream') {

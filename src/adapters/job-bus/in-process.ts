@@ -19,11 +19,9 @@ import {
   type StatusMessage,
   type StatusWatch,
 } from '../../ports/job-bus.ts';
+import { retryDelayMs } from './retry-delay.ts';
 
 const duplicateWindowMs = 2 * 60_000;
-
-/** Redelivery back-off: 250 ms, doubling per attempt, at most 10 s. */
-const retryDelayMs = (attempt: number) => Math.min(250 * 2 ** Math.max(0, attempt - 1), 10_000);
 
 type Queued<T> = { value: T; attempt: number };
 

@@ -9,7 +9,7 @@
  * Event ids are `<writer>-<round>-<append>/<index>/<size>`: the test finds every batch in the file
  * by them, acknowledged or not, and checks it is whole.
  */
-import { createSqliteEventStore } from '../../../src/adapters/event-store/sqlite.ts';
+import { createSqliteEventStore } from '../../../src/adapters/event-store/index.ts';
 import { openBetterSqlite3 } from '../../../src/adapters/sqlite/better-sqlite3-driver.ts';
 import { type EventStore, type ExpectedRevision, WrongExpectedRevisionError } from '../../../src/ports/event-store.ts';
 

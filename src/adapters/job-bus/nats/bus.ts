@@ -1,0 +1,191 @@
+/**
+ * The JobBus over NATS JetStream on a connection its caller made (connect.ts makes one).
+ *
+ * - Jobs are pulled by slots (pull-by-slots.ts) from the shared consumer `workers` and run only
+ *   under a claim (claims.ts), so a job the server offers again never runs twice.
+ * - Statuses are published to FAAS_RESULTS. Waiting requests hear them on a core subscription;
+ *   the durable pull consumer `recorder`, shared by every api, records each one.
+ * - The servers must allow payloads of a few MB (`max_payload: 8MB`): a status carries up to
+ *   1 MiB of stdout and 1 MiB of stderr.
+ */
+import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
+import { errors, type NatsConnection } from '@nats-io/nats-core';
+import { BusUnavailableError, type Consumer, type JobBus, type StatusWatch } from '../../../ports/job-bus.ts';
+import { retryDelayMs } from '../retry-delay.ts';
+import { bestEffort, describe, publishTimeoutMs, type WhileConnected, withTimeout } from './broker-calls.ts';
+import { jobClaims } from './claims.ts';
+import { decodeStatus, encodeMessage } from './codec.ts';
+import { handleJobMessage } from './job-delivery.ts';
+import { type Puller, pullBySlots } from './pull-by-slots.ts';
+import { ensureTopology, jobsStream, jobsSubject, recorderDurable, resultsStream, resultsSubject, workersDurable } from './topology.ts';
+
+/** Statuses are recorded one at a time per api process, which keeps one execution's in order. */
+const statusConcurrency = 1;
+const closeTimeoutMs = 5_000;
+
+export type NatsJobBusTopology = {
+  /** Stream replicas: 1 for a single server, 3 on a JetStream cluster. Default 1. */
+  replicas?: number;
+};
+
+/**
+ * The bus over `nc`, once its streams and consumers are there. From then on the bus owns the
+ * connection and closes it on close(). It never reconnects by itself: `nc` should keep trying
+ * for ever, as connectNatsJobBus's does; meanwhile publishes fail and pulls are renewed after.
+ */
+export async function openNatsJobBus(nc: NatsConnection, { replicas = 1 }: NatsJobBusTopology = {}): Promise<JobBus> {
+  const jsm = await jetstreamManager(nc);
+  await ensureTopology(jsm, replicas);
+  return createNatsJobBus(nc, jsm);
+}
+
+function createNatsJobBus(nc: NatsConnection, jsm: JetStreamManager): JobBus {
+  const js = jetstream(nc, { timeout: publishTimeoutMs });
+  let closed = false;
+  let connected = true;
+  const consumers = new Set<Puller>();
+  /** Publishes waiting for their PubAck, failed as soon as the connection drops. */
+  const awaitingAck = new Set<(error: Error) => void>();
+
+  void (async () => {
+    for await (const status of nc.status()) {
+      if (status.type === 'disconnect') {
+        connected = false;
+        for (const fail of awaitingAck) fail(new Error('the connection to NATS dropped'));
+      } else if (status.type === 'reconnect') {
+        connected = true;
+        for (const consumer of consumers) consumer.repull();
+      }
+    }
+  })().catch(() => undefined);
+
+  const ensureAvailable = () => {
+    if (closed) throw new BusUnavailableError('the NATS job bus is closed');
+    // Fail at once rather than queue behind a reconnect: the api answers 503 and the client retries.
+    if (!connected) throw new BusUnavailableError('NATS is unreachable');
+  };
+
+  /** Fails a request at once when the connection drops: otherwise it would wait out its whole timeout. */
+  const whileConnected: WhileConnected = async (request) => {
+    ensureAvailable();
+    let fail: (error: Error) => void = () => undefined;
+    const dropped = new Promise<never>((_, reject) => (fail = reject));
+    awaitingAck.add(fail);
+    try {
+      return await Promise.race([request(), dropped]);
+    } finally {
+      awaitingAck.delete(fail);
+    }
+  };
+
+  const publishDurably = async (subject: string, data: Uint8Array, msgID: string) => {
+    ensureAvailable();
+    try {
+      // Giving up early when the connection drops is safe: the msgID makes the caller's retry a
+      // no-op if the message was stored.
+      await whileConnected(() => js.publish(subject, data, { msgID, timeout: publishTimeoutMs }));
+    } catch (error) {
+      // Too large for max_payload is a configuration fault, not an outage: retrying will not help.
+      if (error instanceof errors.InvalidArgumentError) throw error;
+      throw new BusUnavailableError(`NATS did not store the message on ${subject}: ${describe(error)}`, { cause: error });
+    }
+  };
+
+  const claims = jobClaims(js, jsm, whileConnected);
+
+  const track = (consumer: Puller): Consumer => {
+    consumers.add(consumer);
+    return {
+      stop: async () => {
+        consumers.delete(consumer);
+        await consumer.stop();
+      },
+    };
+  };
+
+  return {
+    async publishJob(job) {
+      await publishDurably(jobsSubject, encodeMessage(job), job.executionId);
+    },
+
+    consumeJobs(handler, { concurrency }) {
+      if (!Number.isInteger(concurrency) || concurrency < 1) throw new RangeError(`concurrency must be a positive integer, got ${concurrency}`);
+      return track(
+        pullBySlots(() => js.consumers.get(jobsStream, workersDurable), concurrency, (msg) => handleJobMessage(msg, claims, handler)),
+      );
+    },
+
+    async publishStatus(status) {
+      await publishDurably(resultsSubject(status.executionId), encodeMessage(status), `${status.executionId}:${status.type}`);
+    },
+
+    async watchStatuses(executionId, handler): Promise<StatusWatch> {
+      const subject = resultsSubject(executionId);
+      ensureAvailable();
+      // JetStream publishes reach core subscribers too. A status retried within the duplicate
+      // window is stored once but heard twice here; watchers take the first outcome.
+      const subscription = nc.subscribe(subject, {
+        callback: (error, msg) => {
+          if (error) return;
+          const status = decodeStatus(msg.data);
+          if (!status) return;
+          // A faulty watcher must not end the subscription the others share the connection with.
+          try {
+            handler(status);
+          } catch {}
+        },
+      });
+      // Once the server has answered a flush it has the subscription: nothing published after
+      // this resolves can be missed.
+      try {
+        await withTimeout(nc.flush(), publishTimeoutMs);
+      } catch (error) {
+        subscription.unsubscribe();
+        throw new BusUnavailableError(`NATS did not confirm the watch of ${subject}: ${describe(error)}`, { cause: error });
+      }
+      return {
+        close: async () => {
+          if (!subscription.isClosed()) subscription.unsubscribe();
+        },
+      };
+    },
+
+    consumeStatuses(handler) {
+      return track(
+        pullBySlots(() => js.consumers.get(resultsStream, recorderDurable), statusConcurrency, async (msg) => {
+          const status = decodeStatus(msg.data);
+          if (!status) return bestEffort(() => msg.term());
+          try {
+            await handler(status);
+          } catch {
+            bestEffort(() => msg.nak(retryDelayMs(msg.info.deliveryCount)));
+            return;
+          }
+          // A lost ack only means the status is recorded again, and recording is idempotent.
+          bestEffort(() => msg.ack());
+        }),
+      );
+    },
+
+    async pendingJobs() {
+      try {
+        // Released jobs wait in the consumer's redelivery list (num_ack_pending, with the ones
+        // being run) and are not counted: this is a lower bound.
+        return (await jsm.consumers.info(jobsStream, workersDurable)).num_pending;
+      } catch (error) {
+        throw new BusUnavailableError(`NATS did not report the job queue: ${describe(error)}`, { cause: error });
+      }
+    },
+
+    async close() {
+      if (closed) return;
+      closed = true;
+      await Promise.all([...consumers].map((consumer) => consumer.stop()));
+      consumers.clear();
+      if (nc.isClosed()) return;
+      // Drain flushes acks still buffered; it cannot finish while the server is away.
+      if (connected) await withTimeout(nc.drain(), closeTimeoutMs).catch(() => nc.close());
+      else await nc.close();
+    },
+  };
+}
