@@ -485,14 +485,29 @@ misc('/openapi.json documents every route, every error answer and the bearer sch
   assert.ok(doc.paths['/v1/tokens']?.post?.responses['429']);
 });
 
-misc('every operation /openapi.json says needs a token answers 401 without one', async () => {
+misc('every operation /openapi.json says needs a token answers 401 without one, and every one it says is public does not', async () => {
   const doc = (await api('GET', '/openapi.json')).body as OpenApiDocument;
-  const secured = operationsOf(doc).filter(({ operation }) => operation.security?.length);
+  const operations = operationsOf(doc);
+  const secured = operations.filter(({ operation }) => operation.security?.length);
   assert.ok(secured.length >= 10);
+  const concrete = (path: string) => path.replace('{email}', 'a@example.com').replace(/\{\w+\}/g, crypto.randomUUID());
   for (const { method, path } of secured) {
-    const concrete = path.replace('{email}', 'a@example.com').replace(/\{\w+\}/g, crypto.randomUUID());
-    const reply = await api(method.toUpperCase(), concrete);
+    const reply = await api(method.toUpperCase(), concrete(path));
     assertProblem(reply, 401);
+  }
+  // `security: []` says so; without it, tools take the operation to need some credential.
+  const open = operations.filter(({ operation }) => operation.security?.length === 0);
+  assert.equal(open.map(({ method, path }) => `${method.toUpperCase()} ${path}`).sort(), [
+    'GET /healthz',
+    'GET /openapi.json',
+    'GET /readyz',
+    'POST /v1/tokens',
+    'POST /v1/users',
+  ]);
+  assert.is(open.length + secured.length, operations.length, 'an operation declares no security at all');
+  for (const { method, path } of open) {
+    const reply = await api(method.toUpperCase(), concrete(path));
+    assert.is.not(reply.status, 401, `${method.toUpperCase()} ${path} is documented as public`);
   }
 });
 

@@ -132,7 +132,8 @@ docs('headless Chromium shows every operation of /openapi.json, and fetches noth
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
 
     // Opened, an operation draws its documented answers (with highlighted examples) under the same CSP.
-    const execute = page.locator('#operations-executions-post_v1_functions__id__executions');
+    // Swagger UI names an operation's block by its tag and operationId.
+    const execute = page.locator('#operations-executions-executeFunction');
     await execute.locator('.opblock-summary-control').click();
     await execute.locator('tr.response[data-code="504"]').waitFor({ timeout: 10_000 });
     const codes = await execute.locator('tr.response').evaluateAll((rows) => rows.map((row) => row.getAttribute('data-code')));

@@ -1,62 +1,21 @@
 /**
- * The Faasbox HTTP API (v1) as seen from the command line: one method per route, web-standard
- * fetch only. An answer the route does not promise becomes an `ApiError` (a problem+json body
- * when the server sent one) or, when no answer came at all, an `UnreachableError`.
+ * The Faasbox HTTP API (v1) as seen from the command line: one method per route, over
+ * openapi-fetch with the types generated from the api's own document (api-types.gen.ts), so that
+ * a route the command line no longer matches fails the typecheck. An answer the route does not
+ * promise becomes an `ApiError` (a problem+json body when the server sent one) or, when no answer
+ * came at all, an `UnreachableError`.
  */
+import createClient from 'openapi-fetch';
+import type { components, paths } from './api-types.gen.ts';
 
-export type User = { id: string; email: string; createdAt: string };
-export type IssuedToken = { token: string; expiresAt: string };
-
-export type FaasFunction = {
-  id: string;
-  name: string;
-  image: string;
-  command: string[] | null;
-  env: Record<string, string>;
-  timeoutMs: number;
-  memoryMb: number;
-  createdAt: string;
-};
-
-export type FunctionInput = {
-  name: string;
-  image: string;
-  command?: string[];
-  env?: Record<string, string>;
-  timeoutMs?: number;
-  memoryMb?: number;
-};
-
-export type ExecutionStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'timedOut';
-
-export type Execution = {
-  executionId: string;
-  functionId: string;
-  status: ExecutionStatus;
-  exitCode: number | null;
-  stdout: string;
-  stderr: string;
-  truncated: boolean;
-  durationMs: number | null;
-  reason: string | null;
-  queuedAt: string;
-  startedAt: string | null;
-  finishedAt: string | null;
-  lateResults: { type: string; at: string }[];
-};
-
-export type ExecutionSummary = Pick<
-  Execution,
-  'executionId' | 'status' | 'exitCode' | 'durationMs' | 'reason' | 'queuedAt' | 'startedAt' | 'finishedAt'
->;
-
-export type QueuedExecution = { executionId: string; status: 'queued' };
+export type FaasFunction = components['schemas']['Function'];
+export type Execution = components['schemas']['Execution'];
+type FunctionInput = components['schemas']['FunctionInput'];
+/** RFC 9457, as the api writes it (`type` is `urn:faasbox:problem:<slug>`). */
+type Problem = components['schemas']['Problem'];
 
 /** A synchronous run ends in an outcome (200) or a timeout (504): both carry the execution. */
-export type RunOutcome = { timedOut: boolean; execution: Execution };
-
-/** RFC 9457, as the api writes it (`type` is `urn:faasbox:problem:<slug>`). */
-export type Problem = { type: string; title: string; status: number; detail: string; [extension: string]: unknown };
+type RunOutcome = { timedOut: boolean; execution: Execution };
 
 /** The server answered, but not with what the route promises. */
 export class ApiError extends Error {
@@ -96,65 +55,90 @@ export type ApiClient = ReturnType<typeof createApiClient>;
 
 /** `baseUrl` has no trailing slash; `token` is needed by every route but registration and login. */
 export function createApiClient(baseUrl: string, token?: string) {
-  async function request(
-    method: string,
-    path: string,
-    expected: readonly number[],
-    body?: { json: unknown } | { bytes: Uint8Array },
-  ): Promise<{ status: number; data: any }> {
-    const headers: Record<string, string> = { accept: 'application/json, application/problem+json' };
-    if (token !== undefined) headers.authorization = `Bearer ${token}`;
-    let payload: string | Uint8Array | undefined;
-    if (body && 'json' in body) {
-      headers['content-type'] = 'application/json';
-      payload = JSON.stringify(body.json);
-    } else if (body) {
-      headers['content-type'] = 'application/octet-stream';
-      payload = body.bytes;
-    }
-
-    let response: Response;
-    let text: string;
-    try {
-      response = await fetch(`${baseUrl}${path}`, { method, headers, body: payload });
-      text = await response.text();
-    } catch (error) {
-      throw new UnreachableError(baseUrl, reasonOf(error));
-    }
-    const data = parseJson(text);
-    if (expected.includes(response.status) && data !== undefined) return { status: response.status, data };
-    throw new ApiError(response.status, isProblem(data) ? data : null, retryAfterOf(response.headers.get('retry-after')));
-  }
-
-  const fn = (id: string) => `/v1/functions/${encodeURIComponent(id)}`;
+  const client = createClient<paths>({
+    baseUrl,
+    headers: {
+      accept: 'application/json, application/problem+json',
+      ...(token === undefined ? {} : { authorization: `Bearer ${token}` }),
+    },
+    fetch: (request) => fetchWhole(baseUrl, request),
+  });
+  const byId = (id: string) => ({ path: { id } });
+  // The body of an execution is the container's stdin, byte for byte: not JSON-encoded.
+  const stdinBody = (stdin: Uint8Array) => ({
+    body: stdin,
+    bodySerializer: (bytes: unknown) => bytes,
+    headers: { 'content-type': 'application/octet-stream' },
+  });
 
   return {
-    register: async (email: string, password: string): Promise<User> =>
-      (await request('POST', '/v1/users', [201], { json: { email, password } })).data,
-    login: async (email: string, password: string): Promise<IssuedToken> =>
-      (await request('POST', '/v1/tokens', [200], { json: { email, password } })).data,
-    me: async (): Promise<User> => (await request('GET', '/v1/users/me', [200])).data,
+    register: async (email: string, password: string) => promised(await client.POST('/v1/users', { body: { email, password } }), 201),
+    login: async (email: string, password: string) => promised(await client.POST('/v1/tokens', { body: { email, password } }), 200),
+    me: async () => promised(await client.GET('/v1/users/me'), 200),
 
-    createFunction: async (input: FunctionInput): Promise<FaasFunction> =>
-      (await request('POST', '/v1/functions', [201], { json: input })).data,
-    listFunctions: async (): Promise<FaasFunction[]> => (await request('GET', '/v1/functions', [200])).data.functions,
-    getFunction: async (id: string): Promise<FaasFunction> => (await request('GET', fn(id), [200])).data,
+    createFunction: async (input: FunctionInput) => promised(await client.POST('/v1/functions', { body: input }), 201),
+    listFunctions: async () => promised(await client.GET('/v1/functions'), 200).functions,
+    getFunction: async (id: string) => promised(await client.GET('/v1/functions/{id}', { params: byId(id) }), 200),
     deleteFunction: async (id: string): Promise<void> => {
-      await request('DELETE', fn(id), [200]);
+      promised(await client.DELETE('/v1/functions/{id}', { params: byId(id) }), 200);
     },
 
     /** Waits for the outcome; the server holds the request until then (the function's timeout plus a grace). */
     run: async (id: string, stdin: Uint8Array): Promise<RunOutcome> => {
-      const { status, data } = await request('POST', `${fn(id)}/executions`, [200, 504], { bytes: stdin });
-      return { timedOut: status === 504, execution: data };
+      const answer = await client.POST('/v1/functions/{id}/executions', { params: byId(id), ...stdinBody(stdin) });
+      const timedOut = answer.response.status === 504;
+      // openapi-fetch types the route's success bodies as one union (the outcome; for ?wait=false,
+      // the queued execution) and its error bodies as another (problems; for 504, the execution):
+      // the execution is the body that holds output.
+      const body = timedOut ? answer.error : promised(answer, 200);
+      if (typeof body === 'object' && body !== null && 'stdout' in body) return { timedOut, execution: body };
+      throw apiError(answer);
     },
-    enqueue: async (id: string, stdin: Uint8Array): Promise<QueuedExecution> =>
-      (await request('POST', `${fn(id)}/executions?wait=false`, [202], { bytes: stdin })).data,
-    getExecution: async (id: string): Promise<Execution> =>
-      (await request('GET', `/v1/executions/${encodeURIComponent(id)}`, [200])).data,
-    listExecutions: async (functionId: string, limit?: number): Promise<ExecutionSummary[]> =>
-      (await request('GET', `${fn(functionId)}/executions${limit === undefined ? '' : `?limit=${limit}`}`, [200])).data.executions,
+    enqueue: async (id: string, stdin: Uint8Array) => {
+      const params = { ...byId(id), query: { wait: 'false' as const } };
+      return promised(await client.POST('/v1/functions/{id}/executions', { params, ...stdinBody(stdin) }), 202);
+    },
+    getExecution: async (id: string) => promised(await client.GET('/v1/executions/{id}', { params: byId(id) }), 200),
+    listExecutions: async (functionId: string, limit?: number) => {
+      const params = { ...byId(functionId), query: { limit } };
+      return promised(await client.GET('/v1/functions/{id}/executions', { params }), 200).executions;
+    },
   };
+}
+
+type Answer<Data> = { data?: Data; error?: unknown; response: Response };
+
+/** The body of an answer with the status the route promises for it, else the ApiError it is. */
+function promised<Data>(answer: Answer<Data>, status: number): NonNullable<Data> {
+  const { data } = answer;
+  if (answer.response.status === status && typeof data === 'object' && data !== null) return data;
+  throw apiError(answer);
+}
+
+function apiError({ data, error, response }: Answer<unknown>): ApiError {
+  const body = data ?? error;
+  return new ApiError(response.status, isProblem(body) ? body : null, retryAfterOf(response.headers.get('retry-after')));
+}
+
+/**
+ * openapi-fetch's fetch, which reads the whole body before handing the answer over: a transport
+ * failure, before the headers or in the body, is then an UnreachableError, and a success that is
+ * no JSON (a proxy's page) an ApiError rather than openapi-fetch's bare SyntaxError.
+ */
+async function fetchWhole(baseUrl: string, request: Request): Promise<Response> {
+  let response: Response;
+  let text: string;
+  try {
+    response = await fetch(request);
+    // A clone, read to the end, leaves the answer itself whole for openapi-fetch to parse.
+    text = await response.clone().text();
+  } catch (error) {
+    throw new UnreachableError(baseUrl, reasonOf(error));
+  }
+  if (response.ok && parseJson(text) === undefined) {
+    throw new ApiError(response.status, null, retryAfterOf(response.headers.get('retry-after')));
+  }
+  return response;
 }
 
 function parseJson(text: string): unknown {

@@ -148,6 +148,15 @@ export const jsonBodyRefusals = {
   415: problem('The body is not `application/json`'),
 };
 
+/**
+ * The refusal every route has, said where a route has none of its own (the health routes, this
+ * document): the server answers a request it cannot parse before any route sees it. Node answers
+ * with a problem (entry/node.ts); Bun and Deno answer in their own words.
+ */
+export const malformedRequest = problem(
+  'The request is not valid HTTP or its target no URL (400), or its headers are too large (431): refused before it reaches a route (as a problem on Node; Bun and Deno answer in their own words)',
+);
+
 /** Any route may fail unexpectedly; the answer then says nothing of the cause, which goes to the logs. */
 export const internalError = problem('Unexpected failure: quote the correlationId when reporting it');
 

@@ -85,6 +85,7 @@ export function addAdminRoutes(app: OpenAPIHono<AppEnv>, platform: Platform) {
     ...common,
     method: 'get',
     path: '/v1/admin/projections',
+    operationId: 'getProjectionStatus',
     summary: 'Each read model: its checkpoint and how many events it is behind',
     responses: {
       200: {
@@ -109,6 +110,7 @@ export function addAdminRoutes(app: OpenAPIHono<AppEnv>, platform: Platform) {
     ...common,
     method: 'get',
     path: '/v1/admin/projections/active-executions',
+    operationId: 'getActiveExecutions',
     summary: 'Queued and running executions, in total and per user',
     responses: {
       200: {
@@ -137,6 +139,7 @@ export function addAdminRoutes(app: OpenAPIHono<AppEnv>, platform: Platform) {
     ...common,
     method: 'get',
     path: '/v1/admin/executions',
+    operationId: 'listExecutionsByStatus',
     summary: 'Executions of every user in one status, newest first',
     request: {
       query: z.object({
@@ -162,6 +165,7 @@ export function addAdminRoutes(app: OpenAPIHono<AppEnv>, platform: Platform) {
     ...common,
     method: 'get',
     path: '/v1/admin/streams/{name}',
+    operationId: 'auditStream',
     summary: "A stream's events in order, secrets masked (audit)",
     request: {
       params: z.object({ name: z.string().openapi({ param: { name: 'name', in: 'path' }, example: 'user-…' }) }),
@@ -202,6 +206,7 @@ export function addAdminRoutes(app: OpenAPIHono<AppEnv>, platform: Platform) {
     ...common,
     method: 'get',
     path: '/v1/admin/users/{email}',
+    operationId: 'getAccountsByEmail',
     summary: 'The accounts registered with an email: the live one first, then deleted ones',
     request: { params: z.object({ email: EmailSchema.openapi({ param: { name: 'email', in: 'path' } }) }) },
     responses: {

@@ -6,6 +6,7 @@ import { type OpenAPIHono, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import type { AppEnv } from '../env.ts';
 import { problemResponse } from '../problem.ts';
+import { malformedRequest } from '../schemas.ts';
 
 type DocsFile = { body: Uint8Array<ArrayBuffer>; contentType: string; hash: string };
 type DocsFiles = { page: string; files: Map<string, DocsFile> };
@@ -56,6 +57,11 @@ const TAGS = [
   { name: 'service', description: 'Liveness, readiness and this document; no authentication' },
 ];
 
+// package.json's "license": "UNLICENSED": no licence is granted (the repository has no LICENSE).
+// OpenAPI 3.1 wants an SPDX expression, and SPDX has no identifier for that: LicenseRef- is its
+// form for a licence of one's own.
+const LICENSE = { name: 'Proprietary: no licence is granted (UNLICENSED)', identifier: 'LicenseRef-UNLICENSED' };
+
 const DESCRIPTION = `Self-hosted functions as a service: register, log in, register functions (container images) and execute them.
 
 Every error is \`application/problem+json\` (RFC 9457, the \`Problem\` schema). Every answer carries an \`X-Request-Id\` header
@@ -71,20 +77,26 @@ export function addDocsRoutes(app: OpenAPIHono<AppEnv>) {
   const version = faasboxVersion();
   app.doc31('/openapi.json', {
     openapi: '3.1.0',
-    info: { title: 'Faasbox', version, description: DESCRIPTION },
+    info: { title: 'Faasbox', version, description: DESCRIPTION, license: LICENSE },
+    // Relative: a tool resolves it against the URL it fetched this document from, the address the
+    // server is reached at (behind a proxy too), where the request's own URL may be an internal one.
+    servers: [{ url: '/', description: 'The server that serves this document' }],
     tags: TAGS,
   });
   // doc31 serves the document without describing itself; the route is public, like the health routes.
   app.openAPIRegistry.registerPath({
     method: 'get',
     path: '/openapi.json',
+    operationId: 'getOpenApiDocument',
     tags: ['service'],
     summary: 'This document (OpenAPI 3.1)',
+    security: [],
     responses: {
       200: {
         description: 'The OpenAPI document',
         content: { 'application/json': { schema: z.looseObject({ openapi: z.string(), info: z.looseObject({}), paths: z.looseObject({}) }) } },
       },
+      '4XX': malformedRequest,
     },
   });
 

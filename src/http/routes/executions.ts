@@ -70,6 +70,7 @@ export function addExecutionRoutes(app: OpenAPIHono<AppEnv>, platform: Platform)
   const execute = createRoute({
     method: 'post',
     path: '/v1/functions/{id}/executions',
+    operationId: 'executeFunction',
     tags: ['executions'],
     summary: "Execute a function: the body is the container's stdin",
     description:
@@ -86,7 +87,9 @@ export function addExecutionRoutes(app: OpenAPIHono<AppEnv>, platform: Platform)
       }),
       body: {
         description: "The container's stdin, byte for byte, whatever its media type; may be empty",
-        content: { 'application/octet-stream': { schema: z.string().openapi({ format: 'binary' }) } },
+        // Bytes, not text: OpenAPI 3.1 says arbitrary bytes with no schema at all (an empty one),
+        // where `format: binary` would tell generated clients to send a string.
+        content: { 'application/octet-stream': { schema: {} } },
       },
     },
     responses: {
@@ -133,6 +136,7 @@ export function addExecutionRoutes(app: OpenAPIHono<AppEnv>, platform: Platform)
   const get = createRoute({
     method: 'get',
     path: '/v1/executions/{id}',
+    operationId: 'getExecution',
     tags: ['executions'],
     summary: 'An execution: its state and, once finished, its result',
     security: [{ bearerAuth: [] }],
@@ -161,6 +165,7 @@ export function addExecutionRoutes(app: OpenAPIHono<AppEnv>, platform: Platform)
   const history = createRoute({
     method: 'get',
     path: '/v1/functions/{id}/executions',
+    operationId: 'listExecutions',
     tags: ['executions'],
     summary: "A function's executions, newest first",
     security: [{ bearerAuth: [] }],

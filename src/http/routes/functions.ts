@@ -48,6 +48,7 @@ export function addFunctionRoutes(app: OpenAPIHono<AppEnv>, platform: Platform) 
   const create = createRoute({
     method: 'post',
     path: '/v1/functions',
+    operationId: 'createFunction',
     tags: ['functions'],
     summary: 'Register a function: a container image and how to run it',
     security: [{ bearerAuth: [] }],
@@ -88,6 +89,7 @@ export function addFunctionRoutes(app: OpenAPIHono<AppEnv>, platform: Platform) 
   const list = createRoute({
     method: 'get',
     path: '/v1/functions',
+    operationId: 'listFunctions',
     tags: ['functions'],
     summary: "The caller's functions, newest first",
     security: [{ bearerAuth: [] }],
@@ -106,6 +108,7 @@ export function addFunctionRoutes(app: OpenAPIHono<AppEnv>, platform: Platform) 
   const get = createRoute({
     method: 'get',
     path: '/v1/functions/{id}',
+    operationId: 'getFunction',
     tags: ['functions'],
     summary: 'One function',
     security: [{ bearerAuth: [] }],
@@ -127,6 +130,7 @@ export function addFunctionRoutes(app: OpenAPIHono<AppEnv>, platform: Platform) 
   const remove = createRoute({
     method: 'delete',
     path: '/v1/functions/{id}',
+    operationId: 'deleteFunction',
     tags: ['functions'],
     summary: 'Delete a function',
     security: [{ bearerAuth: [] }],

@@ -1,17 +1,20 @@
 import { type OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import type { Platform } from '../../platform.ts';
 import type { AppEnv } from '../env.ts';
-import { problem } from '../schemas.ts';
+import { malformedRequest, problem } from '../schemas.ts';
 import { problemResponse } from '../problem.ts';
 
 export function addHealthRoutes(app: OpenAPIHono<AppEnv>, platform: Platform) {
   const health = createRoute({
     method: 'get',
     path: '/healthz',
+    operationId: 'getHealth',
     tags: ['service'],
     summary: 'Liveness: the process answers HTTP',
+    security: [],
     responses: {
       200: { description: 'Alive', content: { 'application/json': { schema: z.object({ status: z.literal('ok') }) } } },
+      '4XX': malformedRequest,
     },
   });
   app.openapi(health, (c) => c.json({ status: 'ok' as const }, 200));
@@ -20,10 +23,13 @@ export function addHealthRoutes(app: OpenAPIHono<AppEnv>, platform: Platform) {
   const ready = createRoute({
     method: 'get',
     path: '/readyz',
+    operationId: 'getReadiness',
     tags: ['service'],
     summary: 'Readiness: the event store answers and the read models have caught up; route traffic by this',
+    security: [],
     responses: {
       200: { description: 'Ready', content: { 'application/json': { schema: z.object({ status: z.literal('ready') }) } } },
+      '4XX': malformedRequest,
       503: problem('Not ready: the event store does not answer, or the read models are still catching up'),
     },
   });

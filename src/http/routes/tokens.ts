@@ -9,8 +9,10 @@ export function addTokenRoutes(app: OpenAPIHono<AppEnv>, platform: Platform, cli
   const login = createRoute({
     method: 'post',
     path: '/v1/tokens',
+    operationId: 'getToken',
     tags: ['users'],
     summary: 'Log in: a JWT for the user (the same one again while it has over half its lifetime left)',
+    security: [],
     middleware: rejectPrototypeKeys(),
     request: { body: { required: true, content: { 'application/json': { schema: CredentialsSchema } } } },
     responses: {

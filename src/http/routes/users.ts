@@ -11,8 +11,10 @@ export function addUserRoutes(app: OpenAPIHono<AppEnv>, platform: Platform) {
   const register = createRoute({
     method: 'post',
     path: '/v1/users',
+    operationId: 'createUser',
     tags: ['users'],
     summary: 'Register a user',
+    security: [],
     middleware: rejectPrototypeKeys(),
     request: { body: { required: true, content: { 'application/json': { schema: CredentialsSchema } } } },
     responses: {
@@ -36,6 +38,7 @@ export function addUserRoutes(app: OpenAPIHono<AppEnv>, platform: Platform) {
   const me = createRoute({
     method: 'get',
     path: '/v1/users/me',
+    operationId: 'getMyUser',
     tags: ['users'],
     summary: 'The calling user',
     security: [{ bearerAuth: [] }],
@@ -54,6 +57,7 @@ export function addUserRoutes(app: OpenAPIHono<AppEnv>, platform: Platform) {
   const remove = createRoute({
     method: 'delete',
     path: '/v1/users/me',
+    operationId: 'deleteUser',
     tags: ['users'],
     summary: 'Delete the calling user, its functions and its tokens; frees the email',
     security: [{ bearerAuth: [] }],
