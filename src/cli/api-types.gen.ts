@@ -431,6 +431,8 @@ export interface components {
             email: string;
             createdAt: string;
             deleted: boolean;
+            /** @description Granted operator rights, as the read model last saw */
+            operator: boolean;
             functions: number;
             activeExecutions: number;
         };
@@ -1284,7 +1286,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The caller is not an operator (FAASBOX_OPERATORS) */
+            /** @description The caller is not an operator (`faasbox operators grant`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1341,7 +1343,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The caller is not an operator (FAASBOX_OPERATORS) */
+            /** @description The caller is not an operator (`faasbox operators grant`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1404,7 +1406,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The caller is not an operator (FAASBOX_OPERATORS) */
+            /** @description The caller is not an operator (`faasbox operators grant`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1472,7 +1474,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The caller is not an operator (FAASBOX_OPERATORS) */
+            /** @description The caller is not an operator (`faasbox operators grant`) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1543,7 +1545,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The caller is not an operator (FAASBOX_OPERATORS) */
+            /** @description The caller is not an operator (`faasbox operators grant`) */
             403: {
                 headers: {
                     [name: string]: unknown;
