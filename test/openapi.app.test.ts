@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { type OpenApiDocument, apiTypesOf, committedApiTypes, openApiDocument } from '../scripts/openapi.ts';
+import { type OpenApiDocument, apiTypesOf, committedApiTypes, openApiDocument } from '../src/entry/openapi.ts';
 import { tempDir } from './support/server-process.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
