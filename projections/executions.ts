@@ -1,4 +1,4 @@
-import type { SqliteDatabase, SqliteRow } from '../src/adapters/sqlite/driver.ts';
+import type { SqliteDatabase, SqliteRow } from '../src/ports/sqlite.ts';
 import type { ExecutionEvent } from '../src/domain/executions.ts';
 import { streamPrefixes } from '../src/domain/streams.ts';
 import type { RecordedEvent } from '../src/ports/event-store.ts';

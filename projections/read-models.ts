@@ -1,4 +1,4 @@
-import type { SqliteDatabase } from '../src/adapters/sqlite/driver.ts';
+import type { SqliteDatabase } from '../src/ports/sqlite.ts';
 import { type ExecutionsProjection, createExecutionsProjection } from './executions.ts';
 import { type FunctionsProjection, createFunctionsProjection } from './functions.ts';
 import type { Projection } from './projection.ts';

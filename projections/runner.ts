@@ -1,4 +1,4 @@
-import type { SqliteDatabase } from '../src/adapters/sqlite/driver.ts';
+import type { SqliteDatabase } from '../src/ports/sqlite.ts';
 import type { EventStore, RecordedEvent, Subscription } from '../src/ports/event-store.ts';
 import type { Projection } from './projection.ts';
 import { readCheckpoint, resetProjections, saveCheckpoint, tuneForCatchUp } from './read-model-store.ts';

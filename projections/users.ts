@@ -1,4 +1,4 @@
-import type { SqliteDatabase } from '../src/adapters/sqlite/driver.ts';
+import type { SqliteDatabase } from '../src/ports/sqlite.ts';
 import { streamPrefixes } from '../src/domain/streams.ts';
 import type { UserEvent } from '../src/domain/users.ts';
 import type { RecordedEvent } from '../src/ports/event-store.ts';

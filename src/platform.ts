@@ -4,7 +4,7 @@ import type { LoginThrottle } from './auth/login-throttle.ts';
 import type { Clock } from './ports/clock.ts';
 import type { EventStore } from './ports/event-store.ts';
 import type { Consumer, JobBus } from './ports/job-bus.ts';
-import type { SqliteDatabase } from './adapters/sqlite/driver.ts';
+import type { SqliteDatabase } from './ports/sqlite.ts';
 import { type ReadModels, createReadModels } from '../projections/read-models.ts';
 import { type ProjectionRunner, startProjections } from '../projections/runner.ts';
 import { createBcryptHasher } from './auth/passwords.ts';

@@ -10,7 +10,8 @@ import { createSqliteEventStore } from '../src/adapters/event-store/index.ts';
 import { openBetterSqlite3 } from '../src/adapters/sqlite/better-sqlite3-driver.ts';
 import type { EventStore, NewEvent } from '../src/ports/event-store.ts';
 import { createReadModels } from '../projections/read-models.ts';
-import { digestProjection, readCheckpoint } from '../projections/read-model-store.ts';
+import { readCheckpoint } from '../projections/read-model-store.ts';
+import { digestProjection } from '../src/cli/projection-digest.ts';
 import { startProjections } from '../projections/runner.ts';
 import { tempDir } from './support/server-process.ts';
 

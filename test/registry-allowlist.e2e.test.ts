@@ -8,6 +8,7 @@ import { loadConfig } from '../src/config.ts';
 import { createApp } from '../src/http/app.ts';
 import { startPlatform } from '../src/platform.ts';
 import { tempDir } from './support/server-process.ts';
+import { faasboxVersion, readPackageFile } from '../src/adapters/package-files/index.ts';
 
 const allowlist = suite('registry allowlist');
 
@@ -20,7 +21,7 @@ allowlist('functions may only name images from the registries the operator allow
     { store, bus: createInProcessJobBus(), readModels },
     () => {},
   );
-  const app = createApp(platform, { clientAddressOf: () => '127.0.0.1' });
+  const app = createApp(platform, { docs: { version: faasboxVersion(), readPackageFile }, clientAddressOf: () => '127.0.0.1' });
   const json = (method: string, path: string, body: unknown, token?: string) =>
     app.request(path, {
       method,

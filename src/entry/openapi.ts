@@ -14,6 +14,7 @@ import { openBetterSqlite3 } from '../adapters/sqlite/better-sqlite3-driver.ts';
 import { loadConfig } from '../config.ts';
 import { createApp } from '../http/app.ts';
 import { startPlatform } from '../platform.ts';
+import { faasboxVersion, readPackageFile } from '../adapters/package-files/index.ts';
 
 export const API_TYPES_FILE = new URL('../cli/api-types.gen.ts', import.meta.url);
 
@@ -45,7 +46,7 @@ export async function openApiDocument(): Promise<OpenApiDocument> {
   const config = { ...loadConfig({}), jwtSecret: 'signs-nothing-no-token-is-issued-here' };
   const platform = await startPlatform(config, { store, bus, readModels }, () => {});
   try {
-    const app = createApp(platform, { clientAddressOf: () => '127.0.0.1' });
+    const app = createApp(platform, { docs: { version: faasboxVersion(), readPackageFile }, clientAddressOf: () => '127.0.0.1' });
     const response = await app.request('/openapi.json');
     if (response.status !== 200) throw new Error(`GET /openapi.json answered ${response.status}: ${await response.text()}`);
     return (await response.json()) as OpenApiDocument;

@@ -7,7 +7,7 @@ import Docker from 'dockerode';
 import { connectNatsJobBus, createInProcessJobBus, type NatsConnect } from '../adapters/job-bus/index.ts';
 import { type Config, ConfigError, loadConfig } from '../config.ts';
 import { createApp } from '../http/app.ts';
-import { clientAddressBehind } from '../http/client-address.ts';
+import { clientAddressBehind } from './client-address.ts';
 import type { ClientAddressOf } from '../http/env.ts';
 import { describeError, jsonLogger as log } from '../log.ts';
 import { createMetrics, type Metrics } from '../metrics/metrics.ts';
@@ -20,6 +20,7 @@ import { reapOrphans } from '../../worker/reaper.ts';
 import { type RunningWorker, startWorker } from '../../worker/worker.ts';
 import { resolveJwtSecret } from './dev-secret.ts';
 import { type OpenSqlite, openEventStore, openReadModelDatabase } from './open-stores.ts';
+import { faasboxVersion, readPackageFile } from '../adapters/package-files/index.ts';
 
 /**
  * What differs between Node, Bun and Deno. Everything else (roles, config, stores, bus, worker,
@@ -173,6 +174,7 @@ async function startApi(
   const store = await openEventStore(config, runtime.openSqlite);
   const platform = await startPlatform(config, { store, bus, readModels: readModels.db }, log, { metrics });
   const app = createApp(platform, {
+    docs: { version: faasboxVersion(), readPackageFile },
     clientAddressOf: clientAddressBehind(config.trustedProxies, runtime.clientAddressOf),
     reportError: (error, correlationId) => log('error', 'request failed', { correlationId, ...describeError(error) }),
   });

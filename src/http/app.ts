@@ -11,7 +11,7 @@ import { correlationId } from './middleware/correlation-id.ts';
 import { observeRequests } from './middleware/metrics.ts';
 import { problemResponse } from './problem.ts';
 import { addAdminRoutes } from './routes/admin.ts';
-import { addDocsRoutes } from './routes/docs.ts';
+import { type DocsSources, addDocsRoutes } from './routes/docs.ts';
 import { addExecutionRoutes } from './routes/executions.ts';
 import { addFunctionRoutes } from './routes/functions.ts';
 import { addHealthRoutes } from './routes/health.ts';
@@ -23,6 +23,7 @@ export type AppOptions = {
   clientAddressOf: ClientAddressOf;
   /** Where unexpected failures are reported; the caller only ever sees a generic 500. */
   reportError?: (error: unknown, correlationId: string) => void;
+  docs: DocsSources;
 };
 
 const DOMAIN_STATUS: Record<DomainErrorCode, { status: ContentfulStatusCode; slug: string }> = {
@@ -83,7 +84,7 @@ export function createApp(platform: Platform, options: AppOptions): OpenAPIHono<
   addFunctionRoutes(app, platform);
   addExecutionRoutes(app, platform);
   addAdminRoutes(app, platform);
-  addDocsRoutes(app);
+  addDocsRoutes(app, options.docs);
 
   app.notFound((c) => problemResponse(c, 404, 'not-found', `no route for ${c.req.method} ${new URL(c.req.url).pathname}`));
   app.onError((error, c) => toProblem(error, c, options));

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createSqliteEventStore } from '../../src/adapters/event-store/index.ts';
-import type { SqliteDatabase } from '../../src/adapters/sqlite/driver.ts';
+import type { SqliteDatabase } from '../../src/ports/sqlite.ts';
 import {
   type EventStore,
   type NewEvent,

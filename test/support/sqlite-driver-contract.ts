@@ -1,5 +1,5 @@
 /**
- * What the SQLite seam (src/adapters/sqlite/driver.ts) promises, whichever driver is behind it:
+ * What the SQLite seam (src/ports/sqlite.ts) promises, whichever driver is behind it:
  * better-sqlite3 under Node, bun:sqlite under Bun, node:sqlite under Deno. Each difference the
  * drivers have out of the box that the event store or the read models would notice is a test.
  */
@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { SqliteDatabase } from '../../src/adapters/sqlite/driver.ts';
+import type { SqliteDatabase } from '../../src/ports/sqlite.ts';
 
 /** A row as a plain object: node:sqlite's rows have a null prototype, which uvu's equal tells apart. */
 const plain = (rows: unknown) => JSON.parse(JSON.stringify(rows)) as unknown;

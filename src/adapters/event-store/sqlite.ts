@@ -8,7 +8,7 @@ import {
   type RecordedEvent,
   WrongExpectedRevisionError,
 } from '../../ports/event-store.ts';
-import { type SqliteDatabase, type SqliteValue, inWriteTransaction } from '../sqlite/driver.ts';
+import { type SqliteDatabase, type SqliteValue, inWriteTransaction } from '../../ports/sqlite.ts';
 import { createAppendSignal, createSubscriptionSet } from './catch-up-subscription.ts';
 import { assertExpectedRevision } from './expected-revision.ts';
 

@@ -1,5 +1,5 @@
 import Database, { type Statement } from 'better-sqlite3';
-import type { SqliteDatabase, SqliteRow, SqliteValue } from './driver.ts';
+import type { SqliteDatabase, SqliteRow, SqliteValue } from '../../ports/sqlite.ts';
 
 /** Opens (creating if missing) a SQLite file with better-sqlite3, the Node driver. */
 export function openBetterSqlite3(path: string): SqliteDatabase {

@@ -1,5 +1,5 @@
 import { Database } from 'bun:sqlite';
-import type { SqliteDatabase, SqliteValue } from './driver.ts';
+import type { SqliteDatabase, SqliteValue } from '../../ports/sqlite.ts';
 
 /**
  * Opens (creating if missing) a SQLite file with `bun:sqlite`, Bun's built-in driver. Only Bun

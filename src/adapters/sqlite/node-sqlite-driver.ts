@@ -1,5 +1,5 @@
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
-import type { SqliteDatabase, SqliteValue } from './driver.ts';
+import type { SqliteDatabase, SqliteValue } from '../../ports/sqlite.ts';
 
 /**
  * Opens (creating if missing) a SQLite file with `node:sqlite`: Deno's built-in driver (Node 20

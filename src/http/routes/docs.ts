@@ -1,7 +1,3 @@
-import { readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
 import { type OpenAPIHono, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import type { AppEnv } from '../env.ts';
@@ -73,8 +69,14 @@ The page at \`/docs\` shows this document; it is served by Faasbox itself and ne
  * The API's documentation: the OpenAPI document at /openapi.json and Swagger UI at /docs. The
  * /docs routes are plain `app.get`: they serve a page, not the API, and stay out of the document.
  */
-export function addDocsRoutes(app: OpenAPIHono<AppEnv>) {
-  const version = faasboxVersion();
+export type DocsSources = {
+  /** Faasbox's version, shown in the document. */
+  version: string;
+  /** A file of an installed package: Swagger UI comes from swagger-ui-dist, so /docs works offline. */
+  readPackageFile(packageName: string, file: string): Promise<Uint8Array<ArrayBuffer>>;
+};
+
+export function addDocsRoutes(app: OpenAPIHono<AppEnv>, { version, readPackageFile }: DocsSources) {
   app.doc31('/openapi.json', {
     openapi: '3.1.0',
     info: { title: 'Faasbox', version, description: DESCRIPTION, license: LICENSE },
@@ -101,12 +103,12 @@ export function addDocsRoutes(app: OpenAPIHono<AppEnv>) {
   });
 
   app.get('/docs', async (c) => {
-    const { page } = await docsFiles();
+    const { page } = await docsFiles(readPackageFile);
     return c.html(page, 200, { 'cache-control': 'no-cache', 'content-security-policy': DOCS_CSP });
   });
   app.get('/docs/', (c) => c.redirect('/docs', 301));
   app.get('/docs/:file', async (c) => {
-    const file = (await docsFiles()).files.get(c.req.param('file'));
+    const file = (await docsFiles(readPackageFile)).files.get(c.req.param('file'));
     if (file === undefined) return problemResponse(c, 404, 'not-found', `no file ${new URL(c.req.url).pathname}`);
     return serveFile(c, file);
   });
@@ -126,21 +128,18 @@ function serveFile(c: Context<AppEnv>, file: DocsFile): Response {
 let loading: Promise<DocsFiles> | undefined;
 
 /** Read from the installed swagger-ui-dist at the first request, then kept (about 2 MB). */
-function docsFiles(): Promise<DocsFiles> {
-  loading ??= readDocsFiles().catch((error: unknown) => {
+function docsFiles(readPackageFile: DocsSources['readPackageFile']): Promise<DocsFiles> {
+  loading ??= readDocsFiles(readPackageFile).catch((error: unknown) => {
     loading = undefined; // a failed read is tried again by the next request
     throw error;
   });
   return loading;
 }
 
-async function readDocsFiles(): Promise<DocsFiles> {
-  // Resolved like an import, so it finds the package wherever the runtime installed it
-  // (Node, Bun and Deno all provide node:module and node:fs).
-  const packageDir = dirname(createRequire(import.meta.url).resolve('swagger-ui-dist/package.json'));
+async function readDocsFiles(readPackageFile: DocsSources['readPackageFile']): Promise<DocsFiles> {
   const files = new Map<string, DocsFile>();
   for (const [name, contentType] of Object.entries(SWAGGER_UI_FILES)) {
-    files.set(name, await docsFile(new Uint8Array(await readFile(join(packageDir, name))), contentType));
+    files.set(name, await docsFile(await readPackageFile('swagger-ui-dist', name), contentType));
   }
   files.set('init.js', await docsFile(new TextEncoder().encode(INIT_SCRIPT), 'text/javascript; charset=utf-8'));
 
@@ -169,10 +168,4 @@ async function docsFile(body: Uint8Array<ArrayBuffer>, contentType: string): Pro
   const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', body));
   const hash = Array.from(digest.subarray(0, 8), (byte) => byte.toString(16).padStart(2, '0')).join('');
   return { body, contentType, hash };
-}
-
-function faasboxVersion(): string {
-  const manifest: unknown = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8'));
-  const version = (manifest as { version?: unknown }).version;
-  return typeof version === 'string' ? version : '0.0.0';
 }

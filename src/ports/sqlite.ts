@@ -1,8 +1,9 @@
 /**
- * The few SQLite calls the event store makes, so a runtime's own driver can stand in:
- * better-sqlite3 on Node, `bun:sqlite` on Bun, `node:sqlite` on Deno. All three are synchronous
- * and nearly have this shape, so an adapter is a thin pass-through that evens out the rest (a
- * missing row, the busy timeout); test/support/sqlite-driver-contract.ts holds each to it.
+ * The SQLite port: the few calls the event store and the read models make, so a runtime's own
+ * driver can stand in: better-sqlite3 on Node, `bun:sqlite` on Bun, `node:sqlite` on Deno. All
+ * three are synchronous and nearly have this shape, so an adapter (src/adapters/sqlite/) is a thin
+ * pass-through that evens out the rest (a missing row, the busy timeout);
+ * test/support/sqlite-driver-contract.ts holds each to it.
  */
 
 export type SqliteValue = string | number | bigint | null;

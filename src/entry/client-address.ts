@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import proxyAddr from 'proxy-addr';
-import type { ClientAddressOf } from './env.ts';
+import type { ClientAddressOf } from '../http/env.ts';
 
 /**
  * The caller's address when the api sits behind proxies it trusts (FAASBOX_TRUSTED_PROXIES):
