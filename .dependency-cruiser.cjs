@@ -41,6 +41,13 @@ module.exports = {
       from: { pathNot: '^src/(entry|cli)/' },
       to: { path: '^src/entry/' },
     },
+    {
+      name: 'roots-are-imported-by-entries',
+      severity: 'error',
+      comment: 'A composition root wires its part together; what it wires never reaches back up to it.',
+      from: { pathNot: '^src/entry/' },
+      to: { path: '^(src/api|worker/start)\\.ts$' },
+    },
   ],
   options: {
     doNotFollow: { path: '^node_modules' },

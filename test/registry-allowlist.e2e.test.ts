@@ -5,8 +5,7 @@ import { createSqliteEventStore } from '../src/adapters/event-store/index.ts';
 import { createInProcessJobBus } from '../src/adapters/job-bus/index.ts';
 import { openBetterSqlite3 } from '../src/adapters/sqlite/better-sqlite3-driver.ts';
 import { loadConfig } from '../src/config.ts';
-import { createApp } from '../src/http/app.ts';
-import { startPlatform } from '../src/platform.ts';
+import { startApi } from '../src/api.ts';
 import { tempDir } from './support/server-process.ts';
 import { faasboxVersion, readPackageFile } from '../src/adapters/package-files/index.ts';
 
@@ -16,12 +15,13 @@ allowlist('functions may only name images from the registries the operator allow
   const config = loadConfig({ FAASBOX_ALLOWED_REGISTRIES: '127.0.0.1:5000, docker.io' });
   const store = createSqliteEventStore(openBetterSqlite3(join(tempDir(), 'events.sqlite')));
   const readModels = openBetterSqlite3(':memory:');
-  const platform = await startPlatform(
+  const api = await startApi(
     { ...config, jwtSecret: 'x'.repeat(32) },
     { store, bus: createInProcessJobBus(), readModels },
     () => {},
+    { docs: { version: faasboxVersion(), readPackageFile }, clientAddressOf: () => '127.0.0.1' },
   );
-  const app = createApp(platform, { docs: { version: faasboxVersion(), readPackageFile }, clientAddressOf: () => '127.0.0.1' });
+  const { app } = api;
   const json = (method: string, path: string, body: unknown, token?: string) =>
     app.request(path, {
       method,
@@ -45,7 +45,7 @@ allowlist('functions may only name images from the registries the operator allow
       assert.match(problem.errors[0]!.message, /allowed registry: 127\.0\.0\.1:5000, docker\.io/);
     }
   } finally {
-    await platform.stop();
+    await api.stop();
     await store.close();
     readModels.close();
   }

@@ -1,8 +1,10 @@
 import { readState } from '../commands/handle-command.ts';
 import { userStream } from '../domain/streams.ts';
 import { userDecider } from '../domain/users.ts';
-import type { Platform } from '../platform.ts';
+import type { CommandDeps } from '../commands/deps.ts';
 import type { TokenClaims } from './tokens.ts';
+
+type Deps = Pick<CommandDeps, 'store' | 'projections'>;
 
 /** Who the token belongs to; operator rights are checked apart, by the admin routes (admin.ts). */
 export type Principal = { userId: string; email: string; createdAt: string };
@@ -13,14 +15,14 @@ export type Principal = { userId: string; email: string; createdAt: string };
  * first; the user's stream decides when the projection has not seen the user or the token yet
  * (another api instance issued it a moment ago).
  */
-export async function resolvePrincipal(platform: Platform, claims: TokenClaims): Promise<Principal | null> {
-  const users = platform.projections.users;
+export async function resolvePrincipal(deps: Deps, claims: TokenClaims): Promise<Principal | null> {
+  const users = deps.projections.users;
   const view = users.get(claims.sub);
   if (view?.deleted) return null;
   if (view && view.email === claims.email && users.hasToken(view.id, claims.jti)) {
     return { userId: view.id, email: view.email, createdAt: view.createdAt };
   }
-  const { state } = await readState(platform.store, userDecider, userStream(claims.sub));
+  const { state } = await readState(deps.store, userDecider, userStream(claims.sub));
   if (state.status !== 'active' || state.email !== claims.email) return null;
   if (!state.tokens.some((token) => token.jti === claims.jti)) return null;
   return { userId: state.userId, email: state.email, createdAt: state.registeredAt };

@@ -1,24 +1,26 @@
 import { type FunctionDefinition, type FunctionSpec, functionDecider } from '../domain/functions.ts';
 import { functionStream } from '../domain/streams.ts';
-import type { Platform } from '../platform.ts';
+import type { CommandDeps, ReadYourWrites } from './deps.ts';
 import { awaitProjections, commandContext } from './context.ts';
 import { handleCommand } from './handle-command.ts';
 
+type Deps = Pick<CommandDeps, 'store' | 'clock' | 'newId'> & ReadYourWrites;
+
 export async function createFunction(
-  platform: Platform,
+  deps: Deps,
   ownerId: string,
   spec: FunctionSpec,
   correlationId: string,
 ): Promise<FunctionDefinition> {
-  const functionId = platform.newId();
+  const functionId = deps.newId();
   const result = await handleCommand(
-    platform.store,
+    deps.store,
     functionDecider,
     functionStream(functionId),
-    { type: 'CreateFunction', functionId, ownerId, spec, now: platform.clock.now() },
-    commandContext(platform, correlationId),
+    { type: 'CreateFunction', functionId, ownerId, spec, now: deps.clock.now() },
+    commandContext(deps, correlationId),
   );
-  await awaitProjections(platform, result.position);
+  await awaitProjections(deps, result.position);
   if (result.state.status !== 'active') throw new Error('function creation recorded nothing');
   return result.state.definition;
 }

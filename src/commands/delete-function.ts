@@ -1,22 +1,24 @@
 import { functionDecider } from '../domain/functions.ts';
 import { functionStream } from '../domain/streams.ts';
-import type { Platform } from '../platform.ts';
+import type { CommandDeps, ReadYourWrites } from './deps.ts';
 import { awaitProjections, commandContext } from './context.ts';
 import { handleCommand } from './handle-command.ts';
 
+type Deps = Pick<CommandDeps, 'store' | 'clock' | 'newId'> & ReadYourWrites;
+
 /** Throws FunctionNotFound (unknown or already deleted) or NotFunctionOwner. */
 export async function deleteFunction(
-  platform: Platform,
+  deps: Deps,
   requesterId: string,
   functionId: string,
   correlationId: string,
 ): Promise<void> {
   const result = await handleCommand(
-    platform.store,
+    deps.store,
     functionDecider,
     functionStream(functionId),
-    { type: 'DeleteFunction', requesterId, now: platform.clock.now() },
-    commandContext(platform, correlationId),
+    { type: 'DeleteFunction', requesterId, now: deps.clock.now() },
+    commandContext(deps, correlationId),
   );
-  await awaitProjections(platform, result.position);
+  await awaitProjections(deps, result.position);
 }

@@ -3,19 +3,21 @@ import { functionDecider } from '../domain/functions.ts';
 import { DomainError } from '../domain/errors.ts';
 import { emailStream, functionStream, userStream } from '../domain/streams.ts';
 import { userDecider } from '../domain/users.ts';
-import type { Platform } from '../platform.ts';
+import type { CommandDeps, ReadYourWrites } from './deps.ts';
 import { awaitProjections, commandContext } from './context.ts';
 import { handleCommand } from './handle-command.ts';
+
+type Deps = Pick<CommandDeps, 'store' | 'clock' | 'newId'> & ReadYourWrites;
 
 /**
  * Deletes the user, frees the email for a new registration, and deletes the user's functions.
  * Each step is idempotent, so a retry after a crash finishes the job; a registration that finds
  * the email still held by a deleted user takes it over (see registerUser).
  */
-export async function deleteUser(platform: Platform, userId: string, correlationId: string): Promise<void> {
-  const { store, clock } = platform;
-  const context = commandContext(platform, correlationId);
-  const owned = platform.projections.functions.listByOwner(userId);
+export async function deleteUser(deps: Deps, userId: string, correlationId: string): Promise<void> {
+  const { store, clock } = deps;
+  const context = commandContext(deps, correlationId);
+  const owned = deps.projections.functions.listByOwner(userId);
 
   const deleted = await handleCommand(store, userDecider, userStream(userId), { type: 'DeleteUser', now: clock.now() }, context);
   const email = deleted.state.status === 'deleted' ? deleted.state.email : undefined;
@@ -45,5 +47,5 @@ export async function deleteUser(platform: Platform, userId: string, correlation
       if (!(error instanceof DomainError && error.code === 'FunctionNotFound')) throw error;
     }
   }
-  await awaitProjections(platform, position);
+  await awaitProjections(deps, position);
 }

@@ -3,19 +3,21 @@ import { emailReservationDecider } from '../domain/email-reservations.ts';
 import { DomainError } from '../domain/errors.ts';
 import { emailStream, userStream } from '../domain/streams.ts';
 import { reusableToken, userDecider } from '../domain/users.ts';
-import type { Platform } from '../platform.ts';
+import type { CommandDeps, ReadYourWrites } from './deps.ts';
 import { awaitProjections, commandContext } from './context.ts';
 import { handleCommand, readState } from './handle-command.ts';
+
+type Deps = Pick<CommandDeps, 'store' | 'clock' | 'newId' | 'loginThrottle' | 'passwords' | 'config'> & ReadYourWrites;
 
 export type IssuedTokenResponse = { token: string; expiresAt: string };
 
 /** Unknown email and wrong password fail alike, in body and in time. */
 export async function issueToken(
-  platform: Platform,
+  deps: Deps,
   input: { email: string; password: string; clientAddress: string },
   correlationId: string,
 ): Promise<IssuedTokenResponse> {
-  const { store, clock, loginThrottle, passwords } = platform;
+  const { store, clock, loginThrottle, passwords } = deps;
   const { email, clientAddress } = input;
 
   const waitSeconds = await loginThrottle.retryAfter(email, clientAddress);
@@ -37,15 +39,15 @@ export async function issueToken(
     store,
     userDecider,
     userStream(known.userId),
-    { type: 'IssueToken', jti: platform.newId(), lifetimeMs: platform.config.tokenLifetimeSeconds * 1000, now },
-    commandContext(platform, correlationId),
+    { type: 'IssueToken', jti: deps.newId(), lifetimeMs: deps.config.tokenLifetimeSeconds * 1000, now },
+    commandContext(deps, correlationId),
   );
   const token = reusableToken(result.state, now);
   // The user was deleted between the password check and the append.
   if (token === undefined) throw new DomainError('InvalidCredentials', 'the email or password is wrong');
-  await awaitProjections(platform, result.position);
+  await awaitProjections(deps, result.position);
   return {
-    token: await signToken(platform.config.jwtSecret, { userId: known.userId, email: known.email }, token),
+    token: await signToken(deps.config.jwtSecret, { userId: known.userId, email: known.email }, token),
     expiresAt: token.expiresAt,
   };
 }

@@ -9,10 +9,13 @@ import { executionStream } from '../domain/streams.ts';
 import { isTerminal, statusOf } from '../../actors/execution.ts';
 import { type Outcome, observePhases } from '../metrics/metrics.ts';
 import type { PhaseDurations, StatusMessage } from '../ports/job-bus.ts';
-import type { Platform } from '../platform.ts';
+import type { CommandDeps } from './deps.ts';
 import { deterministicEventId } from './deterministic-id.ts';
 import { handleCommand } from './handle-command.ts';
 import { releaseSlots } from './slots.ts';
+
+/** What recording an execution's report needs: its append, the slots it frees, its metrics and log line. */
+export type RecordReportDeps = Pick<CommandDeps, 'store' | 'clock' | 'newId' | 'metrics' | 'log'>;
 
 export function reportFromStatus(status: StatusMessage): ExecutionReport {
   switch (status.type) {
@@ -35,8 +38,8 @@ export function reportFromStatus(status: StatusMessage): ExecutionReport {
 }
 
 /** Records a worker's status, and the phase durations a final one carries. */
-export const recordStatus = (platform: Platform, status: StatusMessage, correlationId: string) =>
-  recordReport(platform, status.executionId, reportFromStatus(status), correlationId, status.phases);
+export const recordStatus = (deps: RecordReportDeps, status: StatusMessage, correlationId: string) =>
+  recordReport(deps, status.executionId, reportFromStatus(status), correlationId, status.phases);
 
 /**
  * Records what a worker reported. Any number of processes may record the same report (the
@@ -44,20 +47,20 @@ export const recordStatus = (platform: Platform, status: StatusMessage, correlat
  * the execution machine drops what changes nothing.
  */
 export const recordReport = (
-  platform: Platform,
+  deps: RecordReportDeps,
   executionId: string,
   report: ExecutionReport,
   correlationId: string,
   phases?: PhaseDurations,
-) => decideExecution(platform, executionId, { type: 'RecordReport', report }, report.type, correlationId, phases);
+) => decideExecution(deps, executionId, { type: 'RecordReport', report }, report.type, correlationId, phases);
 
 /** The deadline passed without an outcome: queued → failed, running → timedOut. */
-export const expireExecution = (platform: Platform, executionId: string, now: Date, correlationId: string) =>
-  decideExecution(platform, executionId, { type: 'ExpireExecution', now }, 'deadline', correlationId);
+export const expireExecution = (deps: RecordReportDeps, executionId: string, now: Date, correlationId: string) =>
+  decideExecution(deps, executionId, { type: 'ExpireExecution', now }, 'deadline', correlationId);
 
 /** `fact` names what is recorded, so the same fact recorded twice gets the same event id. */
 async function decideExecution(
-  platform: Platform,
+  deps: RecordReportDeps,
   executionId: string,
   command: ExecutionCommand,
   fact: string,
@@ -65,12 +68,12 @@ async function decideExecution(
   phases?: PhaseDurations,
 ): Promise<ExecutionState> {
   const id = await deterministicEventId(executionId, fact);
-  const result = await handleCommand(platform.store, executionDecider, executionStream(executionId), command, {
+  const result = await handleCommand(deps.store, executionDecider, executionStream(executionId), command, {
     correlationId,
     newId: () => id,
   });
-  observeAppended(platform, executionId, result.events, result.state, correlationId, phases);
-  await releaseWhenFinished(platform, executionId, result.state, correlationId);
+  observeAppended(deps, executionId, result.events, result.state, correlationId, phases);
+  await releaseWhenFinished(deps, executionId, result.state, correlationId);
   return result.state;
 }
 
@@ -85,7 +88,7 @@ const OUTCOME_OF: Partial<Record<ExecutionEvent['type'], Outcome>> = {
  * second process recording the same report, appends nothing and counts nothing.
  */
 function observeAppended(
-  platform: Platform,
+  deps: RecordReportDeps,
   executionId: string,
   appended: readonly ExecutionEvent[],
   state: ExecutionState,
@@ -98,14 +101,14 @@ function observeAppended(
   // appended result that is not the state it ends in is late, not the outcome.
   const outcome = statusOf(state.snapshot);
   if (finals.includes(outcome as Outcome)) {
-    platform.metrics.executions.inc({ outcome: outcome as Outcome });
-    platform.log('info', 'execution ended', { executionId, outcome, correlationId });
+    deps.metrics.executions.inc({ outcome: outcome as Outcome });
+    deps.log('info', 'execution ended', { executionId, outcome, correlationId });
   }
   // A late result's phases are real work done by a worker: they count too, once.
-  if (phases) observePhases(platform.metrics.executionPhaseSeconds, phases);
+  if (phases) observePhases(deps.metrics.executionPhaseSeconds, phases);
 }
 
-async function releaseWhenFinished(platform: Platform, executionId: string, state: ExecutionState, correlationId: string) {
+async function releaseWhenFinished(deps: RecordReportDeps, executionId: string, state: ExecutionState, correlationId: string) {
   if (state.status !== 'present' || !isTerminal(statusOf(state.snapshot))) return;
-  await releaseSlots(platform, state.queued.slotStreams, executionId, { correlationId, newId: platform.newId });
+  await releaseSlots(deps, state.queued.slotStreams, executionId, { correlationId, newId: deps.newId });
 }

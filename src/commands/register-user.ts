@@ -2,9 +2,11 @@ import { emailReservationDecider } from '../domain/email-reservations.ts';
 import { DomainError } from '../domain/errors.ts';
 import { emailStream, userStream } from '../domain/streams.ts';
 import { userDecider } from '../domain/users.ts';
-import type { Platform } from '../platform.ts';
+import type { CommandDeps, ReadYourWrites } from './deps.ts';
 import { awaitProjections, commandContext } from './context.ts';
 import { handleCommand, readState } from './handle-command.ts';
+
+type Deps = Pick<CommandDeps, 'store' | 'clock' | 'newId' | 'passwords'> & ReadYourWrites;
 
 export type RegisteredUser = { id: string; email: string; createdAt: string };
 
@@ -16,19 +18,19 @@ const ABANDONED_RESERVATION_MS = 30_000;
 
 /** `email` is already normalized (trimmed, lower-cased) and the password checked for length. */
 export async function registerUser(
-  platform: Platform,
+  deps: Deps,
   input: { email: string; password: string },
   correlationId: string,
 ): Promise<RegisteredUser> {
-  const { store, clock } = platform;
-  const context = commandContext(platform, correlationId);
+  const { store, clock } = deps;
+  const context = commandContext(deps, correlationId);
   const reservationStream = await emailStream(input.email);
 
   // Cheap early answer before the deliberately slow hash; the append below is what decides.
-  const abandonedHolder = await findAbandonedHolder(platform, reservationStream);
-  const passwordHash = await platform.passwords.hash(input.password);
+  const abandonedHolder = await findAbandonedHolder(deps, reservationStream);
+  const passwordHash = await deps.passwords.hash(input.password);
 
-  const userId = platform.newId();
+  const userId = deps.newId();
   await handleCommand(
     store,
     emailReservationDecider,
@@ -43,18 +45,18 @@ export async function registerUser(
     { type: 'RegisterUser', userId, email: input.email, passwordHash, now: clock.now() },
     context,
   );
-  await awaitProjections(platform, registered.position);
+  await awaitProjections(deps, registered.position);
   const event = registered.events[0];
   if (event?.type !== 'UserRegistered') throw new Error('registration recorded no user');
   return { id: userId, email: input.email, createdAt: event.data.registeredAt };
 }
 
 /** Throws EmailTaken when the email belongs to a live user; names a dead holder, if any. */
-async function findAbandonedHolder(platform: Platform, reservationStream: string): Promise<string | undefined> {
-  const { state } = await readState(platform.store, emailReservationDecider, reservationStream);
+async function findAbandonedHolder(deps: Deps, reservationStream: string): Promise<string | undefined> {
+  const { state } = await readState(deps.store, emailReservationDecider, reservationStream);
   if (state.holder === null) return undefined;
-  const holder = await readState(platform.store, userDecider, userStream(state.holder.userId));
-  const age = platform.clock.now().getTime() - Date.parse(state.holder.reservedAt);
+  const holder = await readState(deps.store, userDecider, userStream(state.holder.userId));
+  const age = deps.clock.now().getTime() - Date.parse(state.holder.reservedAt);
   const deletedBeforeRelease = holder.state.status === 'deleted';
   const diedBeforeRecording = !holder.exists && age > ABANDONED_RESERVATION_MS;
   if (deletedBeforeRelease || diedBeforeRecording) return state.holder.userId;

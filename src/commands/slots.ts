@@ -1,8 +1,10 @@
 import { DomainError } from '../domain/errors.ts';
 import { slotDecider } from '../domain/slots.ts';
 import { GLOBAL_SLOTS_STREAM, userSlotsStream } from '../domain/streams.ts';
-import type { Platform } from '../platform.ts';
+import type { CommandDeps } from './deps.ts';
 import { type CommandContext, handleCommand } from './handle-command.ts';
+
+export type SlotDeps = Pick<CommandDeps, 'store' | 'clock' | 'config'>;
 
 /**
  * Takes the caller's slot, then the global one when a global cap is set; if the second is
@@ -10,13 +12,13 @@ import { type CommandContext, handleCommand } from './handle-command.ts';
  * at once can never both take the last slot.
  */
 export async function reserveSlots(
-  platform: Platform,
+  deps: SlotDeps,
   ownerId: string,
   executionId: string,
   leaseUntil: Date,
   context: CommandContext,
 ): Promise<string[]> {
-  const { maxActivePerUser, maxActive } = platform.config.executions;
+  const { maxActivePerUser, maxActive } = deps.config.executions;
   const wanted: [string, number][] = [[userSlotsStream(ownerId), maxActivePerUser]];
   if (maxActive !== null) wanted.push([GLOBAL_SLOTS_STREAM, maxActive]);
 
@@ -24,17 +26,17 @@ export async function reserveSlots(
   try {
     for (const [stream, limit] of wanted) {
       await handleCommand(
-        platform.store,
+        deps.store,
         slotDecider,
         stream,
-        { type: 'ReserveSlot', executionId, leaseUntil, limit, now: platform.clock.now() },
+        { type: 'ReserveSlot', executionId, leaseUntil, limit, now: deps.clock.now() },
         context,
         { stateInLastEvent: true },
       );
       held.push(stream);
     }
   } catch (error) {
-    await releaseSlots(platform, held, executionId, context);
+    await releaseSlots(deps, held, executionId, context);
     if (error instanceof DomainError && error.code === 'LimitReached' && held.length > 0) {
       throw new DomainError('LimitReached', 'the platform is running as many executions as it allows', 1);
     }
@@ -44,13 +46,13 @@ export async function reserveSlots(
 }
 
 /** Idempotent: releasing a slot that is free (released, or its lease expired) writes nothing. */
-export async function releaseSlots(platform: Platform, streams: readonly string[], executionId: string, context: CommandContext) {
+export async function releaseSlots(deps: Pick<CommandDeps, 'store' | 'clock'>, streams: readonly string[], executionId: string, context: CommandContext) {
   for (const stream of streams) {
     await handleCommand(
-      platform.store,
+      deps.store,
       slotDecider,
       stream,
-      { type: 'ReleaseSlot', executionId, now: platform.clock.now() },
+      { type: 'ReleaseSlot', executionId, now: deps.clock.now() },
       context,
       { stateInLastEvent: true },
     );

@@ -5,11 +5,13 @@ import { type ExecutionReport, type ExecutionState, executionDecider } from '../
 import type { FunctionDefinition } from '../domain/functions.ts';
 import { executionStream } from '../domain/streams.ts';
 import { BusUnavailableError, type StatusMessage, type StatusWatch } from '../ports/job-bus.ts';
-import type { Platform } from '../platform.ts';
+import type { CommandDeps, ReadYourWrites } from './deps.ts';
 import { awaitProjections, commandContext } from './context.ts';
 import { handleCommand } from './handle-command.ts';
-import { expireExecution, recordReport, recordStatus, reportFromStatus } from './record-report.ts';
-import { releaseSlots, reserveSlots } from './slots.ts';
+import { type RecordReportDeps, expireExecution, recordReport, recordStatus, reportFromStatus } from './record-report.ts';
+import { type SlotDeps, releaseSlots, reserveSlots } from './slots.ts';
+
+type Deps = RecordReportDeps & SlotDeps & Pick<CommandDeps, 'bus'> & ReadYourWrites;
 
 export type StartedExecution = {
   executionId: string;
@@ -23,22 +25,22 @@ export type StartedExecution = {
  * caller's watch is opened before the job is published, so the answer cannot slip past it.
  */
 export async function startExecution(
-  platform: Platform,
+  deps: Deps,
   definition: FunctionDefinition,
   stdin: Uint8Array,
   options: { wait: boolean; correlationId: string },
 ): Promise<StartedExecution> {
-  const { clock, config, bus } = platform;
-  const context = commandContext(platform, options.correlationId);
-  const executionId = platform.newId();
+  const { clock, config, bus } = deps;
+  const context = commandContext(deps, options.correlationId);
+  const executionId = deps.newId();
   const queuedAt = clock.now();
   const deadline = new Date(queuedAt.getTime() + definition.timeoutMs + config.executions.graceMs);
   // The lease outlives the deadline a little, so the sweeper frees the slot before the lease does.
   const leaseUntil = new Date(deadline.getTime() + config.executions.graceMs);
 
-  const slotStreams = await reserveSlots(platform, definition.ownerId, executionId, leaseUntil, context);
+  const slotStreams = await reserveSlots(deps, definition.ownerId, executionId, leaseUntil, context);
   const queued = await handleCommand(
-    platform.store,
+    deps.store,
     executionDecider,
     executionStream(executionId),
     {
@@ -61,7 +63,7 @@ export async function startExecution(
   let waiter: Awaited<ReturnType<typeof watchOutcome>> | undefined;
   try {
     // Inside the try: a bus that cannot open the watch cannot take the job either (503, not 500).
-    if (options.wait) waiter = await watchOutcome(platform, executionId, deadline, options.correlationId);
+    if (options.wait) waiter = await watchOutcome(deps, executionId, deadline, options.correlationId);
     await bus.publishJob({
       executionId,
       functionId: definition.functionId,
@@ -81,21 +83,21 @@ export async function startExecution(
     if (!(error instanceof BusUnavailableError)) throw error;
     // No durable job: the execution ends here and says why, and its slot is free again.
     await recordReport(
-      platform,
+      deps,
       executionId,
       { type: 'FAILED', reason: 'the job queue is unavailable', at: clock.now().toISOString() },
       options.correlationId,
     );
-    await releaseSlots(platform, slotStreams, executionId, context);
+    await releaseSlots(deps, slotStreams, executionId, context);
     throw new DomainError('JobBusUnavailable', 'the job queue is unavailable; try again shortly', 5);
   }
-  platform.log('info', 'execution queued', {
+  deps.log('info', 'execution queued', {
     executionId,
     functionId: definition.functionId,
     correlationId: options.correlationId,
     wait: options.wait,
   });
-  await awaitProjections(platform, queued.position);
+  await awaitProjections(deps, queued.position);
   return { executionId, deadline, outcome: waiter?.outcome };
 }
 
@@ -105,7 +107,7 @@ export async function startExecution(
  * recorder may have done so already: recording is idempotent) and read back from the stream,
  * so the answer is exactly what is stored.
  */
-async function watchOutcome(platform: Platform, executionId: string, deadline: Date, correlationId: string) {
+async function watchOutcome(deps: Deps, executionId: string, deadline: Date, correlationId: string) {
   const actor = createActor(executionMachine, { input: { executionId, deadline: deadline.toISOString() } });
   let lastStatus: StatusMessage | undefined;
   let lastReport: ExecutionReport | undefined;
@@ -117,7 +119,7 @@ async function watchOutcome(platform: Platform, executionId: string, deadline: D
   actor.start();
   let watch: StatusWatch;
   try {
-    watch = await platform.bus.watchStatuses(executionId, (status) => {
+    watch = await deps.bus.watchStatuses(executionId, (status) => {
       lastStatus = status;
       lastReport = reportFromStatus(status);
       actor.send(lastReport);
@@ -132,8 +134,8 @@ async function watchOutcome(platform: Platform, executionId: string, deadline: D
     await watch.close();
     const heardOutcome = lastReport !== undefined && lastReport.type !== 'STARTED' && snapshot.context.finishedAt === lastReport.at;
     return heardOutcome
-      ? recordStatus(platform, lastStatus!, correlationId)
-      : expireExecution(platform, executionId, deadline, correlationId);
+      ? recordStatus(deps, lastStatus!, correlationId)
+      : expireExecution(deps, executionId, deadline, correlationId);
   });
   return {
     outcome,

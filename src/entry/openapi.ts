@@ -12,8 +12,7 @@ import { createMemoryEventStore } from '../adapters/event-store/index.ts';
 import { createInProcessJobBus } from '../adapters/job-bus/index.ts';
 import { openBetterSqlite3 } from '../adapters/sqlite/better-sqlite3-driver.ts';
 import { loadConfig } from '../config.ts';
-import { createApp } from '../http/app.ts';
-import { startPlatform } from '../platform.ts';
+import { startApi } from '../api.ts';
 import { faasboxVersion, readPackageFile } from '../adapters/package-files/index.ts';
 
 export const API_TYPES_FILE = new URL('../cli/api-types.gen.ts', import.meta.url);
@@ -44,14 +43,16 @@ export async function openApiDocument(): Promise<OpenApiDocument> {
   const bus = createInProcessJobBus();
   const readModels = openBetterSqlite3(':memory:');
   const config = { ...loadConfig({}), jwtSecret: 'signs-nothing-no-token-is-issued-here' };
-  const platform = await startPlatform(config, { store, bus, readModels }, () => {});
+  const api = await startApi(config, { store, bus, readModels }, () => {}, {
+    docs: { version: faasboxVersion(), readPackageFile },
+    clientAddressOf: () => '127.0.0.1',
+  });
   try {
-    const app = createApp(platform, { docs: { version: faasboxVersion(), readPackageFile }, clientAddressOf: () => '127.0.0.1' });
-    const response = await app.request('/openapi.json');
+    const response = await api.app.request('/openapi.json');
     if (response.status !== 200) throw new Error(`GET /openapi.json answered ${response.status}: ${await response.text()}`);
     return (await response.json()) as OpenApiDocument;
   } finally {
-    await platform.stop();
+    await api.stop();
     await bus.close();
     await store.close();
     readModels.close();

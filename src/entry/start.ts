@@ -6,13 +6,12 @@ import { setInterval, setTimeout } from 'node:timers';
 import Docker from 'dockerode';
 import { connectNatsJobBus, createInProcessJobBus, type NatsConnect } from '../adapters/job-bus/index.ts';
 import { type Config, ConfigError, loadConfig } from '../config.ts';
-import { createApp } from '../http/app.ts';
+import { startApi } from '../api.ts';
 import { clientAddressBehind } from './client-address.ts';
 import type { ClientAddressOf } from '../http/env.ts';
 import { describeError, jsonLogger as log } from '../log.ts';
 import { createMetrics, type Metrics } from '../metrics/metrics.ts';
 import { type MetricsServer, startMetricsServer } from '../metrics/metrics-server.ts';
-import { startPlatform } from '../platform.ts';
 import type { JobBus } from '../ports/job-bus.ts';
 import { createDockerRuntime } from '../../worker/docker-runtime.ts';
 import { createImagePruner } from '../../worker/image-pruner.ts';
@@ -134,7 +133,7 @@ async function main(runtime: Runtime) {
       log('info', 'metrics listening', { url: `http://${config.host}:${metricsServer.port}/metrics` });
     }
   }
-  const api = jwtSecret !== undefined ? await startApi(runtime, { ...config, jwtSecret }, bus, metrics) : undefined;
+  const api = jwtSecret !== undefined ? await serveApi(runtime, { ...config, jwtSecret }, bus, metrics) : undefined;
 
   let stopping = false;
   const shutdown = (signal: string) => {
@@ -164,7 +163,8 @@ async function main(runtime: Runtime) {
   process.on('SIGINT', () => shutdown('SIGINT'));
 }
 
-async function startApi(
+/** The api's parts opened from the config, served over the runtime's HTTP server. */
+async function serveApi(
   runtime: Runtime,
   config: Config & { jwtSecret: string },
   bus: JobBus,
@@ -172,19 +172,24 @@ async function startApi(
 ): Promise<Api> {
   const readModels = openReadModelDatabase(config, runtime.openSqlite);
   const store = await openEventStore(config, runtime.openSqlite);
-  const platform = await startPlatform(config, { store, bus, readModels: readModels.db }, log, { metrics });
-  const app = createApp(platform, {
-    docs: { version: faasboxVersion(), readPackageFile },
-    clientAddressOf: clientAddressBehind(config.trustedProxies, runtime.clientAddressOf),
-    reportError: (error, correlationId) => log('error', 'request failed', { correlationId, ...describeError(error) }),
-  });
-  const server = await runtime.serve(app.fetch, { port: config.port, hostname: config.host });
+  const api = await startApi(
+    config,
+    { store, bus, readModels: readModels.db },
+    log,
+    {
+      docs: { version: faasboxVersion(), readPackageFile },
+      clientAddressOf: clientAddressBehind(config.trustedProxies, runtime.clientAddressOf),
+      reportError: (error, correlationId) => log('error', 'request failed', { correlationId, ...describeError(error) }),
+    },
+    { metrics },
+  );
+  const server = await runtime.serve(api.app.fetch, { port: config.port, hostname: config.host });
   log('info', 'faasbox listening', {
     url: `http://${config.host}:${server.port}`,
     dataDir: config.dataDir,
     runtime: runtime.name,
   });
-  void platform.projections.runner.failed.then((error) => {
+  void api.deps.projections.runner.failed.then((error) => {
     log('error', 'projections stopped', describeError(error));
     process.exit(1);
   });
@@ -195,7 +200,7 @@ async function startApi(
     async stop() {
       // Finish the requests in flight, then close the store so the last writes are on disk.
       await stopAccepting();
-      await platform.stop();
+      await api.stop();
       await store.close();
       readModels.close();
     },

@@ -5,8 +5,9 @@ import { HTTPException } from 'hono/http-exception';
 import { secureHeaders } from 'hono/secure-headers';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { DomainError, type DomainErrorCode } from '../domain/errors.ts';
-import type { Platform } from '../platform.ts';
+import type { AppDeps } from './deps.ts';
 import type { AppEnv, ClientAddressOf } from './env.ts';
+import { authenticate } from './middleware/authenticate.ts';
 import { correlationId } from './middleware/correlation-id.ts';
 import { observeRequests } from './middleware/metrics.ts';
 import { problemResponse } from './problem.ts';
@@ -45,7 +46,7 @@ const DOMAIN_STATUS: Record<DomainErrorCode, { status: ContentfulStatusCode; slu
 };
 
 /** The whole HTTP API, built from web standards only, so every runtime serves the same app. */
-export function createApp(platform: Platform, options: AppOptions): OpenAPIHono<AppEnv> {
+export function createApp(deps: AppDeps, options: AppOptions): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>({
     defaultHook: (result, c) => {
       if (result.success) return;
@@ -59,13 +60,13 @@ export function createApp(platform: Platform, options: AppOptions): OpenAPIHono<
   });
 
   app.use('*', correlationId());
-  app.use('*', observeRequests(platform.metrics, platform.log));
+  app.use('*', observeRequests(deps.metrics, deps.log));
   app.use('*', secureHeaders());
   const limitBody = bodyLimit({
-    maxSize: platform.config.bodyLimitBytes,
+    maxSize: deps.config.bodyLimitBytes,
     onError: (c) =>
       // The unread rest of the body makes the connection unusable: the client must not reuse it.
-      problemResponse(c, 413, 'body-too-large', `the body exceeds ${platform.config.bodyLimitBytes} bytes`, {}, { connection: 'close' }),
+      problemResponse(c, 413, 'body-too-large', `the body exceeds ${deps.config.bodyLimitBytes} bytes`, {}, { connection: 'close' }),
   });
   // A GET or HEAD request has no body (a fetch Request cannot carry one), so there is nothing to
   // limit; asking would cost: on Node, reading `body` turns @hono/node-server's lightweight
@@ -77,13 +78,15 @@ export function createApp(platform: Platform, options: AppOptions): OpenAPIHono<
     scheme: 'bearer',
     bearerFormat: 'JWT',
   });
-  addHealthRoutes(app, platform);
-  addMetricsRoutes(app, platform);
-  addUserRoutes(app, platform);
-  addTokenRoutes(app, platform, options.clientAddressOf);
-  addFunctionRoutes(app, platform);
-  addExecutionRoutes(app, platform);
-  addAdminRoutes(app, platform);
+  // One key import and one cache of verified tokens for every route that needs a token.
+  const authenticated = authenticate(deps);
+  addHealthRoutes(app, deps);
+  addMetricsRoutes(app, deps);
+  addUserRoutes(app, deps, authenticated);
+  addTokenRoutes(app, deps, options.clientAddressOf);
+  addFunctionRoutes(app, deps, authenticated);
+  addExecutionRoutes(app, deps, authenticated);
+  addAdminRoutes(app, deps, authenticated);
   addDocsRoutes(app, options.docs);
 
   app.notFound((c) => problemResponse(c, 404, 'not-found', `no route for ${c.req.method} ${new URL(c.req.url).pathname}`));

@@ -4,7 +4,7 @@ import { jwt } from 'hono/jwt';
 import { resolvePrincipal } from '../../auth/principal.ts';
 import { TOKEN_ALGORITHM, TOKEN_KEY_ALGORITHM, readClaims } from '../../auth/tokens.ts';
 import { createVerifiedTokens } from '../../auth/verified-tokens.ts';
-import type { Platform } from '../../platform.ts';
+import type { AppDeps } from '../deps.ts';
 import type { AppEnv } from '../env.ts';
 
 const unauthorized = (message: string) =>
@@ -13,15 +13,18 @@ const unauthorized = (message: string) =>
     res: new Response(null, { headers: { 'www-authenticate': 'Bearer error="invalid_token"' } }),
   });
 
+/** The middleware that makes a route need a live user's token; built once per app (one key, one cache). */
+export type Authenticated = MiddlewareHandler<AppEnv>[];
+
 /**
  * hono/jwt checks the signature with the algorithm pinned, `exp`, `nbf` and `iat`; then the
  * token must carry every claim Faasbox issues and still belong to a live user.
  */
-export function authenticate(platform: Platform): MiddlewareHandler<AppEnv>[] {
+export function authenticate(deps: Pick<AppDeps, 'config' | 'store' | 'projections'>): Authenticated {
   // Given the secret as a string, hono/jwt imports it as a CryptoKey on every request (a third
   // of its cost); imported once, the key is used as it is.
   const verifyToken = crypto.subtle
-    .importKey('raw', new TextEncoder().encode(platform.config.jwtSecret), TOKEN_KEY_ALGORITHM, false, ['verify'])
+    .importKey('raw', new TextEncoder().encode(deps.config.jwtSecret), TOKEN_KEY_ALGORITHM, false, ['verify'])
     // A fixed realm: hono/jwt's default is the request URL, which echoed a token sent in the
     // query string (`?access_token=…`) back in the WWW-Authenticate header.
     .then((secret) => jwt({ secret, alg: TOKEN_ALGORITHM, realm: 'faasbox' }));
@@ -44,7 +47,7 @@ export function authenticate(platform: Platform): MiddlewareHandler<AppEnv>[] {
       });
     },
     async (c, next) => {
-      const principal = await resolvePrincipal(platform, c.get('claims'));
+      const principal = await resolvePrincipal(deps, c.get('claims'));
       if (principal === null) throw unauthorized('the token is revoked or its user no longer exists');
       c.set('principal', principal);
       await next();

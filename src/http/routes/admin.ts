@@ -7,9 +7,9 @@ import { readState } from '../../commands/handle-command.ts';
 import { DomainError } from '../../domain/errors.ts';
 import { userStream } from '../../domain/streams.ts';
 import { userDecider } from '../../domain/users.ts';
-import type { Platform } from '../../platform.ts';
+import type { AppDeps } from '../deps.ts';
 import type { AppEnv } from '../env.ts';
-import { authenticate } from '../middleware/authenticate.ts';
+import type { Authenticated } from '../middleware/authenticate.ts';
 import { problemResponse } from '../problem.ts';
 import { EmailSchema, internalError, problem, unauthorized } from '../schemas.ts';
 
@@ -64,22 +64,22 @@ const STREAM_NAME = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}$/;
  * request at every api.
  */
 const requireOperator =
-  (platform: Platform): MiddlewareHandler<AppEnv> =>
+  (deps: AppDeps): MiddlewareHandler<AppEnv> =>
   async (c, next) => {
-    const { state } = await readState(platform.store, userDecider, userStream(c.get('principal').userId));
+    const { state } = await readState(deps.store, userDecider, userStream(c.get('principal').userId));
     if (state.status !== 'active' || !state.operator) return problemResponse(c, 403, 'not-operator', 'this needs an operator account');
     await next();
   };
 
-export function addAdminRoutes(app: OpenAPIHono<AppEnv>, platform: Platform) {
-  const middleware = [...authenticate(platform), requireOperator(platform)];
+export function addAdminRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps, authenticated: Authenticated) {
+  const middleware = [...authenticated, requireOperator(deps)];
   const denied = {
     401: unauthorized,
     403: problem('The caller is not an operator (`faasbox operators grant`)'),
     500: internalError,
   };
   const common = { tags: ['admin'], security: [{ bearerAuth: [] }], middleware };
-  const { projections } = platform;
+  const { projections } = deps;
 
   const projectionsRoute = createRoute({
     ...common,
@@ -104,7 +104,7 @@ export function addAdminRoutes(app: OpenAPIHono<AppEnv>, platform: Platform) {
       ...denied,
     },
   });
-  app.openapi(projectionsRoute, async (c) => c.json(await projectionStatus(platform.store, platform.readModelDatabase, projections.all), 200));
+  app.openapi(projectionsRoute, async (c) => c.json(await projectionStatus(deps.store, deps.readModelDatabase, projections.all), 200));
 
   const activeRoute = createRoute({
     ...common,
@@ -195,7 +195,7 @@ export function addAdminRoutes(app: OpenAPIHono<AppEnv>, platform: Platform) {
   app.openapi(streamRoute, async (c) => {
     const { name } = c.req.valid('param');
     const { fromRevision, limit } = c.req.valid('query');
-    const page = STREAM_NAME.test(name) ? await auditStream(platform.store, name, { fromRevision, limit }) : undefined;
+    const page = STREAM_NAME.test(name) ? await auditStream(deps.store, name, { fromRevision, limit }) : undefined;
     if (page === undefined || (page.entries.length === 0 && fromRevision === 0)) {
       throw new DomainError('StreamNotFound', 'no such stream');
     }

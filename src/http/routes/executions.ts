@@ -5,8 +5,8 @@ import { startExecution } from '../../commands/start-execution.ts';
 import { DomainError } from '../../domain/errors.ts';
 import { type ExecutionState, executionDecider } from '../../domain/executions.ts';
 import { executionStream } from '../../domain/streams.ts';
-import type { Platform } from '../../platform.ts';
-import { authenticate } from '../middleware/authenticate.ts';
+import type { AppDeps } from '../deps.ts';
+import type { Authenticated } from '../middleware/authenticate.ts';
 import type { AppEnv } from '../env.ts';
 import { IdParamSchema, UUID, bodyTooLarge, internalError, locationHeader, problem, retryLater, unauthorized } from '../schemas.ts';
 import { ownedFunction } from './functions.ts';
@@ -64,8 +64,7 @@ export function executionView(state: Extract<ExecutionState, { status: 'present'
   };
 }
 
-export function addExecutionRoutes(app: OpenAPIHono<AppEnv>, platform: Platform) {
-  const auth = authenticate(platform);
+export function addExecutionRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps, authenticated: Authenticated) {
 
   const execute = createRoute({
     method: 'post',
@@ -76,7 +75,7 @@ export function addExecutionRoutes(app: OpenAPIHono<AppEnv>, platform: Platform)
     description:
       'Waits for the outcome and answers 200 for every recorded outcome (succeeded, or failed with an exit code or a reason), 504 on timeout. With `?wait=false` answers 202 at once; poll `GET /v1/executions/{id}`.',
     security: [{ bearerAuth: [] }],
-    middleware: auth,
+    middleware: authenticated,
     request: {
       params: IdParamSchema,
       query: z.object({
@@ -119,10 +118,10 @@ export function addExecutionRoutes(app: OpenAPIHono<AppEnv>, platform: Platform)
     },
   });
   app.openapi(execute, async (c) => {
-    const definition = await ownedFunction(platform, c.req.valid('param').id, c.get('principal').userId);
+    const definition = await ownedFunction(deps, c.req.valid('param').id, c.get('principal').userId);
     const wait = c.req.valid('query').wait !== 'false';
     const stdin = new Uint8Array(await c.req.arrayBuffer());
-    const started = await startExecution(platform, definition, stdin, { wait, correlationId: c.get('correlationId') });
+    const started = await startExecution(deps, definition, stdin, { wait, correlationId: c.get('correlationId') });
     c.header('location', `/v1/executions/${started.executionId}`);
     if (!started.outcome) return c.json({ executionId: started.executionId, status: 'queued' as const }, 202);
 
@@ -140,7 +139,7 @@ export function addExecutionRoutes(app: OpenAPIHono<AppEnv>, platform: Platform)
     tags: ['executions'],
     summary: 'An execution: its state and, once finished, its result',
     security: [{ bearerAuth: [] }],
-    middleware: auth,
+    middleware: authenticated,
     request: { params: IdParamSchema },
     responses: {
       200: { description: 'The execution', content: { 'application/json': { schema: ExecutionResultSchema } } },
@@ -154,7 +153,7 @@ export function addExecutionRoutes(app: OpenAPIHono<AppEnv>, platform: Platform)
     const { id } = c.req.valid('param');
     if (!UUID.test(id)) throw new DomainError('ExecutionNotFound', 'no such execution');
     // The stream, not a projection: the result is read where it was written.
-    const { state } = await readState(platform.store, executionDecider, executionStream(id.toLowerCase()));
+    const { state } = await readState(deps.store, executionDecider, executionStream(id.toLowerCase()));
     if (state.status !== 'present') throw new DomainError('ExecutionNotFound', 'no such execution');
     if (state.queued.ownerId !== c.get('principal').userId) {
       throw new DomainError('NotExecutionOwner', 'the execution belongs to another user');
@@ -169,7 +168,7 @@ export function addExecutionRoutes(app: OpenAPIHono<AppEnv>, platform: Platform)
     tags: ['executions'],
     summary: "A function's executions, newest first",
     security: [{ bearerAuth: [] }],
-    middleware: auth,
+    middleware: authenticated,
     request: {
       params: IdParamSchema,
       query: z.object({ limit: z.coerce.number().int().min(1).max(1000).optional() }),
@@ -187,8 +186,8 @@ export function addExecutionRoutes(app: OpenAPIHono<AppEnv>, platform: Platform)
     },
   });
   app.openapi(history, async (c) => {
-    const definition = await ownedFunction(platform, c.req.valid('param').id, c.get('principal').userId);
-    const executions = platform.projections.executions
+    const definition = await ownedFunction(deps, c.req.valid('param').id, c.get('principal').userId);
+    const executions = deps.projections.executions
       .listByFunction(definition.functionId, c.req.valid('query').limit ?? 100)
       .map(({ functionId: _, ownerId: __, deadline: ___, ...summary }) => summary);
     return c.json({ executions }, 200);

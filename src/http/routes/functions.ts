@@ -5,8 +5,8 @@ import { DomainError } from '../../domain/errors.ts';
 import { type FunctionDefinition, functionDecider } from '../../domain/functions.ts';
 import { functionStream } from '../../domain/streams.ts';
 import { readState } from '../../commands/handle-command.ts';
-import type { Platform } from '../../platform.ts';
-import { authenticate } from '../middleware/authenticate.ts';
+import type { AppDeps } from '../deps.ts';
+import type { Authenticated } from '../middleware/authenticate.ts';
 import { rejectPrototypeKeys } from '../middleware/reject-prototype-keys.ts';
 import type { AppEnv } from '../env.ts';
 import { DeletedSchema, IdParamSchema, UUID, functionSchemas, internalError, jsonBodyRefusals, locationHeader, problem, unauthorized } from '../schemas.ts';
@@ -27,13 +27,13 @@ export const functionView = (definition: FunctionDefinition) => ({
  * answers first; the stream decides when it has not seen the function yet (another api
  * instance created it a moment ago).
  */
-export async function ownedFunction(platform: Platform, functionId: string, ownerId: string): Promise<FunctionDefinition> {
+export async function ownedFunction(deps: AppDeps, functionId: string, ownerId: string): Promise<FunctionDefinition> {
   // An id that is no UUID cannot name a function; it is not worth a 400.
   if (!UUID.test(functionId)) throw new DomainError('FunctionNotFound', 'no such function');
   const id = functionId.toLowerCase();
-  let definition = platform.projections.functions.get(id);
+  let definition = deps.projections.functions.get(id);
   if (definition === undefined) {
-    const { state } = await readState(platform.store, functionDecider, functionStream(id));
+    const { state } = await readState(deps.store, functionDecider, functionStream(id));
     if (state.status === 'active') definition = state.definition;
   }
   if (definition === undefined) throw new DomainError('FunctionNotFound', 'no such function');
@@ -41,9 +41,8 @@ export async function ownedFunction(platform: Platform, functionId: string, owne
   return definition;
 }
 
-export function addFunctionRoutes(app: OpenAPIHono<AppEnv>, platform: Platform) {
-  const { FunctionInputSchema, FunctionSchema, FunctionListSchema } = functionSchemas(platform.config.functionLimits, platform.config.allowedRegistries);
-  const auth = authenticate(platform);
+export function addFunctionRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps, authenticated: Authenticated) {
+  const { FunctionInputSchema, FunctionSchema, FunctionListSchema } = functionSchemas(deps.config.functionLimits, deps.config.allowedRegistries);
 
   const create = createRoute({
     method: 'post',
@@ -52,7 +51,7 @@ export function addFunctionRoutes(app: OpenAPIHono<AppEnv>, platform: Platform) 
     tags: ['functions'],
     summary: 'Register a function: a container image and how to run it',
     security: [{ bearerAuth: [] }],
-    middleware: [...auth, rejectPrototypeKeys()],
+    middleware: [...authenticated, rejectPrototypeKeys()],
     request: { body: { required: true, content: { 'application/json': { schema: FunctionInputSchema } } } },
     responses: {
       201: {
@@ -68,9 +67,9 @@ export function addFunctionRoutes(app: OpenAPIHono<AppEnv>, platform: Platform) 
   });
   app.openapi(create, async (c) => {
     const input = c.req.valid('json');
-    const limits = platform.config.functionLimits;
+    const limits = deps.config.functionLimits;
     const definition = await createFunction(
-      platform,
+      deps,
       c.get('principal').userId,
       {
         name: input.name,
@@ -93,7 +92,7 @@ export function addFunctionRoutes(app: OpenAPIHono<AppEnv>, platform: Platform) 
     tags: ['functions'],
     summary: "The caller's functions, newest first",
     security: [{ bearerAuth: [] }],
-    middleware: auth,
+    middleware: authenticated,
     responses: {
       200: { description: 'Functions', content: { 'application/json': { schema: FunctionListSchema } } },
       401: unauthorized,
@@ -101,7 +100,7 @@ export function addFunctionRoutes(app: OpenAPIHono<AppEnv>, platform: Platform) 
     },
   });
   app.openapi(list, (c) => {
-    const functions = platform.projections.functions.listByOwner(c.get('principal').userId).map(functionView);
+    const functions = deps.projections.functions.listByOwner(c.get('principal').userId).map(functionView);
     return c.json({ functions }, 200);
   });
 
@@ -112,7 +111,7 @@ export function addFunctionRoutes(app: OpenAPIHono<AppEnv>, platform: Platform) 
     tags: ['functions'],
     summary: 'One function',
     security: [{ bearerAuth: [] }],
-    middleware: auth,
+    middleware: authenticated,
     request: { params: IdParamSchema },
     responses: {
       200: { description: 'The function', content: { 'application/json': { schema: FunctionSchema } } },
@@ -123,7 +122,7 @@ export function addFunctionRoutes(app: OpenAPIHono<AppEnv>, platform: Platform) 
     },
   });
   app.openapi(get, async (c) => {
-    const definition = await ownedFunction(platform, c.req.valid('param').id, c.get('principal').userId);
+    const definition = await ownedFunction(deps, c.req.valid('param').id, c.get('principal').userId);
     return c.json(functionView(definition), 200);
   });
 
@@ -134,7 +133,7 @@ export function addFunctionRoutes(app: OpenAPIHono<AppEnv>, platform: Platform) 
     tags: ['functions'],
     summary: 'Delete a function',
     security: [{ bearerAuth: [] }],
-    middleware: auth,
+    middleware: authenticated,
     request: { params: IdParamSchema },
     responses: {
       200: { description: 'Deleted', content: { 'application/json': { schema: DeletedSchema } } },
@@ -147,7 +146,7 @@ export function addFunctionRoutes(app: OpenAPIHono<AppEnv>, platform: Platform) 
   app.openapi(remove, async (c) => {
     const { id } = c.req.valid('param');
     if (!UUID.test(id)) throw new DomainError('FunctionNotFound', 'no such function');
-    await deleteFunction(platform, c.get('principal').userId, id.toLowerCase(), c.get('correlationId'));
+    await deleteFunction(deps, c.get('principal').userId, id.toLowerCase(), c.get('correlationId'));
     return c.json({ deleted: true as const }, 200);
   });
 }

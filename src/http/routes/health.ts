@@ -1,10 +1,10 @@
 import { type OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
-import type { Platform } from '../../platform.ts';
+import type { AppDeps } from '../deps.ts';
 import type { AppEnv } from '../env.ts';
 import { malformedRequest, problem } from '../schemas.ts';
 import { problemResponse } from '../problem.ts';
 
-export function addHealthRoutes(app: OpenAPIHono<AppEnv>, platform: Platform) {
+export function addHealthRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps) {
   const health = createRoute({
     method: 'get',
     path: '/healthz',
@@ -38,11 +38,11 @@ export function addHealthRoutes(app: OpenAPIHono<AppEnv>, platform: Platform) {
   app.openAPIRegistry.registerPath(ready);
   app.get('/readyz', async (c) => {
     try {
-      await platform.store.ping();
+      await deps.store.ping();
     } catch {
       return problemResponse(c, 503, 'not-ready', 'the event store does not answer');
     }
-    if (!platform.projections.runner.caughtUp) {
+    if (!deps.projections.runner.caughtUp) {
       return problemResponse(c, 503, 'not-ready', 'the read models are still catching up');
     }
     return c.json({ status: 'ready' }, 200);

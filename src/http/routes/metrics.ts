@@ -1,5 +1,5 @@
 import type { OpenAPIHono } from '@hono/zod-openapi';
-import type { Platform } from '../../platform.ts';
+import type { AppDeps } from '../deps.ts';
 import type { AppEnv } from '../env.ts';
 
 /**
@@ -7,8 +7,8 @@ import type { AppEnv } from '../env.ts';
  * names no user, function or execution, but it tells load and capacity, so it belongs on an
  * operators' network, not the public one.
  */
-export function addMetricsRoutes(app: OpenAPIHono<AppEnv>, platform: Platform) {
-  const { registry } = platform.metrics;
+export function addMetricsRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps) {
+  const { registry } = deps.metrics;
   app.get('/metrics', async (c) =>
     c.body(await registry.metrics(), 200, { 'content-type': registry.contentType, 'cache-control': 'no-store' }),
   );

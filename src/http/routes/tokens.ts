@@ -1,11 +1,11 @@
 import { type OpenAPIHono, createRoute } from '@hono/zod-openapi';
 import { issueToken } from '../../commands/issue-token.ts';
-import type { Platform } from '../../platform.ts';
+import type { AppDeps } from '../deps.ts';
 import { rejectPrototypeKeys } from '../middleware/reject-prototype-keys.ts';
 import type { AppEnv, ClientAddressOf } from '../env.ts';
 import { CredentialsSchema, TokenSchema, internalError, jsonBodyRefusals, problem, retryLater, unauthorized } from '../schemas.ts';
 
-export function addTokenRoutes(app: OpenAPIHono<AppEnv>, platform: Platform, clientAddressOf: ClientAddressOf) {
+export function addTokenRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps, clientAddressOf: ClientAddressOf) {
   const login = createRoute({
     method: 'post',
     path: '/v1/tokens',
@@ -27,7 +27,7 @@ export function addTokenRoutes(app: OpenAPIHono<AppEnv>, platform: Platform, cli
   app.openapi(login, async (c) => {
     const credentials = c.req.valid('json');
     const token = await issueToken(
-      platform,
+      deps,
       { ...credentials, clientAddress: clientAddressOf(c) },
       c.get('correlationId'),
     );

@@ -1,13 +1,13 @@
 import { type OpenAPIHono, createRoute } from '@hono/zod-openapi';
 import { deleteUser } from '../../commands/delete-user.ts';
 import { registerUser } from '../../commands/register-user.ts';
-import type { Platform } from '../../platform.ts';
-import { authenticate } from '../middleware/authenticate.ts';
+import type { AppDeps } from '../deps.ts';
+import type { Authenticated } from '../middleware/authenticate.ts';
 import { rejectPrototypeKeys } from '../middleware/reject-prototype-keys.ts';
 import type { AppEnv } from '../env.ts';
 import { CredentialsSchema, DeletedSchema, UserSchema, internalError, jsonBodyRefusals, locationHeader, problem, unauthorized } from '../schemas.ts';
 
-export function addUserRoutes(app: OpenAPIHono<AppEnv>, platform: Platform) {
+export function addUserRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps, authenticated: Authenticated) {
   const register = createRoute({
     method: 'post',
     path: '/v1/users',
@@ -30,7 +30,7 @@ export function addUserRoutes(app: OpenAPIHono<AppEnv>, platform: Platform) {
     },
   });
   app.openapi(register, async (c) => {
-    const user = await registerUser(platform, c.req.valid('json'), c.get('correlationId'));
+    const user = await registerUser(deps, c.req.valid('json'), c.get('correlationId'));
     c.header('location', '/v1/users/me');
     return c.json(user, 201);
   });
@@ -42,7 +42,7 @@ export function addUserRoutes(app: OpenAPIHono<AppEnv>, platform: Platform) {
     tags: ['users'],
     summary: 'The calling user',
     security: [{ bearerAuth: [] }],
-    middleware: authenticate(platform),
+    middleware: authenticated,
     responses: {
       200: { description: 'The user', content: { 'application/json': { schema: UserSchema } } },
       401: unauthorized,
@@ -61,7 +61,7 @@ export function addUserRoutes(app: OpenAPIHono<AppEnv>, platform: Platform) {
     tags: ['users'],
     summary: 'Delete the calling user, its functions and its tokens; frees the email',
     security: [{ bearerAuth: [] }],
-    middleware: authenticate(platform),
+    middleware: authenticated,
     responses: {
       200: { description: 'Deleted', content: { 'application/json': { schema: DeletedSchema } } },
       401: unauthorized,
@@ -69,7 +69,7 @@ export function addUserRoutes(app: OpenAPIHono<AppEnv>, platform: Platform) {
     },
   });
   app.openapi(remove, async (c) => {
-    await deleteUser(platform, c.get('principal').userId, c.get('correlationId'));
+    await deleteUser(deps, c.get('principal').userId, c.get('correlationId'));
     return c.json({ deleted: true as const }, 200);
   });
 }

@@ -1,0 +1,34 @@
+import type { ReadModels } from '../../projections/read-models.ts';
+import type { ProjectionRunner } from '../../projections/runner.ts';
+import type { LoginThrottle } from '../auth/login-throttle.ts';
+import type { PasswordHasher } from '../auth/passwords.ts';
+import type { Config } from '../config.ts';
+import type { Logger } from '../log.ts';
+import type { Metrics } from '../metrics/metrics.ts';
+import type { Clock } from '../ports/clock.ts';
+import type { EventStore } from '../ports/event-store.ts';
+import type { JobBus } from '../ports/job-bus.ts';
+
+/**
+ * Everything a command may use, built once by the api's composition root (src/api.ts). Each
+ * command takes only the part it needs (a `Pick` of this), so that its signature says what it
+ * touches and a test builds no more than that.
+ */
+export type CommandDeps = {
+  config: Config & { jwtSecret: string };
+  store: EventStore;
+  bus: JobBus;
+  clock: Clock;
+  newId: () => string;
+  passwords: PasswordHasher;
+  loginThrottle: LoginThrottle;
+  /** The read models, and the runner that tells how far they have read (for read-your-writes). */
+  projections: ReadModels & { runner: ProjectionRunner };
+  /** How long a write waits for the projections to show it before answering anyway. */
+  readYourWritesTimeoutMs: number;
+  metrics: Metrics;
+  log: Logger;
+};
+
+/** What a command needs to wait, after a write, until queries show it. */
+export type ReadYourWrites = Pick<CommandDeps, 'projections' | 'readYourWritesTimeoutMs'>;
