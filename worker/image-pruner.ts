@@ -9,6 +9,7 @@
 import { stat, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import type Docker from 'dockerode';
+import { canonicalImageName } from '../src/domain/image-reference.ts';
 import type { Logger } from '../src/log.ts';
 import type { Metrics } from '../src/metrics/metrics.ts';
 import { engineMessage, hasImage } from './docker-engine.ts';
@@ -267,37 +268,6 @@ export function isOutOfSpace(error: unknown): boolean {
 }
 
 // ---- image names
-
-/**
- * One spelling per image name, so that `busybox`, `docker.io/library/busybox:latest` and the
- * engine's RepoTag `busybox:latest` are equal: domain, path, then the tag (default `latest`) or,
- * when there is one, only the digest (the engine pulls by digest and ignores the tag then).
- */
-export function canonicalImageName(reference: string): string {
-  let rest = reference.trim();
-  if (/^sha256:[0-9a-f]{64}$/.test(rest)) return rest;
-  let digest = '';
-  const at = rest.indexOf('@');
-  if (at >= 0) {
-    digest = rest.slice(at);
-    rest = rest.slice(0, at);
-  }
-  let tag = 'latest';
-  const colon = rest.lastIndexOf(':');
-  if (colon > rest.lastIndexOf('/')) {
-    tag = rest.slice(colon + 1);
-    rest = rest.slice(0, colon);
-  }
-  const slash = rest.indexOf('/');
-  const first = slash >= 0 ? rest.slice(0, slash) : '';
-  // The reference grammar's rule: a first component is a registry if it looks like a host.
-  const hasDomain = slash >= 0 && (first.includes('.') || first.includes(':') || first === 'localhost' || first !== first.toLowerCase());
-  let domain = hasDomain ? first : 'docker.io';
-  let path = hasDomain ? rest.slice(slash + 1) : rest;
-  if (domain === 'index.docker.io') domain = 'docker.io';
-  if (domain === 'docker.io' && !path.includes('/')) path = `library/${path}`;
-  return digest ? `${domain}/${path}${digest}` : `${domain}/${path}:${tag}`;
-}
 
 /** The image's tags and digests, without the engine's `<none>` placeholders. */
 const realNames = (image: Docker.ImageInfo) =>
