@@ -1,18 +1,18 @@
 /**
- * Disk pressure on a worker's Docker host (DESIGN.md §6): removes images no container uses,
- * least recently used first, either because a pull, create or start ran out of space (reactive)
- * or because the file system holding Docker's data root passed a high-water mark (proactive, as
- * the kubelet's image garbage collector does). Images named in FAASBOX_KEEP_IMAGES, images a
- * container uses (in any state) and images of runs in progress are never removed, and nothing is
- * ever force-removed: the engine's own conflict check is the last word.
+ * Disk pressure on a worker's Docker host: removes images no container uses, least recently used
+ * first, either because a pull, create or start ran out of space (reactive) or because the file
+ * system holding Docker's data root passed a high-water mark (proactive, as the kubelet's image
+ * garbage collector does). Images named in FAASBOX_KEEP_IMAGES, images a container uses (in any
+ * state) and images of runs in progress are never removed, and nothing is ever force-removed: the
+ * engine's own conflict check is the last word.
  */
-import { stat, statfs } from 'node:fs/promises';
-import { join } from 'node:path';
 import type Docker from 'dockerode';
-import { canonicalImageName } from '../src/domain/image-reference.ts';
-import type { Logger } from '../src/log.ts';
-import type { Metrics } from '../src/metrics/metrics.ts';
-import { engineMessage, hasImage } from './docker-engine.ts';
+import { canonicalImageName } from '../../src/domain/image-reference.ts';
+import type { Logger } from '../../src/log.ts';
+import type { Metrics } from '../../src/metrics/metrics.ts';
+import { engineMessage } from '../docker-engine.ts';
+import { type DiskUsage, dataRootUsage } from './disk-usage.ts';
+import { realNames, removeUnforced } from './image-removal.ts';
 
 export type ImagePrunerOptions = {
   /** References as written in functions (`registry/name:tag`, `name@sha256:…`) or image ids. */
@@ -30,19 +30,6 @@ export type ImagePrunerOptions = {
   now?: () => number;
   /** Counts images pruned and bytes reclaimed, as `totals()` does, for GET /metrics. */
   metrics?: Pick<Metrics, 'imagesPruned' | 'imageBytesReclaimed'>;
-};
-
-export type DiskUsage = {
-  path: string;
-  totalBytes: number;
-  usedBytes: number;
-  availableBytes: number;
-  /** As `df` counts it: used / (used + available to unprivileged users). */
-  bytesUsedPercent: number;
-  /** 0 on a file system without a fixed inode table. */
-  inodesUsedPercent: number;
-  /** The higher of the two: running out of inodes fails a pull just like running out of bytes. */
-  usedPercent: number;
 };
 
 export type PrunedImage = {
@@ -98,7 +85,7 @@ export function createImagePruner(docker: Docker, options: ImagePrunerOptions): 
   const lastUse = new Map<string, number>();
   const holds = new Map<string, number>();
   const totals: PruneTotals = { prunes: 0, imagesPruned: 0, bytesReclaimed: 0 };
-  const findDataRoot = dataRootFinder(docker, options.dataRoot, log);
+  const diskUsage = dataRootUsage(docker, options.dataRoot, log);
 
   // One prune at a time: two would list the same candidates and race to remove them.
   let queue: Promise<unknown> = Promise.resolve();
@@ -108,11 +95,6 @@ export function createImagePruner(docker: Docker, options: ImagePrunerOptions): 
     return next;
   };
   let proactiveInFlight: Promise<PruneReport | null> | null = null;
-
-  const diskUsage = async (): Promise<DiskUsage | null> => {
-    const path = await findDataRoot();
-    return path === null ? null : measure(path);
-  };
 
   const isHeld = (image: Docker.ImageInfo) => namesOf(image).some((name) => (holds.get(name) ?? 0) > 0);
   const isKept = (image: Docker.ImageInfo) => keep.has(image.Id) || namesOf(image).some((name) => keep.has(name));
@@ -236,42 +218,7 @@ export function createImagePruner(docker: Docker, options: ImagePrunerOptions): 
   };
 }
 
-// ---- out of space
-
-/**
- * The engine's ways of saying the disk is full, as Docker 20.10 on overlay2 words them (seen in
- * test/disk-full.int.test.ts; which one depends on how many blocks were left):
- * pull, unpacking:  "failed to register layer: Error processing tar file(exit status 1): write /filler: no space left on device"
- * pull, download:   "write /var/lib/docker/tmp/GetImageBlob1143439461: no space left on device"
- * create:           "mkdir /var/lib/docker/overlay2/<id>-init: no space left on device", or
- *                   "symlink ../<id>-init/diff /var/lib/docker/overlay2/l/<short>: no space left on device"
- * start:            "mkdir /var/lib/docker/overlay2/<id>/merged: no space left on device", or
- *                   "failed to write unhaltered resolv.conf file content when setting up dns for sandbox <id>: write /var/lib/docker/containers/<id>/resolv.conf: no space left on device"
- * plus Node's own ENOSPC and Windows' "There is not enough space on the disk". Not "disk quota
- * exceeded": that is a container's own quota, which pruning images does not raise.
- */
-const OUT_OF_SPACE = [/no space left on device/i, /\bENOSPC\b/, /not enough space on the disk/i];
-
-export function isOutOfSpaceMessage(text: string): boolean {
-  // Quoted parts are the user's words (a command in `exec: "…": executable file not found`),
-  // not the engine's: a function named after the error must not look like a full disk.
-  const engineWords = text.replace(/"(?:[^"\\]|\\.)*"/g, '""');
-  return OUT_OF_SPACE.some((pattern) => pattern.test(engineWords));
-}
-
-/** For an error from dockerode (its JSON body or message) or from Node (`code: 'ENOSPC'`). */
-export function isOutOfSpace(error: unknown): boolean {
-  if (error === null || typeof error !== 'object') return typeof error === 'string' && isOutOfSpaceMessage(error);
-  const { code, message, json } = error as { code?: unknown; message?: unknown; json?: { message?: unknown } | null };
-  if (code === 'ENOSPC') return true;
-  return [json?.message, message].some((text) => typeof text === 'string' && isOutOfSpaceMessage(text));
-}
-
-// ---- image names
-
-/** The image's tags and digests, without the engine's `<none>` placeholders. */
-const realNames = (image: Docker.ImageInfo) =>
-  [...(image.RepoTags ?? []), ...(image.RepoDigests ?? [])].filter((name) => !name.startsWith('<none>'));
+// ---- names and order
 
 const namesOf = (image: Docker.ImageInfo) => realNames(image).map(canonicalImageName);
 
@@ -284,119 +231,5 @@ function leastRecentlyUsedFirst(
   if (used !== 0 && !Number.isNaN(used)) return used;
   return a.image.Created - b.image.Created || a.image.Id.localeCompare(b.image.Id);
 }
-
-// ---- removal
-
-type Removal = 'removed' | 'in use' | 'gone';
-
-/**
- * Without force, so the engine refuses (409) an image that a container created since our
- * listing uses. An image with names in several repositories cannot be removed by id without
- * force; it goes name by name, the engine still refusing to remove the last name of an image a
- * container uses.
- */
-async function removeUnforced(docker: Docker, image: Docker.ImageInfo): Promise<Removal> {
-  const byId = await removeById(docker, image);
-  if (!byId.multipleRepositories) return byId.outcome;
-  // Untagging all but the last name is allowed even under a container: look once more first.
-  const users = await docker.listContainers({ all: true, filters: { ancestor: [image.Id] } });
-  if (users.length > 0) return 'in use';
-  for (const name of realNames(image)) {
-    if ((await removeReference(docker, name)).outcome === 'in use') return 'in use';
-  }
-  return (await hasImage(docker, image.Id)) ? (await removeReference(docker, image.Id)).outcome : 'removed';
-}
-
-/**
- * On a disk full to the last block the engine cannot save its repositories.json, so removing a
- * tagged image fails with "no space left on device", yet the engine has dropped one of the
- * image's names in memory (Docker 20.10). Asking again drops the next name; with none left it
- * deletes the layers, which frees room, and its next save writes the names as they now are. So:
- * at most one try per name, plus one. Each try is the same unforced removal, with the engine's
- * conflict check first.
- */
-async function removeById(docker: Docker, image: Docker.ImageInfo): Promise<{ outcome: Removal; multipleRepositories: boolean }> {
-  const tries = realNames(image).length + 1;
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await removeReference(docker, image.Id);
-    } catch (error) {
-      if (attempt >= tries || !isOutOfSpace(error)) throw error;
-    }
-  }
-}
-
-async function removeReference(docker: Docker, reference: string): Promise<{ outcome: Removal; multipleRepositories: boolean }> {
-  try {
-    await docker.getImage(reference).remove();
-    return { outcome: 'removed', multipleRepositories: false };
-  } catch (error) {
-    const status = (error as { statusCode?: unknown }).statusCode;
-    if (status === 404) return { outcome: 'gone', multipleRepositories: false };
-    if (status === 409) return { outcome: 'in use', multipleRepositories: /referenced in multiple repositories/.test(engineMessage(error)) };
-    throw error;
-  }
-}
-
-
-// ---- the data root's file system
-
-/**
- * Resolves once to the data root, or to null (logged once) when this process cannot see it. A
- * failure to ask the engine is not remembered: the next call asks again.
- */
-function dataRootFinder(docker: Docker, override: string | undefined, log: Logger): () => Promise<string | null> {
-  let found: Promise<string | null> | null = null;
-  return () => {
-    found ??= locate().catch((error: unknown) => {
-      found = null;
-      throw error;
-    });
-    return found;
-  };
-
-  async function locate(): Promise<string | null> {
-    if (override !== undefined) {
-      if (await isDirectory(override)) return override;
-      log('warn', 'disk pressure checks off: the configured Docker data root is not a directory here', { dataRoot: override });
-      return null;
-    }
-    const info = (await docker.info()) as { DockerRootDir?: unknown; Driver?: unknown };
-    const root = typeof info.DockerRootDir === 'string' ? info.DockerRootDir : null;
-    const driver = typeof info.Driver === 'string' ? info.Driver : null;
-    // The same path may exist here for another reason (a local engine beside a remote one): the
-    // engine's own layout, `image/<storage driver>`, must be there too.
-    if (root !== null && driver !== null && (await isDirectory(join(root, 'image', driver)))) return root;
-    log('warn', 'disk pressure checks off: the Docker data root is not visible from this process', { dataRoot: root });
-    return null;
-  }
-}
-
-async function isDirectory(path: string): Promise<boolean> {
-  return stat(path).then(
-    (stats) => stats.isDirectory(),
-    () => false,
-  );
-}
-
-async function measure(path: string): Promise<DiskUsage> {
-  const fs = await statfs(path);
-  const totalBytes = fs.blocks * fs.bsize;
-  const usedBytes = (fs.blocks - fs.bfree) * fs.bsize;
-  const availableBytes = fs.bavail * fs.bsize;
-  const bytesUsedPercent = usedBytes + availableBytes > 0 ? (usedBytes / (usedBytes + availableBytes)) * 100 : 0;
-  const inodesUsedPercent = fs.files > 0 ? ((fs.files - fs.ffree) / fs.files) * 100 : 0;
-  return {
-    path,
-    totalBytes,
-    usedBytes,
-    availableBytes,
-    bytesUsedPercent,
-    inodesUsedPercent,
-    usedPercent: Math.max(bytesUsedPercent, inodesUsedPercent),
-  };
-}
-
-// ---- small things
 
 const rounded = (percent: number | undefined) => (percent === undefined ? null : Math.round(percent * 10) / 10);
