@@ -1,7 +1,7 @@
 /**
  * The baseline of every execution figure: the same image run straight through dockerode, as a
  * careful user would without Faasbox — create → start → wait → logs → remove — with the same
- * lock-down the worker applies (worker/docker-runtime.ts, containerConfig), so that the ratio
+ * lock-down the worker applies (worker/docker/container-config.ts), so that the ratio
  * prices the platform and not a difference in what the engine was asked to do.
  *
  * Two differences are deliberate: no stdin is attached (the function reads none), and the output

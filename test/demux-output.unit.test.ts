@@ -1,7 +1,7 @@
 import { PassThrough, Writable } from 'node:stream';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { demuxOutput } from '../worker/demux-output.ts';
+import { demuxOutput } from '../worker/docker/output.ts';
 
 const demux = suite('demultiplexing a container attach stream');
 

@@ -1,5 +1,5 @@
 /**
- * Disk pressure on a worker (DESIGN.md §6), for real: a second Docker engine on a 300 MB file
+ * Disk pressure on a worker, for real: a second Docker engine on a 300 MB file
  * system of its own, filled with images of incompressible content pulled from a loopback
  * registry, and the worker's runtime and pruner over it. The engine's own out-of-space errors
  * (pull, create, start) are provoked and printed, so the detection is checked against what this
@@ -13,8 +13,8 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Logger } from '../src/log.ts';
 import type { ContainerRunOutcome, ContainerRunSpec } from '../src/ports/container-runtime.ts';
-import { NO_DISK_SPACE, createDockerRuntime } from '../worker/docker-runtime.ts';
-import { type ImagePruner, type ImagePrunerOptions, type PruneReport, createImagePruner, isOutOfSpace } from '../worker/image-pruner.ts';
+import { NO_DISK_SPACE, type ImagePruner, type ImagePrunerOptions, type PruneReport, createImagePruner, isOutOfSpace } from '../worker/disk/index.ts';
+import { createDockerRuntime } from '../worker/docker/index.ts';
 import { ensureFillerImages } from './support/filler-images.ts';
 import { type Registry, startRegistry } from './support/registry.ts';
 import { type SmallDocker, startSmallDocker } from './support/small-docker.ts';

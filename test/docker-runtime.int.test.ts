@@ -7,7 +7,7 @@ import Docker from 'dockerode';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { ContainerRunOutcome, ContainerRunSpec } from '../src/ports/container-runtime.ts';
-import { createDockerRuntime } from '../worker/docker-runtime.ts';
+import { createDockerRuntime } from '../worker/docker/index.ts';
 import { type Registry, startRegistry } from './support/registry.ts';
 import { type TestImages, ensureTestImages } from './support/test-images.ts';
 import { hasImage } from '../worker/docker-engine.ts';

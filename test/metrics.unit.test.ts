@@ -8,7 +8,7 @@ import { UNMATCHED_ROUTE, observeRequests } from '../src/http/middleware/metrics
 import { type Logger, createJsonLogger } from '../src/log.ts';
 import { startMetricsServer } from '../src/metrics/metrics-server.ts';
 import { createMetrics, measurePlatform, observePhases } from '../src/metrics/metrics.ts';
-import { createImagePruner } from '../worker/image-pruner.ts';
+import { createImagePruner } from '../worker/disk/index.ts';
 
 const metrics = suite('metrics and logs');
 

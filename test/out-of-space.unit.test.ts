@@ -5,7 +5,8 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { canonicalImageName, isOutOfSpace, isOutOfSpaceMessage } from '../worker/image-pruner.ts';
+import { canonicalImageName } from '../src/domain/image-reference.ts';
+import { isOutOfSpace, isOutOfSpaceMessage } from '../worker/disk/index.ts';
 
 const outOfSpace = suite('out of space');
 

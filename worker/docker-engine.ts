@@ -1,6 +1,8 @@
 /**
- * Small facts about the Docker engine that the runtime and the image pruner both need: whether
- * an image is there, and what an engine error says, in one short line.
+ * Small facts about the Docker engine that the runtime (docker/) and the image pruner (disk/)
+ * both need: whether an image is there, and what an engine error says, in one short line. Kept
+ * beside both rooms, not in either: the runtime uses the pruner, so the pruner may not import
+ * the runtime's room.
  */
 import type Docker from 'dockerode';
 

@@ -1,13 +1,14 @@
+import { settlesWithin } from '../src/lib/timers.ts';
 import type { ContainerRunOutcome, ContainerRuntime } from '../src/ports/container-runtime.ts';
 import type { ExecutionPhase, Job, JobBus, JobDelivery, PhaseDurations, StatusMessage } from '../src/ports/job-bus.ts';
 import type { Logger } from '../src/log.ts';
 import { describeError } from '../src/log.ts';
 import { type Metrics, measureWorker, observePhase } from '../src/metrics/metrics.ts';
-import type { ReapResult } from './reaper.ts';
+import type { ReapResult } from './docker/index.ts';
 
 /**
  * Removes the containers no worker will finish and reports their executions through `report`
- * (reapOrphans in worker/reaper.ts, over Docker). The worker decides when it runs and what is alive.
+ * (reapOrphans in worker/docker, over Docker). The worker decides when it runs and what is alive.
  */
 export type OrphanReaper = (scope: {
   /** Asked after the containers are listed, so an execution that starts meanwhile is not in the list. */
@@ -238,23 +239,6 @@ function reapPeriodically(
       await pass;
     },
   };
-}
-
-/** True when `promise` settled within `ms`; false when the time ran out first. */
-async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  if (ms === Number.POSITIVE_INFINITY) {
-    await promise;
-    return true;
-  }
-  let timer: NodeJS.Timeout | undefined;
-  const elapsed = new Promise<false>((resolve) => {
-    timer = setTimeout(() => resolve(false), ms);
-  });
-  try {
-    return await Promise.race([promise.then(() => true as const), elapsed]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 export function statusOf(job: Job, outcome: ContainerRunOutcome, at: Date): StatusMessage {

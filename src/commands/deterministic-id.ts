@@ -1,3 +1,5 @@
+import { toHex } from '../lib/hex.ts';
+
 /**
  * An event id derived from what the event records, so that two processes recording the same
  * fact (the recorder and the waiting request, or a redelivered status) write it once: the
@@ -7,6 +9,6 @@ export async function deterministicEventId(...parts: string[]): Promise<string> 
   const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(parts.join('\u0000'))));
   digest[6] = (digest[6]! & 0x0f) | 0x50; // RFC 9562 layout, version 5 (name-based)
   digest[8] = (digest[8]! & 0x3f) | 0x80;
-  const hex = Array.from(digest.subarray(0, 16), (byte) => byte.toString(16).padStart(2, '0')).join('');
+  const hex = toHex(digest.subarray(0, 16));
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
 }

@@ -17,13 +17,56 @@ export function isImageReference(value: string): boolean {
   return match !== null && (match[1]?.length ?? 0) <= MAX_NAME_LENGTH;
 }
 
+const DOCKER_HUB = 'docker.io';
+
 /**
  * The registry an image is pulled from, as Docker decides it: the first path component when it
- * looks like a host (has a dot or a port, or is localhost), else Docker Hub.
+ * names a host, else Docker Hub (`docker.io`, which `index.docker.io` also names).
  */
 export function registryOf(reference: string): string {
-  const slash = reference.indexOf('/');
-  const first = slash === -1 ? '' : reference.slice(0, slash);
-  const isHost = first.includes('.') || first.includes(':') || first === 'localhost' || first.startsWith('[');
-  return isHost ? first : 'docker.io';
+  return splitRegistry(reference).registry;
+}
+
+/**
+ * One spelling per image name, so that `busybox`, `docker.io/library/busybox:latest` and the
+ * engine's RepoTag `busybox:latest` are equal: registry, path (`library/` before a single name on
+ * Docker Hub), then the tag (default `latest`) or, when there is one, only the digest (the engine
+ * pulls by digest and ignores the tag then). An image id (`sha256:` and 64 hex digits) is its own name.
+ */
+export function canonicalImageName(reference: string): string {
+  let rest = reference.trim();
+  if (/^sha256:[0-9a-f]{64}$/.test(rest)) return rest;
+  let digest = '';
+  const at = rest.indexOf('@');
+  if (at >= 0) {
+    digest = rest.slice(at);
+    rest = rest.slice(0, at);
+  }
+  let tag = 'latest';
+  const colon = rest.lastIndexOf(':');
+  if (colon > rest.lastIndexOf('/')) {
+    tag = rest.slice(colon + 1);
+    rest = rest.slice(0, colon);
+  }
+  const { registry, path } = splitRegistry(rest);
+  const fullPath = registry === DOCKER_HUB && !path.includes('/') ? `library/${path}` : path;
+  return digest ? `${registry}/${fullPath}${digest}` : `${registry}/${fullPath}:${tag}`;
+}
+
+/**
+ * Docker's rule (splitDockerDomain in github.com/distribution/reference, normalize.go): the first
+ * of several components is a registry host when it is `localhost`, has a `.` or a `:` (a domain,
+ * an IP address, a port, `[::1]`), or has a capital letter (a path may not, so it can only be a
+ * host); anything else is a path on Docker Hub. Engines older than the capital-letter case
+ * (Docker 20.10) refuse such a name outright ("repository name must be lowercase"): on no engine
+ * is it Docker Hub, which is what the registry allowlist needs to know. A tag or digest holds no
+ * `/`, so the first slash of a whole reference is in its name.
+ */
+function splitRegistry(name: string): { registry: string; path: string } {
+  const slash = name.indexOf('/');
+  if (slash === -1) return { registry: DOCKER_HUB, path: name };
+  const first = name.slice(0, slash);
+  const isHost = first === 'localhost' || first.includes('.') || first.includes(':') || first !== first.toLowerCase();
+  if (!isHost) return { registry: DOCKER_HUB, path: name };
+  return { registry: first === 'index.docker.io' ? DOCKER_HUB : first, path: name.slice(slash + 1) };
 }

@@ -1,12 +1,13 @@
 /** Stream names: one place, so every reader and writer agrees. */
+import { toHex } from '../lib/hex.ts';
+
 export const userStream = (userId: string) => `user-${userId}`;
 export const functionStream = (functionId: string) => `function-${functionId}`;
 
 /** The email is hashed so the stream name carries no personal data and has a fixed length. */
 export const emailStream = async (normalizedEmail: string) => {
   const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(normalizedEmail));
-  const hex = Array.from(new Uint8Array(digest), (byte) => byte.toString(16).padStart(2, '0')).join('');
-  return `email-${hex}`;
+  return `email-${toHex(new Uint8Array(digest))}`;
 };
 
 export const streamPrefixes = {

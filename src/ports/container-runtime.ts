@@ -1,6 +1,6 @@
 /**
  * The ContainerRuntime port: run one execution in a fresh, locked-down container.
- * Adapter: Docker through dockerode (worker/docker-runtime.ts).
+ * Adapter: Docker through dockerode (worker/docker).
  */
 import type { ExecutionPhase } from './job-bus.ts';
 

@@ -29,7 +29,7 @@ const GRACE_MS = 5_000;
 const ANSWER_MARGIN_MS = 5_000;
 const QUICK_DEADLINE_MS = QUICK_TIMEOUT_MS + GRACE_MS + ANSWER_MARGIN_MS;
 const PASSWORD = 'correct horse battery';
-/** What the worker says of a step the engine did not answer (worker/docker-runtime.ts). */
+/** What the worker says of a step the engine did not answer (worker/docker/failure-reasons.ts). */
 const ENGINE_REASON = /^container engine unavailable: /;
 const TERMINAL = new Set(['succeeded', 'failed', 'timedOut']);
 

@@ -29,7 +29,7 @@ const workerId = `hostile-${process.pid}`;
 const OUTPUT_LIMIT_BYTES = 256 * 1024;
 const DEFAULT_TIMEOUT_MS = 3000;
 const GIGABYTE_MIB = 1000;
-/** The worker's default pids limit (worker/docker-runtime.ts). */
+/** The worker's default pids limit (worker/docker/runtime.ts). */
 const PIDS_LIMIT = 128;
 /** The worker's default open-files limits (FAASBOX_NOFILE_SOFT, FAASBOX_NOFILE_HARD). */
 const NOFILE = { soft: 1024, hard: 4096 };

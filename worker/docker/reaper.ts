@@ -1,7 +1,9 @@
 /**
- * Removes the containers of executions no worker will ever finish (DESIGN.md §5): those a worker
- * left behind when it died, found again by their labels. Everything else the worker runs goes
- * through the ContainerRuntime port; only this and docker-runtime.ts know dockerode.
+ * Removes the containers of executions no worker will ever finish: those a worker left behind
+ * when it died, found again by their labels. A worker acks a job as its container starts, so
+ * that user code runs at most once; a worker that dies after that leaves the execution to time
+ * out, and its container to this reaper, run by the next worker that starts and then at each
+ * housekeeping interval.
  */
 import type Docker from 'dockerode';
 

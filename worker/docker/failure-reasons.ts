@@ -1,0 +1,54 @@
+/**
+ * Why a run failed, in the words its outcome carries: no disk space, an engine that is not there
+ * or is going away (not something the function's owner did), or else the step and the engine's
+ * own message.
+ */
+import type Docker from 'dockerode';
+import { settlesWithin } from '../../src/lib/timers.ts';
+import type { ContainerRunOutcome } from '../../src/ports/container-runtime.ts';
+import { NO_DISK_SPACE, NoDiskSpaceError } from '../disk/index.ts';
+import { engineMessage } from '../docker-engine.ts';
+
+export const notStarted = (reason: string): ContainerRunOutcome => ({ kind: 'failed', reason, started: false });
+
+export const abortReason = (signal: AbortSignal | undefined) =>
+  typeof signal?.reason === 'string' ? signal.reason : 'the execution was stopped by the worker';
+
+/** Why a step of the run failed, as the run's reason: `what` says which step. */
+export async function failureReason(docker: Docker, error: unknown, what: string): Promise<string> {
+  if (error instanceof NoDiskSpaceError) return NO_DISK_SPACE;
+  if (isEngineUnreachable(error)) return engineUnavailable(error);
+  // An engine going away fails a request in more ways than these: a broken pipe, errors of its
+  // own while it stops ("transport is closing"). Whether it is going, only a new connection
+  // tells (see src/entry/start.ts).
+  if (mayBeEngineGoing(error) && !(await answers(docker))) return engineUnavailable(error);
+  return `${what}: ${engineMessage(error)}`;
+}
+
+/** No answer from the engine at all, or a server error: not something the function's owner did. */
+const mayBeEngineGoing = (error: unknown) => {
+  const { statusCode } = (error ?? {}) as { statusCode?: unknown };
+  return statusCode === undefined || Number(statusCode) >= 500;
+};
+
+/** Whether the engine answers a ping, and soon: a frozen engine must not hold up the run's report. */
+async function answers(docker: Docker): Promise<boolean> {
+  let answered = false;
+  await settlesWithin(
+    docker.ping().then(() => (answered = true)),
+    ENGINE_PING_TIMEOUT_MS,
+  );
+  return answered;
+}
+
+const ENGINE_PING_TIMEOUT_MS = 2000;
+
+const engineUnavailable = (error: unknown) => `container engine unavailable: ${engineMessage(error)}`;
+
+/** Socket errors from reaching the engine at all (no HTTP status): the engine is not there. */
+const ENGINE_UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ENOENT', 'EACCES', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+
+function isEngineUnreachable(error: unknown): boolean {
+  const { code, statusCode } = (error ?? {}) as { code?: unknown; statusCode?: unknown };
+  return statusCode === undefined && typeof code === 'string' && ENGINE_UNREACHABLE_CODES.has(code);
+}
