@@ -1,9 +1,6 @@
-import { Agent } from 'node:http';
-import { hostname } from 'node:os';
 import process from 'node:process';
 // Node's timers, not the globals: Deno's global setTimeout returns a number, which has no unref().
-import { setInterval, setTimeout } from 'node:timers';
-import Docker from 'dockerode';
+import { setTimeout } from 'node:timers';
 import { connectNatsJobBus, createInProcessJobBus, type NatsConnect } from '../adapters/job-bus/index.ts';
 import { type Config, ConfigError, loadConfig } from '../config.ts';
 import { startApi } from '../api.ts';
@@ -13,9 +10,7 @@ import { describeError, jsonLogger as log } from '../log.ts';
 import { createMetrics, type Metrics } from '../metrics/metrics.ts';
 import { type MetricsServer, startMetricsServer } from '../metrics/metrics-server.ts';
 import type { JobBus } from '../ports/job-bus.ts';
-import { createImagePruner } from '../../worker/disk/index.ts';
-import { createDockerRuntime, reapOrphans } from '../../worker/docker/index.ts';
-import { type RunningWorker, startWorker } from '../../worker/worker.ts';
+import { type StartedWorker, startWorkerRole } from '../../worker/start.ts';
 import { resolveJwtSecret } from './dev-secret.ts';
 import { type OpenSqlite, openEventStore, openReadModelDatabase } from './open-stores.ts';
 import { faasboxVersion, readPackageFile } from '../adapters/package-files/index.ts';
@@ -85,48 +80,11 @@ async function main(runtime: Runtime) {
   // One registry per process: in `all` the api's /metrics shows the worker's figures too.
   const metrics = createMetrics();
 
-  let worker: RunningWorker | undefined;
+  let worker: StartedWorker | undefined;
   let metricsServer: MetricsServer | undefined;
   if (role !== 'api') {
-    // A new connection per request, none kept alive: an engine that stops closes its socket
-    // first and kills its containers after, still answering on connections already open. Only a
-    // new connection tells the runtime that the engine, not the function, ended a run.
-    // (docker-modem takes `agent`; dockerode's types do not list it.)
-    const engine = { ...(config.docker ?? { socketPath: '/var/run/docker.sock' }), agent: new Agent({ keepAlive: false }) };
-    const docker = new Docker(engine as Docker.DockerOptions);
-    const workerId = config.worker.id ?? hostname();
-    const pruner = createImagePruner(docker, {
-      keepImages: config.worker.keepImages,
-      highWater: config.worker.diskHighWater,
-      lowWater: config.worker.diskLowWater,
-      log,
-      metrics,
-    });
-    const containers = createDockerRuntime(docker, {
-      workerId,
-      pullPolicy: config.worker.pullPolicy,
-      outputLimitBytes: config.worker.outputLimitBytes,
-      allowRoot: config.worker.allowRoot,
-      nofile: config.worker.nofile,
-      pruner,
-    });
-    // A live worker kills a container by its function's timeout: past the longest timeout plus
-    // the grace, its worker is gone.
-    const overdueAfterMs = config.functionLimits.maxTimeoutMs + config.executions.graceMs;
-    worker = startWorker(bus, containers, log, {
-      workerId,
-      concurrency: config.worker.concurrency,
-      drainTimeoutMs: config.worker.drainTimeoutMs,
-      metrics,
-      reaper: {
-        intervalMs: config.worker.housekeepingIntervalMs,
-        reap: ({ isInFlight, report }) => reapOrphans(docker, { workerId, isInFlight, report, overdueAfterMs }),
-      },
-    });
-    // Keeps the disk under the high-water mark between pulls too (it never rejects).
-    const diskCheck = setInterval(() => void pruner.pruneToLowWater(), config.worker.housekeepingIntervalMs);
-    diskCheck.unref();
-    log('info', 'worker started', { workerId, concurrency: config.worker.concurrency, runtime: runtime.name });
+    worker = startWorkerRole(config, bus, metrics, log);
+    log('info', 'worker started', { workerId: worker.workerId, concurrency: config.worker.concurrency, runtime: runtime.name });
     if (role === 'worker' && config.metricsPort !== undefined) {
       metricsServer = await startMetricsServer(metrics.registry, { port: config.metricsPort, hostname: config.host });
       log('info', 'metrics listening', { url: `http://${config.host}:${metricsServer.port}/metrics` });

@@ -1,0 +1,71 @@
+/**
+ * The worker's composition root: from the config, a job bus and the process's metrics it builds
+ * the Docker engine connection, the image pruner, the container runtime and the job consumer
+ * with its reaper, and keeps the disk under its high-water mark. Entries (src/entry/) call it;
+ * nothing below imports it.
+ */
+import { Agent } from 'node:http';
+import { hostname } from 'node:os';
+// Node's timers, not the globals: Deno's global setInterval returns a number, which has no unref().
+import { setInterval } from 'node:timers';
+import Docker from 'dockerode';
+import type { Config } from '../src/config.ts';
+import type { Logger } from '../src/log.ts';
+import type { Metrics } from '../src/metrics/metrics.ts';
+import type { JobBus } from '../src/ports/job-bus.ts';
+import { createImagePruner } from './disk/index.ts';
+import { createDockerRuntime, reapOrphans } from './docker/index.ts';
+import { type RunningWorker, startWorker } from './worker.ts';
+
+export type StartedWorker = RunningWorker & { workerId: string };
+
+export function startWorkerRole(config: Config, bus: JobBus, metrics: Metrics, log: Logger): StartedWorker {
+  // A new connection per request, none kept alive: an engine that stops closes its socket
+  // first and kills its containers after, still answering on connections already open. Only a
+  // new connection tells the runtime that the engine, not the function, ended a run.
+  // (docker-modem takes `agent`; dockerode's types do not list it.)
+  const engine = { ...(config.docker ?? { socketPath: '/var/run/docker.sock' }), agent: new Agent({ keepAlive: false }) };
+  const docker = new Docker(engine as Docker.DockerOptions);
+  const workerId = config.worker.id ?? hostname();
+  const pruner = createImagePruner(docker, {
+    keepImages: config.worker.keepImages,
+    highWater: config.worker.diskHighWater,
+    lowWater: config.worker.diskLowWater,
+    log,
+    metrics,
+  });
+  const containers = createDockerRuntime(docker, {
+    workerId,
+    pullPolicy: config.worker.pullPolicy,
+    outputLimitBytes: config.worker.outputLimitBytes,
+    allowRoot: config.worker.allowRoot,
+    nofile: config.worker.nofile,
+    pruner,
+  });
+  // A live worker kills a container by its function's timeout: past the longest timeout plus
+  // the grace, its worker is gone.
+  const overdueAfterMs = config.functionLimits.maxTimeoutMs + config.executions.graceMs;
+  const worker = startWorker(bus, containers, log, {
+    workerId,
+    concurrency: config.worker.concurrency,
+    drainTimeoutMs: config.worker.drainTimeoutMs,
+    metrics,
+    reaper: {
+      intervalMs: config.worker.housekeepingIntervalMs,
+      reap: ({ isInFlight, report }) => reapOrphans(docker, { workerId, isInFlight, report, overdueAfterMs }),
+    },
+  });
+  // Keeps the disk under the high-water mark between pulls too (it never rejects).
+  const diskCheck = setInterval(() => void pruner.pruneToLowWater(), config.worker.housekeepingIntervalMs);
+  diskCheck.unref();
+  return {
+    workerId,
+    get inFlight() {
+      return worker.inFlight;
+    },
+    async stop() {
+      clearInterval(diskCheck);
+      await worker.stop();
+    },
+  };
+}
