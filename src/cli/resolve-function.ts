@@ -1,8 +1,8 @@
 import type { ApiClient, FaasFunction } from './api-client.ts';
 import { CliError } from './cli-error.ts';
 import type { Session } from './client-session.ts';
+import { UUID } from '../domain/ids.ts';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export type ResolvedFunction = { id: string; definition?: FaasFunction };
 

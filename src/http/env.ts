@@ -1,5 +1,5 @@
 import type { Context } from 'hono';
-import type { Principal } from '../auth/principal.ts';
+import type { Principal } from '../queries/principal.ts';
 import type { TokenClaims } from '../auth/tokens.ts';
 
 export type AppEnv = {

@@ -39,8 +39,6 @@ export const IdParamSchema = z.object({
   id: z.string().openapi({ param: { name: 'id', in: 'path' }, format: 'uuid' }),
 });
 
-export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,255}$/;
 const FUNCTION_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 // Keys that JavaScript treats as the object's prototype would be dropped, not stored.

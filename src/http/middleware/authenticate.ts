@@ -1,7 +1,7 @@
 import type { MiddlewareHandler } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { jwt } from 'hono/jwt';
-import { resolvePrincipal } from '../../auth/principal.ts';
+import { resolvePrincipal } from '../../queries/principal.ts';
 import { TOKEN_ALGORITHM, TOKEN_KEY_ALGORITHM, readClaims } from '../../auth/tokens.ts';
 import { createVerifiedTokens } from '../../auth/verified-tokens.ts';
 import type { AppDeps } from '../deps.ts';

@@ -3,10 +3,8 @@ import type { MiddlewareHandler } from 'hono';
 import { auditStream } from '../../../projections/audit.ts';
 import { EXECUTION_STATUSES } from '../../../projections/executions.ts';
 import { projectionStatus } from '../../../projections/status.ts';
-import { readState } from '../../commands/handle-command.ts';
 import { DomainError } from '../../domain/errors.ts';
-import { userStream } from '../../domain/streams.ts';
-import { userDecider } from '../../domain/users.ts';
+import { accountsByEmail, activeExecutions, isOperator } from '../../queries/operators.ts';
 import type { AppDeps } from '../deps.ts';
 import type { AppEnv } from '../env.ts';
 import type { Authenticated } from '../middleware/authenticate.ts';
@@ -57,17 +55,11 @@ const AccountSchema = z
 // Stream names are made of ids and prefixes; anything else names no stream.
 const STREAM_NAME = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}$/;
 
-/**
- * Operators are the users granted by `faasbox operators grant`; everyone else who is signed in
- * gets 403. The rights are read from the user's own stream on every request, not from the token
- * or a read model, so that a revoke, written by the command on any host, holds for the very next
- * request at every api.
- */
+/** Everyone signed in who is no operator (see isOperator) gets 403. */
 const requireOperator =
   (deps: AppDeps): MiddlewareHandler<AppEnv> =>
   async (c, next) => {
-    const { state } = await readState(deps.store, userDecider, userStream(c.get('principal').userId));
-    if (state.status !== 'active' || !state.operator) return problemResponse(c, 403, 'not-operator', 'this needs an operator account');
+    if (!(await isOperator(deps, c.get('principal').userId))) return problemResponse(c, 403, 'not-operator', 'this needs an operator account');
     await next();
   };
 
@@ -127,13 +119,7 @@ export function addAdminRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps, authenti
       ...denied,
     },
   });
-  app.openapi(activeRoute, (c) => {
-    const { total, byUser } = projections.executions.active();
-    const users = [...byUser]
-      .map(([userId, active]) => ({ userId, email: projections.users.get(userId)?.email ?? null, active }))
-      .sort((a, b) => b.active - a.active || a.userId.localeCompare(b.userId));
-    return c.json({ total, byUser: users }, 200);
-  });
+  app.openapi(activeRoute, (c) => c.json(activeExecutions(deps), 200));
 
   const executionsRoute = createRoute({
     ...common,
@@ -216,19 +202,5 @@ export function addAdminRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps, authenti
       ...denied,
     },
   });
-  app.openapi(userRoute, (c) => {
-    const accounts = projections.users.findByEmail(c.req.valid('param').email);
-    if (accounts.length === 0) throw new DomainError('AccountNotFound', 'no account ever had this email');
-    const active = projections.executions.active().byUser;
-    return c.json(
-      {
-        accounts: accounts.map((account) => ({
-          ...account,
-          functions: projections.functions.countByOwner(account.id),
-          activeExecutions: active.get(account.id) ?? 0,
-        })),
-      },
-      200,
-    );
-  });
+  app.openapi(userRoute, (c) => c.json({ accounts: accountsByEmail(deps, c.req.valid('param').email) }, 200));
 }

@@ -1,15 +1,13 @@
 import { type OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import { statusOf } from '../../../actors/execution.ts';
-import { readState } from '../../commands/handle-command.ts';
 import { startExecution } from '../../commands/start-execution.ts';
-import { DomainError } from '../../domain/errors.ts';
-import { type ExecutionState, executionDecider } from '../../domain/executions.ts';
-import { executionStream } from '../../domain/streams.ts';
+import type { ExecutionState } from '../../domain/executions.ts';
+import { executionHistory, ownedExecution } from '../../queries/executions.ts';
+import { ownedFunction } from '../../queries/functions.ts';
 import type { AppDeps } from '../deps.ts';
 import type { Authenticated } from '../middleware/authenticate.ts';
 import type { AppEnv } from '../env.ts';
-import { IdParamSchema, UUID, bodyTooLarge, internalError, locationHeader, problem, retryLater, unauthorized } from '../schemas.ts';
-import { ownedFunction } from './functions.ts';
+import { IdParamSchema, bodyTooLarge, internalError, locationHeader, problem, retryLater, unauthorized } from '../schemas.ts';
 
 const ExecutionResultSchema = z
   .object({
@@ -150,14 +148,7 @@ export function addExecutionRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps, auth
     },
   });
   app.openapi(get, async (c) => {
-    const { id } = c.req.valid('param');
-    if (!UUID.test(id)) throw new DomainError('ExecutionNotFound', 'no such execution');
-    // The stream, not a projection: the result is read where it was written.
-    const { state } = await readState(deps.store, executionDecider, executionStream(id.toLowerCase()));
-    if (state.status !== 'present') throw new DomainError('ExecutionNotFound', 'no such execution');
-    if (state.queued.ownerId !== c.get('principal').userId) {
-      throw new DomainError('NotExecutionOwner', 'the execution belongs to another user');
-    }
+    const state = await ownedExecution(deps, c.req.valid('param').id, c.get('principal').userId);
     return c.json(executionView(state), 200);
   });
 
@@ -187,8 +178,7 @@ export function addExecutionRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps, auth
   });
   app.openapi(history, async (c) => {
     const definition = await ownedFunction(deps, c.req.valid('param').id, c.get('principal').userId);
-    const executions = deps.projections.executions
-      .listByFunction(definition.functionId, c.req.valid('query').limit ?? 100)
+    const executions = executionHistory(deps, definition.functionId, c.req.valid('query').limit ?? 100)
       .map(({ functionId: _, ownerId: __, deadline: ___, ...summary }) => summary);
     return c.json({ executions }, 200);
   });

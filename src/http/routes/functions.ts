@@ -2,14 +2,14 @@ import { type OpenAPIHono, createRoute } from '@hono/zod-openapi';
 import { createFunction } from '../../commands/create-function.ts';
 import { deleteFunction } from '../../commands/delete-function.ts';
 import { DomainError } from '../../domain/errors.ts';
-import { type FunctionDefinition, functionDecider } from '../../domain/functions.ts';
-import { functionStream } from '../../domain/streams.ts';
-import { readState } from '../../commands/handle-command.ts';
+import type { FunctionDefinition } from '../../domain/functions.ts';
+import { UUID } from '../../domain/ids.ts';
+import { functionsOf, ownedFunction } from '../../queries/functions.ts';
 import type { AppDeps } from '../deps.ts';
 import type { Authenticated } from '../middleware/authenticate.ts';
 import { rejectPrototypeKeys } from '../middleware/reject-prototype-keys.ts';
 import type { AppEnv } from '../env.ts';
-import { DeletedSchema, IdParamSchema, UUID, functionSchemas, internalError, jsonBodyRefusals, locationHeader, problem, unauthorized } from '../schemas.ts';
+import { DeletedSchema, IdParamSchema, functionSchemas, internalError, jsonBodyRefusals, locationHeader, problem, unauthorized } from '../schemas.ts';
 
 export const functionView = (definition: FunctionDefinition) => ({
   id: definition.functionId,
@@ -21,25 +21,6 @@ export const functionView = (definition: FunctionDefinition) => ({
   memoryMb: definition.memoryMb,
   createdAt: definition.createdAt,
 });
-
-/**
- * The caller's function, or the error its absence or ownership calls for. The projection
- * answers first; the stream decides when it has not seen the function yet (another api
- * instance created it a moment ago).
- */
-export async function ownedFunction(deps: AppDeps, functionId: string, ownerId: string): Promise<FunctionDefinition> {
-  // An id that is no UUID cannot name a function; it is not worth a 400.
-  if (!UUID.test(functionId)) throw new DomainError('FunctionNotFound', 'no such function');
-  const id = functionId.toLowerCase();
-  let definition = deps.projections.functions.get(id);
-  if (definition === undefined) {
-    const { state } = await readState(deps.store, functionDecider, functionStream(id));
-    if (state.status === 'active') definition = state.definition;
-  }
-  if (definition === undefined) throw new DomainError('FunctionNotFound', 'no such function');
-  if (definition.ownerId !== ownerId) throw new DomainError('NotFunctionOwner', 'the function belongs to another user');
-  return definition;
-}
 
 export function addFunctionRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps, authenticated: Authenticated) {
   const { FunctionInputSchema, FunctionSchema, FunctionListSchema } = functionSchemas(deps.config.functionLimits, deps.config.allowedRegistries);
@@ -100,7 +81,7 @@ export function addFunctionRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps, authe
     },
   });
   app.openapi(list, (c) => {
-    const functions = deps.projections.functions.listByOwner(c.get('principal').userId).map(functionView);
+    const functions = functionsOf(deps, c.get('principal').userId).map(functionView);
     return c.json({ functions }, 200);
   });
 

@@ -1,12 +1,10 @@
 import { readState } from '../commands/handle-command.ts';
 import { userStream } from '../domain/streams.ts';
 import { userDecider } from '../domain/users.ts';
-import type { CommandDeps } from '../commands/deps.ts';
-import type { TokenClaims } from './tokens.ts';
+import type { TokenClaims } from '../auth/tokens.ts';
+import type { QueryDeps } from './deps.ts';
 
-type Deps = Pick<CommandDeps, 'store' | 'projections'>;
-
-/** Who the token belongs to; operator rights are checked apart, by the admin routes (admin.ts). */
+/** Who the token belongs to; operator rights are checked apart (operators.ts), by the admin routes. */
 export type Principal = { userId: string; email: string; createdAt: string };
 
 /**
@@ -15,7 +13,7 @@ export type Principal = { userId: string; email: string; createdAt: string };
  * first; the user's stream decides when the projection has not seen the user or the token yet
  * (another api instance issued it a moment ago).
  */
-export async function resolvePrincipal(deps: Deps, claims: TokenClaims): Promise<Principal | null> {
+export async function resolvePrincipal(deps: QueryDeps, claims: TokenClaims): Promise<Principal | null> {
   const users = deps.projections.users;
   const view = users.get(claims.sub);
   if (view?.deleted) return null;
