@@ -2,8 +2,12 @@ import type { EventStore, RecordedEvent } from '../src/ports/event-store.ts';
 import type { ReadModels } from './read-models.ts';
 import type { UserView } from './users.ts';
 
-/** One event as an operator reads it: where it sits, when, what, and which request caused it. */
+/**
+ * One event as an operator reads it: its id, where it sits, when, what, which request caused it,
+ * and the event it reacts to (a slot released because its execution ended).
+ */
 export type AuditEntry = {
+  id: string;
   stream: string;
   revision: number;
   position: number;
@@ -31,6 +35,7 @@ export function maskSecrets(type: string, data: unknown): unknown {
 }
 
 export const toAuditEntry = (event: RecordedEvent): AuditEntry => ({
+  id: event.id,
   stream: event.streamName,
   revision: event.revision,
   position: event.position,

@@ -3,7 +3,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { AppEnv } from '../src/http/env.ts';
-import { correlationId } from '../src/http/middleware/correlation-id.ts';
+import { requestId } from 'hono/request-id';
 import { UNMATCHED_ROUTE, observeRequests } from '../src/http/middleware/metrics.ts';
 import { type Logger, createJsonLogger } from '../src/log.ts';
 import { startMetricsServer } from '../src/metrics/metrics-server.ts';
@@ -23,7 +23,7 @@ const capturingLogger = (): { log: Logger; lines: Line[] } => {
 function appWithRoutes(log: Logger) {
   const measured = createMetrics({ defaultMetrics: false });
   const app = new OpenAPIHono<AppEnv>();
-  app.use('*', correlationId());
+  app.use('*', requestId({ limitLength: 128 }));
   app.use('*', observeRequests(measured, log));
   app.use('/v1/*', bodyLimit({ maxSize: 16, onError: (c) => c.text('too large', 413) }));
   app.get('/healthz', (c) => c.json({ status: 'ok' }));

@@ -248,6 +248,15 @@ operator('faasbox audit prints a stream, and the whole history of an email acros
   assert.is(types.filter((t) => t === 'ExecutionSucceeded').length, 2);
   assert.not.match(history.stdout, /\$2[aby]\$|first-account-secret|sk-live-secret-value/);
 
+  // A slot is released because its execution ended: the release names that event as its cause.
+  const execution = jsonLines(faasbox('audit', `execution-${ada.executionIds[1]}`, '--json').stdout);
+  const ended = execution.find((e) => e.type === 'ExecutionSucceeded');
+  const slots = jsonLines(faasbox('audit', `slots-${ada.id}`, '--json').stdout);
+  const released = slots.filter((e) => e.type === 'SlotReleased' && e.data.executionId === ada.executionIds[1]);
+  assert.is(released.length, 1, JSON.stringify(slots));
+  assert.is(released[0].causationId, ended.id);
+  assert.is(released[0].correlationId, ended.correlationId);
+
   const text = faasbox('audit', `user-${ada.id}`);
   assert.match(text.stdout, /^#0 @\d+ \S+ UserRegistered correlation=\S+ .*"passwordHash":"\*\*\*"/m);
 

@@ -415,6 +415,8 @@ export interface components {
             reason: string | null;
         };
         AuditEntry: {
+            /** @description The event's id */
+            id: string;
             stream: string;
             revision: number;
             position: number;
@@ -423,6 +425,7 @@ export interface components {
             /** @description Password hashes and function environment values are masked */
             data?: unknown;
             correlationId: string;
+            /** @description The id of the event this one reacts to (a slot released by its execution ending) */
             causationId?: string;
         };
         Account: {

@@ -4,6 +4,8 @@ import { type EventStore, type ExpectedRevision, WrongExpectedRevisionError } fr
 export type CommandContext = {
   correlationId: string;
   newId: () => string;
+  /** The id of the event this command reacts to (a slot released because its execution ended). */
+  causationId?: string;
 };
 
 export type CommandResult<Event extends DomainEvent, State> = {
@@ -48,7 +50,10 @@ export async function handleCommand<Command, Event extends DomainEvent, State>(
           id: context.newId(),
           type: event.type,
           data: event.data,
-          metadata: { correlationId: context.correlationId },
+          metadata:
+            context.causationId === undefined
+              ? { correlationId: context.correlationId }
+              : { correlationId: context.correlationId, causationId: context.causationId },
         })),
         expected,
       );

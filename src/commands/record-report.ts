@@ -73,7 +73,7 @@ async function decideExecution(
     newId: () => id,
   });
   observeAppended(deps, executionId, result.events, result.state, correlationId, phases);
-  await releaseWhenFinished(deps, executionId, result.state, correlationId);
+  await releaseWhenFinished(deps, executionId, result.state, { correlationId, causationId: id });
   return result.state;
 }
 
@@ -108,7 +108,13 @@ function observeAppended(
   if (phases) observePhases(deps.metrics.executionPhaseSeconds, phases);
 }
 
-async function releaseWhenFinished(deps: RecordReportDeps, executionId: string, state: ExecutionState, correlationId: string) {
+/** The slots go once the execution ended; each release names the event that ended it as its cause. */
+async function releaseWhenFinished(
+  deps: RecordReportDeps,
+  executionId: string,
+  state: ExecutionState,
+  cause: { correlationId: string; causationId: string },
+) {
   if (state.status !== 'present' || !isTerminal(statusOf(state.snapshot))) return;
-  await releaseSlots(deps, state.queued.slotStreams, executionId, { correlationId, newId: deps.newId });
+  await releaseSlots(deps, state.queued.slotStreams, executionId, { ...cause, newId: deps.newId });
 }

@@ -1,6 +1,7 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
+import { requestId } from 'hono/request-id';
 import { HTTPException } from 'hono/http-exception';
 import { secureHeaders } from 'hono/secure-headers';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
@@ -8,7 +9,6 @@ import { DomainError, type DomainErrorCode } from '../domain/errors.ts';
 import type { AppDeps } from './deps.ts';
 import type { AppEnv, ClientAddressOf } from './env.ts';
 import { authenticate } from './middleware/authenticate.ts';
-import { correlationId } from './middleware/correlation-id.ts';
 import { observeRequests } from './middleware/metrics.ts';
 import { problemResponse } from './problem.ts';
 import { addAdminRoutes } from './routes/admin.ts';
@@ -59,7 +59,9 @@ export function createApp(deps: AppDeps, options: AppOptions): OpenAPIHono<AppEn
     },
   });
 
-  app.use('*', correlationId());
+  // The correlation id of every event and log line the request causes: the caller's X-Request-Id
+  // when it is safe to log and echo (word characters, '-' and '=', up to 128), else a new UUID.
+  app.use('*', requestId({ limitLength: 128 }));
   app.use('*', observeRequests(deps.metrics, deps.log));
   app.use('*', secureHeaders());
   const limitBody = bodyLimit({
@@ -112,6 +114,6 @@ function toProblem(error: unknown, c: Context<AppEnv>, options: AppOptions): Res
     const detail = status === 401 ? 'a valid bearer token is required' : error.message;
     return problemResponse(c, status, slug, detail, {}, challenge ? { 'www-authenticate': challenge } : {});
   }
-  options.reportError?.(error, c.get('correlationId'));
+  options.reportError?.(error, c.get('requestId'));
   return problemResponse(c, 500, 'internal', 'an unexpected error occurred; quote the correlation id when reporting it');
 }

@@ -1,10 +1,10 @@
 import type { Context } from 'hono';
+import type { RequestIdVariables } from 'hono/request-id';
 import type { Principal } from '../queries/principal.ts';
 import type { TokenClaims } from '../auth/tokens.ts';
 
 export type AppEnv = {
-  Variables: {
-    correlationId: string;
+  Variables: RequestIdVariables & {
     principal: Principal;
     jwtPayload: Record<string, unknown>;
     /** A verified token's claims, set by authenticate. */

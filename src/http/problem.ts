@@ -35,7 +35,7 @@ export function problemResponse(
   headers: Record<string, string> = {},
 ): Response {
   // Lets a user quote one id that finds the request in the logs.
-  const correlationId: unknown = c.get('correlationId');
+  const correlationId: unknown = c.get('requestId');
   const body = problemJson(status, slug, detail, typeof correlationId === 'string' ? { ...extensions, correlationId } : extensions);
   return c.body(body, status, { ...headers, 'content-type': PROBLEM_CONTENT_TYPE });
 }

@@ -52,7 +52,7 @@ export const observeRequests =
           ...labels,
           status: c.res.status,
           durationMs: Math.round(seconds * 1000),
-          correlationId: c.get('correlationId'),
+          correlationId: c.get('requestId'),
         });
       }
     }

@@ -13,6 +13,7 @@ import { EmailSchema, internalError, problem, unauthorized } from '../schemas.ts
 
 const AuditEntrySchema = z
   .object({
+    id: z.string().openapi({ description: "The event's id" }),
     stream: z.string(),
     revision: z.number().int(),
     position: z.number().int(),
@@ -20,7 +21,7 @@ const AuditEntrySchema = z
     type: z.string(),
     data: z.unknown().openapi({ description: 'Password hashes and function environment values are masked' }),
     correlationId: z.string(),
-    causationId: z.string().optional(),
+    causationId: z.string().optional().openapi({ description: 'The id of the event this one reacts to (a slot released by its execution ending)' }),
   })
   .openapi('AuditEntry');
 

@@ -119,7 +119,7 @@ export function addExecutionRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps, auth
     const definition = await ownedFunction(deps, c.req.valid('param').id, c.get('principal').userId);
     const wait = c.req.valid('query').wait !== 'false';
     const stdin = new Uint8Array(await c.req.arrayBuffer());
-    const started = await startExecution(deps, definition, stdin, { wait, correlationId: c.get('correlationId') });
+    const started = await startExecution(deps, definition, stdin, { wait, correlationId: c.get('requestId') });
     c.header('location', `/v1/executions/${started.executionId}`);
     if (!started.outcome) return c.json({ executionId: started.executionId, status: 'queued' as const }, 202);
 

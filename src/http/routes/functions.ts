@@ -60,7 +60,7 @@ export function addFunctionRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps, authe
         timeoutMs: input.timeoutMs ?? limits.defaultTimeoutMs,
         memoryMb: input.memoryMb ?? limits.defaultMemoryMb,
       },
-      c.get('correlationId'),
+      c.get('requestId'),
     );
     c.header('location', `/v1/functions/${definition.functionId}`);
     return c.json(functionView(definition), 201);
@@ -127,7 +127,7 @@ export function addFunctionRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps, authe
   app.openapi(remove, async (c) => {
     const { id } = c.req.valid('param');
     if (!UUID.test(id)) throw new DomainError('FunctionNotFound', 'no such function');
-    await deleteFunction(deps, c.get('principal').userId, id.toLowerCase(), c.get('correlationId'));
+    await deleteFunction(deps, c.get('principal').userId, id.toLowerCase(), c.get('requestId'));
     return c.json({ deleted: true as const }, 200);
   });
 }

@@ -29,7 +29,7 @@ export function addTokenRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps, clientAd
     const token = await issueToken(
       deps,
       { ...credentials, clientAddress: clientAddressOf(c) },
-      c.get('correlationId'),
+      c.get('requestId'),
     );
     c.header('cache-control', 'no-store');
     return c.json(token, 200);

@@ -30,7 +30,7 @@ export function addUserRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps, authentic
     },
   });
   app.openapi(register, async (c) => {
-    const user = await registerUser(deps, c.req.valid('json'), c.get('correlationId'));
+    const user = await registerUser(deps, c.req.valid('json'), c.get('requestId'));
     c.header('location', '/v1/users/me');
     return c.json(user, 201);
   });
@@ -69,7 +69,7 @@ export function addUserRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps, authentic
     },
   });
   app.openapi(remove, async (c) => {
-    await deleteUser(deps, c.get('principal').userId, c.get('correlationId'));
+    await deleteUser(deps, c.get('principal').userId, c.get('requestId'));
     return c.json({ deleted: true as const }, 200);
   });
 }
