@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: every benchmark group of issue 7 in turn, a table of the figures (each with
+ * `npm run bench`: every benchmark group in turn, a table of the figures (each with
  * its baseline measured in the same run, and its target), bench/results.json, and one last line.
  *
  *   npm run bench [-- --quick] [-- --only <regex>] [-- --cpu-prof <dir>]

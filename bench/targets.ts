@@ -1,5 +1,5 @@
 /**
- * The targets of issue 7, by figure name. Benchmarks report them; nothing ever fails on them
+ * The targets each figure is measured against, by figure name. Benchmarks report them; nothing ever fails on them
  * (tests never assert timings). A figure with no target here is reported for its own sake.
  */
 import { TARGETS as API } from './api.ts';

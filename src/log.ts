@@ -40,7 +40,7 @@ export function createJsonLogger(destination: DestinationStream = pino.destinati
   };
   const redacting = pino({ ...options, redact: { paths: REDACTED_PATHS, censor: '[redacted]' } }, destination);
   // Redaction walks every path on every line: a tenth of an authenticated GET, for its access
-  // line (issue 7). Flat fields with no secret-named key have nothing it could mask.
+  // line (measured with `npm run bench`). Flat fields with no secret-named key have nothing it could mask.
   const plain = pino(options, destination);
   return (level, message, fields = {}) => (nothingToRedact(fields) ? plain : redacting)[level](fields, message);
 }

@@ -447,7 +447,7 @@ misc('/openapi.json documents every route, every error answer and the bearer sch
   assert.equal([...doc.components.schemas.Problem.required].sort(), ['detail', 'status', 'title', 'type']);
   assert.match(doc.info.description, /problem\+json/);
 
-  // Public by design (DESIGN §8): no token, no 4xx of their own. /metrics, should it be documented.
+  // Public by design (docs/architecture.md, "HTTP"): no token, no 4xx of their own. /metrics, should it be documented.
   const publicPaths = new Set(['/healthz', '/readyz', '/metrics', '/openapi.json']);
   const declaredTags = new Map(doc.tags.map((tag) => [tag.name, tag.description]));
   for (const { method, path, operation } of operationsOf(doc)) {
@@ -479,7 +479,7 @@ misc('/openapi.json documents every route, every error answer and the bearer sch
     for (const tag of operation.tags ?? []) assert.ok(declaredTags.get(tag), `${where}: tag ${tag} is not declared with a description`);
     assert.is(operation.tags?.length, 1, `${where} has no tag`);
   }
-  // What DESIGN.md §8 promises, spot-checked.
+  // What docs/architecture.md ("HTTP") promises, spot-checked.
   assert.ok(doc.paths['/v1/users']?.post?.responses['409']);
   assert.ok(doc.paths['/v1/functions/{id}/executions']?.post?.responses['504']);
   assert.ok(doc.paths['/v1/tokens']?.post?.responses['429']);

@@ -3,7 +3,7 @@ import type { AppDeps } from '../deps.ts';
 import type { AppEnv } from '../env.ts';
 
 /**
- * GET /metrics in Prometheus' text format, without authentication like /healthz (DESIGN §8): it
+ * GET /metrics in Prometheus' text format, without authentication like /healthz (docs/architecture.md, "HTTP"): it
  * names no user, function or execution, but it tells load and capacity, so it belongs on an
  * operators' network, not the public one.
  */
