@@ -4,8 +4,8 @@
  * Lines about one request or one execution carry its `correlationId`.
  */
 import pino, { type DestinationStream } from 'pino';
+import type { Logger } from './ports/logger.ts';
 
-export type Logger = (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
 
 /**
  * Defence in depth: no call site logs these, and a field with one of these names is masked
@@ -56,7 +56,3 @@ function nothingToRedact(fields: Record<string, unknown>): boolean {
 }
 
 export const jsonLogger: Logger = createJsonLogger();
-
-/** Name and message only: a stack trace or a cause may quote internals or data. */
-export const describeError = (error: unknown) =>
-  error instanceof Error ? { error: error.name, reason: error.message } : { error: 'non-error thrown' };

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import Docker from 'dockerode';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { Logger } from '../src/log.ts';
+import { type Logger } from '../src/ports/logger.ts';
 import type { ContainerRunOutcome, ContainerRunSpec } from '../src/ports/container-runtime.ts';
 import { NO_DISK_SPACE, type ImagePruner, type ImagePrunerOptions, type PruneReport, createImagePruner, isOutOfSpace } from '../worker/disk/index.ts';
 import { createDockerRuntime } from '../worker/docker/index.ts';

@@ -9,8 +9,8 @@ import { hostname } from 'node:os';
 // Node's timers, not the globals: Deno's global setInterval returns a number, which has no unref().
 import { setInterval } from 'node:timers';
 import Docker from 'dockerode';
-import type { Config } from '../src/config.ts';
-import type { Logger } from '../src/log.ts';
+import type { Config } from '../src/config-type.ts';
+import { type Logger } from '../src/ports/logger.ts';
 import type { Metrics } from '../src/metrics/metrics.ts';
 import type { JobBus } from '../src/ports/job-bus.ts';
 import { createImagePruner } from './disk/index.ts';

@@ -1,8 +1,8 @@
 import { settlesWithin } from '../src/lib/timers.ts';
 import type { ContainerRunOutcome, ContainerRuntime } from '../src/ports/container-runtime.ts';
 import type { ExecutionPhase, Job, JobBus, JobDelivery, PhaseDurations, StatusMessage } from '../src/ports/job-bus.ts';
-import type { Logger } from '../src/log.ts';
-import { describeError } from '../src/log.ts';
+import { type Logger } from '../src/ports/logger.ts';
+import { describeError } from '../src/ports/logger.ts';
 import { type Metrics, measureWorker, observePhase } from '../src/metrics/metrics.ts';
 import type { ReapResult } from './docker/index.ts';
 

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { openBetterSqlite3 } from '../adapters/sqlite/better-sqlite3-driver.ts';
-import type { Config } from '../config.ts';
+import type { Config } from '../config-type.ts';
 import { openEventStore } from '../entry/open-stores.ts';
 import type { EventStore } from '../ports/event-store.ts';
 import { UsageError } from './usage-error.ts';

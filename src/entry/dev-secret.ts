@@ -1,6 +1,7 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Config, ConfigError, MIN_SECRET_BYTES } from '../config.ts';
+import type { Config } from '../config-type.ts';
+import { ConfigError, MIN_SECRET_BYTES } from '../config.ts';
 
 /**
  * Development convenience: with no FAASBOX_JWT_SECRET, a random secret is made once and kept in

@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { createSqliteEventStore, openEventStoreDbStore } from '../adapters/event-store/index.ts';
 import type { SqliteDatabase } from '../ports/sqlite.ts';
-import type { Config } from '../config.ts';
+import type { Config } from '../config-type.ts';
 import type { EventStore } from '../ports/event-store.ts';
 import { lockReadModels } from '../../projections/read-model-store.ts';
 

@@ -2,11 +2,13 @@ import process from 'node:process';
 // Node's timers, not the globals: Deno's global setTimeout returns a number, which has no unref().
 import { setTimeout } from 'node:timers';
 import { connectNatsJobBus, createInProcessJobBus, type NatsConnect } from '../adapters/job-bus/index.ts';
-import { type Config, ConfigError, loadConfig } from '../config.ts';
+import type { Config } from '../config-type.ts';
+import { ConfigError, loadConfig } from '../config.ts';
 import { startApi } from '../api.ts';
 import { clientAddressBehind } from './client-address.ts';
 import type { ClientAddressOf } from '../http/env.ts';
-import { describeError, jsonLogger as log } from '../log.ts';
+import { describeError } from '../ports/logger.ts';
+import { jsonLogger as log } from '../log.ts';
 import { createMetrics, type Metrics } from '../metrics/metrics.ts';
 import { type MetricsServer, startMetricsServer } from '../metrics/metrics-server.ts';
 import type { JobBus } from '../ports/job-bus.ts';

@@ -1,5 +1,5 @@
 import { z } from '@hono/zod-openapi';
-import type { Config } from '../config.ts';
+import type { Config } from '../config-type.ts';
 import { MAX_PASSWORD_BYTES, MIN_PASSWORD_BYTES } from '../auth/passwords.ts';
 import { isImageReference, registryOf } from '../domain/image-reference.ts';
 

@@ -1,6 +1,6 @@
 import { type RecordReportDeps, expireExecution } from '../commands/record-report.ts';
 import type { CommandDeps } from '../commands/deps.ts';
-import { describeError } from '../log.ts';
+import { describeError } from '../ports/logger.ts';
 import type { RunningProcess } from './process.ts';
 
 const SWEEP_INTERVAL_MS = 1_000;

@@ -5,7 +5,7 @@
 import { stat, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import type Docker from 'dockerode';
-import type { Logger } from '../../src/log.ts';
+import { type Logger } from '../../src/ports/logger.ts';
 
 export type DiskUsage = {
   path: string;

@@ -8,7 +8,7 @@
  */
 import type Docker from 'dockerode';
 import { canonicalImageName } from '../../src/domain/image-reference.ts';
-import type { Logger } from '../../src/log.ts';
+import { type Logger } from '../../src/ports/logger.ts';
 import type { Metrics } from '../../src/metrics/metrics.ts';
 import { engineMessage } from '../docker-engine.ts';
 import { type DiskUsage, dataRootUsage } from './disk-usage.ts';

@@ -1,7 +1,7 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import { METHOD_NAME_ALL } from 'hono/router';
 import { matchedRoutes } from 'hono/route';
-import type { Logger } from '../../log.ts';
+import { type Logger } from '../../ports/logger.ts';
 import type { Metrics } from '../../metrics/metrics.ts';
 import type { AppEnv } from '../env.ts';
 

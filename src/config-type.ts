@@ -1,0 +1,76 @@
+/**
+ * Every setting Faasbox reads, validated once at start by loadConfig (config.ts). Nothing else
+ * reads the environment: the entry point passes this object down. Apart from config.ts, so that
+ * the core can name it without loading the validation's dependencies.
+ */
+export type Config = {
+  port: number;
+  host: string;
+  production: boolean;
+  dataDir: string;
+  /** Set: events live in EventStoreDB at this connection string; unset: the embedded SQLite store in the data dir. */
+  eventStoreUrl: string | undefined;
+  /** This api's read models and their checkpoints: one database per api process, never shared. */
+  projectionsPath: string;
+  /**
+   * Required by an api in production (resolveJwtSecret); in development the entry point keeps a
+   * generated one in the data dir. Workers and the operator command sign nothing and need none.
+   */
+  jwtSecret: string | undefined;
+  tokenLifetimeSeconds: number;
+  bcryptCost: number;
+  bodyLimitBytes: number;
+  functionLimits: { defaultTimeoutMs: number; maxTimeoutMs: number; defaultMemoryMb: number; maxMemoryMb: number };
+  /** Registries functions may pull from (`host[:port]`, `docker.io` for Docker Hub); empty: any. */
+  allowedRegistries: ReadonlySet<string>;
+  /**
+   * Peers whose `X-Forwarded-For` is believed (IPs, CIDR ranges, or `loopback`, `linklocal`,
+   * `uniquelocal`); empty: the socket's address is the client's.
+   */
+  trustedProxies: readonly string[];
+  executions: {
+    maxActivePerUser: number;
+    /** Across all users; null: no global cap. */
+    maxActive: number | null;
+    /** Added to a function's timeout for queueing, pulling and starting: the execution's deadline. */
+    graceMs: number;
+  };
+  /** Set: jobs and results go over NATS JetStream; unset: the in-process bus (one process). */
+  nats: NatsEndpoint | undefined;
+  worker: {
+    id: string | undefined;
+    concurrency: number;
+    pullPolicy: 'missing' | 'always';
+    outputLimitBytes: number;
+    allowRoot: boolean;
+    /** RLIMIT_NOFILE of every process in a function's container. */
+    nofile: { soft: number; hard: number };
+    /** Images never pruned, as written in functions (`registry/name:tag`). */
+    keepImages: ReadonlySet<string>;
+    /** Percent use of the Docker data file system that starts pruning, and where it stops. */
+    diskHighWater: number;
+    diskLowWater: number;
+    /** How often the worker reaps orphans and checks its disk. */
+    housekeepingIntervalMs: number;
+    /** On SIGTERM, how long running executions may go on before they are killed. */
+    drainTimeoutMs: number;
+  };
+  /**
+   * A `worker` process serves GET /metrics on this port (on `host`); undefined: no metrics
+   * server. The api and `all` serve /metrics on the HTTP port and ignore it.
+   */
+  metricsPort: number | undefined;
+  /** Where the Docker engine listens (`DOCKER_HOST`); undefined: the default local socket. */
+  docker: { socketPath: string } | { host: string; port: number; protocol: 'http' } | undefined;
+};
+
+/**
+ * FAASBOX_NATS_URL: one or more comma-separated `nats://` or `tls://` URLs. Credentials ride in
+ * the first URL's user part, as in most connection strings (`nats://user:password@host:4222`,
+ * or a token alone: `nats://token@host:4222`); nats.js ignores them there, so they are taken
+ * out and given to it as options.
+ */
+export type NatsEndpoint = {
+  servers: string[];
+  auth: { user: string; pass: string } | { token: string } | undefined;
+};
