@@ -5,6 +5,7 @@
  * the runtime's room.
  */
 import type Docker from 'dockerode';
+import { errorMessage } from '../src/lib/error-message.ts';
 
 export async function hasImage(docker: Docker, reference: string): Promise<boolean> {
   try {
@@ -36,7 +37,7 @@ export function engineMessage(error: unknown): string {
 }
 
 export function messageOf(error: unknown): string {
-  return shortLine(error instanceof Error ? error.message : String(error));
+  return shortLine(errorMessage(error));
 }
 
 function shortLine(text: string, max = 300): string {

@@ -2,6 +2,7 @@ import { ApiError, UnreachableError } from './api-client.ts';
 import { CliError } from './cli-error.ts';
 import type { Login } from './credentials.ts';
 import { UsageError } from './usage-error.ts';
+import { errorMessage } from '../lib/error-message.ts';
 
 /**
  * Every way a client command can fail, said once, here: one line a person can act on (what
@@ -39,7 +40,7 @@ export function describeFailure(error: unknown, context: FailureContext): Failur
   }
   if (error instanceof CliError) return ours(error.slug, error.message, error.exitCode);
   if (error instanceof UsageError) return ours('usage', error.message, 2);
-  return ours('failed', `failed: ${error instanceof Error ? error.message : String(error)}`, 1);
+  return ours('failed', `failed: ${errorMessage(error)}`, 1);
 }
 
 /** The command that gets a new token, with what the user typed to reach this server. */

@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { CLIENT_COMMANDS, addClientCommands } from './client-commands.ts';
 import { UsageError } from './usage-error.ts';
+import { errorMessage } from '../lib/error-message.ts';
 
 // `faasbox … | head`: a reader that stops early ends the command quietly, as it does `cat`.
 process.stdout.on('error', (error: NodeJS.ErrnoException) => {
@@ -48,6 +49,6 @@ async function exitCodeOf(error: unknown): Promise<number> {
     ]);
     known = error instanceof ConfigError || error instanceof ReadModelsInUseError;
   }
-  console.error(`faasbox: ${known ? (error as Error).message : `failed: ${error instanceof Error ? error.message : String(error)}`}`);
+  console.error(`faasbox: ${known ? (error as Error).message : `failed: ${errorMessage(error)}`}`);
   return 1;
 }

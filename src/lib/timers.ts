@@ -1,6 +1,6 @@
 /**
- * Waiting with a bound, as the worker needs it in several places (the drain, the grace after a
- * kill, the last output, a ping). Web-standard timers only, so the api may use it on any runtime.
+ * Waiting with a bound: the worker's drain, the grace after a kill, the last output, a ping; the
+ * NATS bus's flush and drain. Web-standard timers only, so the api may use it on any runtime.
  */
 
 /** setTimeout fires at once for a delay past 2^31-1 ms (about 24.8 days): the longest it honours. */
@@ -26,3 +26,12 @@ export async function settlesWithin(promise: Promise<unknown>, ms: number): Prom
 }
 
 const settledInTime = () => true as const;
+
+/** `promise`, or a rejection when it has not settled within `ms`. */
+export function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}

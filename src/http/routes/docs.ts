@@ -3,6 +3,7 @@ import type { Context } from 'hono';
 import type { AppEnv } from '../env.ts';
 import { problemResponse } from '../problem.ts';
 import { malformedRequest } from '../schemas.ts';
+import { toHex } from '../../lib/hex.ts';
 
 type DocsFile = { body: Uint8Array<ArrayBuffer>; contentType: string; hash: string };
 type DocsFiles = { page: string; files: Map<string, DocsFile> };
@@ -166,6 +167,6 @@ async function readDocsFiles(readPackageFile: DocsSources['readPackageFile']): P
 
 async function docsFile(body: Uint8Array<ArrayBuffer>, contentType: string): Promise<DocsFile> {
   const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', body));
-  const hash = Array.from(digest.subarray(0, 8), (byte) => byte.toString(16).padStart(2, '0')).join('');
+  const hash = toHex(digest.subarray(0, 8));
   return { body, contentType, hash };
 }

@@ -12,7 +12,9 @@ import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jet
 import { errors, type NatsConnection } from '@nats-io/nats-core';
 import { BusUnavailableError, type Consumer, type JobBus, type StatusWatch } from '../../../ports/job-bus.ts';
 import { retryDelayMs } from '../retry-delay.ts';
-import { bestEffort, describe, publishTimeoutMs, type WhileConnected, withTimeout } from './broker-calls.ts';
+import { errorMessage } from '../../../lib/error-message.ts';
+import { withTimeout } from '../../../lib/timers.ts';
+import { bestEffort, publishTimeoutMs, type WhileConnected } from './broker-calls.ts';
 import { jobClaims } from './claims.ts';
 import { decodeStatus, encodeMessage } from './codec.ts';
 import { handleJobMessage } from './job-delivery.ts';
@@ -87,7 +89,7 @@ function createNatsJobBus(nc: NatsConnection, jsm: JetStreamManager): JobBus {
     } catch (error) {
       // Too large for max_payload is a configuration fault, not an outage: retrying will not help.
       if (error instanceof errors.InvalidArgumentError) throw error;
-      throw new BusUnavailableError(`NATS did not store the message on ${subject}: ${describe(error)}`, { cause: error });
+      throw new BusUnavailableError(`NATS did not store the message on ${subject}: ${errorMessage(error)}`, { cause: error });
     }
   };
 
@@ -141,7 +143,7 @@ function createNatsJobBus(nc: NatsConnection, jsm: JetStreamManager): JobBus {
         await withTimeout(nc.flush(), publishTimeoutMs);
       } catch (error) {
         subscription.unsubscribe();
-        throw new BusUnavailableError(`NATS did not confirm the watch of ${subject}: ${describe(error)}`, { cause: error });
+        throw new BusUnavailableError(`NATS did not confirm the watch of ${subject}: ${errorMessage(error)}`, { cause: error });
       }
       return {
         close: async () => {
@@ -173,7 +175,7 @@ function createNatsJobBus(nc: NatsConnection, jsm: JetStreamManager): JobBus {
         // being run) and are not counted: this is a lower bound.
         return (await jsm.consumers.info(jobsStream, workersDurable)).num_pending;
       } catch (error) {
-        throw new BusUnavailableError(`NATS did not report the job queue: ${describe(error)}`, { cause: error });
+        throw new BusUnavailableError(`NATS did not report the job queue: ${errorMessage(error)}`, { cause: error });
       }
     },
 

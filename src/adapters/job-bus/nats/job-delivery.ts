@@ -2,7 +2,8 @@
 import type { JsMsg } from '@nats-io/jetstream';
 import { BusUnavailableError, type Job, type JobDelivery } from '../../../ports/job-bus.ts';
 import { retryDelayMs } from '../retry-delay.ts';
-import { bestEffort, describe } from './broker-calls.ts';
+import { errorMessage } from '../../../lib/error-message.ts';
+import { bestEffort } from './broker-calls.ts';
 import type { HeldClaim, JobClaims } from './claims.ts';
 import { decodeJob } from './codec.ts';
 import { jobAckWaitMs } from './topology.ts';
@@ -57,7 +58,7 @@ async function runJobHandler(msg: JsMsg, job: Job, handler: (delivery: JobDelive
       } catch (error) {
         // Still claimed: when the server offers the job again it is dropped, and the execution
         // fails at its deadline, as it would with a worker that died.
-        throw new BusUnavailableError(`NATS did not take back ${job.executionId}: ${describe(error)}`, { cause: error });
+        throw new BusUnavailableError(`NATS did not take back ${job.executionId}: ${errorMessage(error)}`, { cause: error });
       }
     },
   };
