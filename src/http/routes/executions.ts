@@ -8,14 +8,14 @@ import { executionStream } from '../../domain/streams.ts';
 import type { AppDeps } from '../deps.ts';
 import type { Authenticated } from '../middleware/authenticate.ts';
 import type { AppEnv } from '../env.ts';
-import { IdParamSchema, UUID, bodyTooLarge, internalError, locationHeader, problem, retryLater, unauthorized } from '../schemas.ts';
+import { ExecutionStatusSchema, IdParamSchema, UUID, bodyTooLarge, internalError, locationHeader, problem, retryLater, unauthorized } from '../schemas.ts';
 import { ownedFunction } from './functions.ts';
 
 const ExecutionResultSchema = z
   .object({
     executionId: z.uuid(),
     functionId: z.uuid(),
-    status: z.enum(['queued', 'running', 'succeeded', 'failed', 'timedOut']),
+    status: ExecutionStatusSchema,
     exitCode: z.number().int().nullable(),
     stdout: z.string(),
     stderr: z.string(),
@@ -34,7 +34,7 @@ const QueuedSchema = z.object({ executionId: z.uuid(), status: z.literal('queued
 const ExecutionSummarySchema = z
   .object({
     executionId: z.uuid(),
-    status: z.enum(['queued', 'running', 'succeeded', 'failed', 'timedOut']),
+    status: ExecutionStatusSchema,
     exitCode: z.number().int().nullable(),
     durationMs: z.number().int().nullable(),
     reason: z.string().nullable(),
