@@ -1,27 +1,15 @@
 import { assign, initialTransition, setup, transition, type SnapshotFrom } from 'xstate';
+import { type ExecutionOutput, type ExecutionReport, type ExecutionStatus, outputOf } from '../src/domain/execution-outcome.ts';
 
 /**
  * The single definition of what may happen to an execution:
  *   queued → running → succeeded | failed | timedOut, and queued → failed when no worker takes it.
- * Folded over stored events with the pure `transition` (see foldExecution), and run as a live
- * actor by a waiting request, whose `after` turns a missing answer into timedOut or failed.
+ * Its events are the reports of src/domain/execution-outcome.ts. Folded over stored events with
+ * the pure `transition` (see foldExecution), and run as a live actor by a waiting request, whose
+ * `after` turns a missing answer into timedOut or failed.
  */
 
-export type ExecutionOutput = {
-  exitCode: number | null;
-  stdout: string;
-  stderr: string;
-  truncated: boolean;
-  durationMs: number;
-};
-
-export type ExecutionMachineEvent =
-  | { type: 'STARTED'; workerId: string; containerId: string; at: string }
-  | ({ type: 'SUCCEEDED'; at: string } & ExecutionOutput)
-  | ({ type: 'FAILED'; at: string; reason: string } & Partial<ExecutionOutput>)
-  | ({ type: 'TIMED_OUT'; at: string } & Partial<ExecutionOutput>);
-
-export type LateResult = { type: 'SUCCEEDED' | 'FAILED'; at: string };
+export type LateResult = { type: Extract<ExecutionReport['type'], 'SUCCEEDED' | 'FAILED'>; at: string };
 
 export type ExecutionContext = {
   executionId: string;
@@ -41,21 +29,10 @@ export type ExecutionInput = { executionId: string; deadline: string };
 
 export const NO_WORKER_REASON = 'no worker took the execution before its deadline';
 
-const outputOf = (event: Partial<ExecutionOutput>): ExecutionOutput | null =>
-  event.stdout === undefined && event.exitCode === undefined
-    ? null
-    : {
-        exitCode: event.exitCode ?? null,
-        stdout: event.stdout ?? '',
-        stderr: event.stderr ?? '',
-        truncated: event.truncated ?? false,
-        durationMs: event.durationMs ?? 0,
-      };
-
 export const executionMachine = setup({
   types: {
     context: {} as ExecutionContext,
-    events: {} as ExecutionMachineEvent,
+    events: {} as ExecutionReport,
     input: {} as ExecutionInput,
   },
   delays: {
@@ -127,14 +104,12 @@ export const executionMachine = setup({
 });
 
 export type ExecutionSnapshot = SnapshotFrom<typeof executionMachine>;
-export type ExecutionStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'timedOut';
 
+/** The status an execution is in: the machine's states are the statuses. */
 export const statusOf = (snapshot: ExecutionSnapshot): ExecutionStatus => snapshot.value as ExecutionStatus;
 
-export const isTerminal = (status: ExecutionStatus) => status !== 'queued' && status !== 'running';
-
 /** The state of an execution from its events, with no timer and no side effect. */
-export function foldExecution(input: ExecutionInput, events: readonly ExecutionMachineEvent[]): ExecutionSnapshot {
+export function foldExecution(input: ExecutionInput, events: readonly ExecutionReport[]): ExecutionSnapshot {
   let [snapshot] = initialTransition(executionMachine, input);
   for (const event of events) [snapshot] = transition(executionMachine, snapshot, event);
   return snapshot;

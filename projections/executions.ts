@@ -1,12 +1,9 @@
 import type { SqliteDatabase, SqliteRow } from '../src/ports/sqlite.ts';
+import type { ExecutionStatus } from '../src/domain/execution-outcome.ts';
 import type { ExecutionEvent } from '../src/domain/executions.ts';
 import { streamPrefixes } from '../src/domain/streams.ts';
 import type { RecordedEvent } from '../src/ports/event-store.ts';
 import type { Projection } from './projection.ts';
-
-export type ExecutionStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'timedOut';
-
-export const EXECUTION_STATUSES: readonly ExecutionStatus[] = ['queued', 'running', 'succeeded', 'failed', 'timedOut'];
 
 /** What lists show of an execution; the output itself is read from its stream. */
 export type ExecutionSummary = {

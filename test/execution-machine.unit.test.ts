@@ -1,14 +1,15 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createActor } from 'xstate';
-import { type ExecutionMachineEvent, NO_WORKER_REASON, executionMachine, foldExecution, statusOf } from '../actors/execution.ts';
+import { NO_WORKER_REASON, executionMachine, foldExecution, statusOf } from '../actors/execution.ts';
+import type { ExecutionReport } from '../src/domain/execution-outcome.ts';
 
 const input = { executionId: 'e1', deadline: '2026-01-01T10:01:00.000Z' };
-const started: ExecutionMachineEvent = { type: 'STARTED', workerId: 'w1', containerId: 'c1', at: '2026-01-01T10:00:01.000Z' };
+const started: ExecutionReport = { type: 'STARTED', workerId: 'w1', containerId: 'c1', at: '2026-01-01T10:00:01.000Z' };
 const output = { exitCode: 0, stdout: 'hi\n', stderr: '', truncated: false, durationMs: 12 };
-const succeeded: ExecutionMachineEvent = { type: 'SUCCEEDED', at: '2026-01-01T10:00:02.000Z', ...output };
-const failed: ExecutionMachineEvent = { type: 'FAILED', at: '2026-01-01T10:00:02.000Z', reason: 'exited with code 3', exitCode: 3, stdout: '', stderr: 'boom', truncated: false, durationMs: 5 };
-const timedOut: ExecutionMachineEvent = { type: 'TIMED_OUT', at: '2026-01-01T10:01:00.000Z' };
+const succeeded: ExecutionReport = { type: 'SUCCEEDED', at: '2026-01-01T10:00:02.000Z', ...output };
+const failed: ExecutionReport = { type: 'FAILED', at: '2026-01-01T10:00:02.000Z', reason: 'exited with code 3', exitCode: 3, stdout: '', stderr: 'boom', truncated: false, durationMs: 5 };
+const timedOut: ExecutionReport = { type: 'TIMED_OUT', at: '2026-01-01T10:01:00.000Z' };
 
 const machine = suite('execution machine');
 

@@ -1,8 +1,8 @@
 import { settlesWithin } from '../src/lib/timers.ts';
-import type { ContainerRunOutcome, ContainerRuntime } from '../src/ports/container-runtime.ts';
-import type { ExecutionPhase, Job, JobBus, JobDelivery, PhaseDurations, StatusMessage } from '../src/ports/job-bus.ts';
-import { type Logger } from '../src/ports/logger.ts';
-import { describeError } from '../src/ports/logger.ts';
+import { statusFromRun } from '../src/domain/execution-outcome.ts';
+import type { ContainerRuntime } from '../src/ports/container-runtime.ts';
+import { type ExecutionPhase, type JobBus, type JobDelivery, type PhaseDurations, type StatusMessage, decodeJobStdin } from '../src/ports/job-bus.ts';
+import { type Logger, describeError } from '../src/ports/logger.ts';
 import { type Metrics, measureWorker, observePhase } from '../src/metrics/metrics.ts';
 import type { ReapResult } from './docker/index.ts';
 
@@ -98,7 +98,7 @@ export function startWorker(bus: JobBus, runtime: ContainerRuntime, log: Logger,
       image: job.image,
       command: job.command,
       env: job.env,
-      stdin: fromBase64(job.stdin),
+      stdin: decodeJobStdin(job.stdin),
       timeoutMs: job.timeoutMs,
       memoryMb: job.memoryMb,
       correlationId: job.correlationId,
@@ -129,7 +129,7 @@ export function startWorker(bus: JobBus, runtime: ContainerRuntime, log: Logger,
     }
     // A platform failure before start is final too: the same job would fail the same way.
     if (!acked) await delivery.ack();
-    const status = statusOf(job, outcome, now());
+    const status = statusFromRun(outcome, job, now());
     await publish({ ...status, correlationId: job.correlationId, phases });
     const exitCode = outcome.kind === 'exited' ? outcome.exitCode : null;
     const ended = { ...fields, outcome: status.type, exitCode, phases };
@@ -240,26 +240,3 @@ function reapPeriodically(
     },
   };
 }
-
-export function statusOf(job: Job, outcome: ContainerRunOutcome, at: Date): StatusMessage {
-  const base = { executionId: job.executionId, at: at.toISOString() };
-  switch (outcome.kind) {
-    case 'exited': {
-      const { kind: _, oomKilled, exitCode, ...output } = outcome;
-      if (oomKilled) {
-        return { type: 'failed', ...base, ...output, exitCode, reason: `out of memory: the function exceeded its ${job.memoryMb} MB` };
-      }
-      return exitCode === 0
-        ? { type: 'succeeded', ...base, ...output, exitCode }
-        : { type: 'failed', ...base, ...output, exitCode, reason: `exited with code ${exitCode}` };
-    }
-    case 'timedOut': {
-      const { kind: _, ...output } = outcome;
-      return { type: 'timedOut', ...base, ...output, exitCode: null };
-    }
-    case 'failed':
-      return { type: 'failed', ...base, reason: outcome.reason };
-  }
-}
-
-const fromBase64 = (text: string) => Uint8Array.from(atob(text), (char) => char.charCodeAt(0));

@@ -1,4 +1,5 @@
 import { type Command, InvalidArgumentError } from 'commander';
+import { isTerminal } from '../domain/execution-outcome.ts';
 import type { ApiClient, Execution } from './api-client.ts';
 import { type ClientOptions, runClient, withClientOptions } from './client-session.ts';
 import { printFields, printJson, printTable } from './output.ts';
@@ -46,13 +47,11 @@ export function addExecutionCommands(program: Command) {
   );
 }
 
-const FINISHED = new Set(['succeeded', 'failed', 'timedOut']);
-
 /** Polls, from 100 ms up to a second apart; the server ends every execution by its deadline. */
 async function untilFinished(api: ApiClient, id: string): Promise<Execution> {
   for (let delay = 100; ; delay = Math.min(delay * 2, 1000)) {
     const execution = await api.getExecution(id);
-    if (FINISHED.has(execution.status)) return execution;
+    if (isTerminal(execution.status)) return execution;
     await new Promise((resolve) => setTimeout(resolve, delay));
   }
 }

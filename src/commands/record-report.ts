@@ -1,13 +1,8 @@
-import {
-  type ExecutionCommand,
-  type ExecutionEvent,
-  type ExecutionReport,
-  type ExecutionState,
-  executionDecider,
-} from '../domain/executions.ts';
+import { type ExecutionReport, isTerminal, outcomeRecordedBy, reportFromStatus } from '../domain/execution-outcome.ts';
+import { type ExecutionCommand, type ExecutionEvent, type ExecutionState, executionDecider } from '../domain/executions.ts';
 import { executionStream } from '../domain/streams.ts';
-import { isTerminal, statusOf } from '../../actors/execution.ts';
-import { type Outcome, observePhases } from '../metrics/metrics.ts';
+import { statusOf } from '../../actors/execution.ts';
+import { observePhases } from '../metrics/metrics.ts';
 import type { PhaseDurations, StatusMessage } from '../ports/job-bus.ts';
 import type { CommandDeps } from './deps.ts';
 import { deterministicEventId } from './deterministic-id.ts';
@@ -16,26 +11,6 @@ import { releaseSlots } from './slots.ts';
 
 /** What recording an execution's report needs: its append, the slots it frees, its metrics and log line. */
 export type RecordReportDeps = Pick<CommandDeps, 'store' | 'clock' | 'newId' | 'metrics' | 'log'>;
-
-export function reportFromStatus(status: StatusMessage): ExecutionReport {
-  switch (status.type) {
-    case 'started':
-      return { type: 'STARTED', workerId: status.workerId, containerId: status.containerId, at: status.at };
-    // The correlation id and the phases are for logs and metrics, never event data.
-    case 'succeeded': {
-      const { type: _, executionId: __, correlationId: ___, phases: ____, ...rest } = status;
-      return { type: 'SUCCEEDED', ...rest };
-    }
-    case 'failed': {
-      const { type: _, executionId: __, correlationId: ___, phases: ____, ...rest } = status;
-      return { type: 'FAILED', ...rest };
-    }
-    case 'timedOut': {
-      const { type: _, executionId: __, correlationId: ___, phases: ____, ...rest } = status;
-      return { type: 'TIMED_OUT', ...rest };
-    }
-  }
-}
 
 /** Records a worker's status, and the phase durations a final one carries. */
 export const recordStatus = (deps: RecordReportDeps, status: StatusMessage, correlationId: string) =>
@@ -77,12 +52,6 @@ async function decideExecution(
   return result.state;
 }
 
-const OUTCOME_OF: Partial<Record<ExecutionEvent['type'], Outcome>> = {
-  ExecutionSucceeded: 'succeeded',
-  ExecutionFailed: 'failed',
-  ExecutionTimedOut: 'timedOut',
-};
-
 /**
  * Metrics and the log line of an ending, from the events this call appended: a retry, or a
  * second process recording the same report, appends nothing and counts nothing.
@@ -95,13 +64,13 @@ function observeAppended(
   correlationId: string,
   phases: PhaseDurations | undefined,
 ) {
-  const finals = appended.flatMap((event) => OUTCOME_OF[event.type] ?? []);
+  const finals = appended.flatMap((event) => outcomeRecordedBy(event) ?? []);
   if (finals.length === 0 || state.status !== 'present') return;
   // The machine takes a late result only once timed out, and never a second TIMED_OUT: an
   // appended result that is not the state it ends in is late, not the outcome.
   const outcome = statusOf(state.snapshot);
-  if (finals.includes(outcome as Outcome)) {
-    deps.metrics.executions.inc({ outcome: outcome as Outcome });
+  if (isTerminal(outcome) && finals.includes(outcome)) {
+    deps.metrics.executions.inc({ outcome });
     deps.log('info', 'execution ended', { executionId, outcome, correlationId });
   }
   // A late result's phases are real work done by a worker: they count too, once.

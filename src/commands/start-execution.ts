@@ -1,14 +1,15 @@
 import { createActor } from 'xstate';
-import { type ExecutionSnapshot, executionMachine, isTerminal, statusOf } from '../../actors/execution.ts';
+import { type ExecutionSnapshot, executionMachine, statusOf } from '../../actors/execution.ts';
 import { DomainError } from '../domain/errors.ts';
-import { type ExecutionReport, type ExecutionState, executionDecider } from '../domain/executions.ts';
+import { type ExecutionReport, isTerminal, reportFromStatus } from '../domain/execution-outcome.ts';
+import { type ExecutionState, executionDecider } from '../domain/executions.ts';
 import type { FunctionDefinition } from '../domain/functions.ts';
 import { executionStream } from '../domain/streams.ts';
-import { BusUnavailableError, type StatusMessage, type StatusWatch } from '../ports/job-bus.ts';
+import { BusUnavailableError, type StatusMessage, type StatusWatch, encodeJobStdin } from '../ports/job-bus.ts';
 import type { CommandDeps, ReadYourWrites } from './deps.ts';
 import { awaitProjections, commandContext } from './context.ts';
 import { handleCommand } from './handle-command.ts';
-import { type RecordReportDeps, expireExecution, recordReport, recordStatus, reportFromStatus } from './record-report.ts';
+import { type RecordReportDeps, expireExecution, recordReport, recordStatus } from './record-report.ts';
 import { type SlotDeps, releaseSlots, reserveSlots } from './slots.ts';
 
 type Deps = RecordReportDeps & SlotDeps & Pick<CommandDeps, 'bus'> & ReadYourWrites;
@@ -73,7 +74,7 @@ export async function startExecution(
       env: definition.env,
       timeoutMs: definition.timeoutMs,
       memoryMb: definition.memoryMb,
-      stdin: toBase64(stdin),
+      stdin: encodeJobStdin(stdin),
       deadline: deadline.toISOString(),
       correlationId: options.correlationId,
       queuedAt: queuedAt.toISOString(),
@@ -145,9 +146,3 @@ async function watchOutcome(deps: Deps, executionId: string, deadline: Date, cor
     },
   };
 }
-
-const toBase64 = (bytes: Uint8Array) => {
-  let binary = '';
-  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  return btoa(binary);
-};

@@ -1,14 +1,8 @@
-import {
-  type ExecutionMachineEvent,
-  type ExecutionOutput,
-  type ExecutionSnapshot,
-  NO_WORKER_REASON,
-  executionMachine,
-  statusOf,
-} from '../../actors/execution.ts';
+import { type ExecutionSnapshot, NO_WORKER_REASON, executionMachine, statusOf } from '../../actors/execution.ts';
 import { initialTransition, transition } from 'xstate';
 import type { Decider, DomainEvent } from './decider.ts';
 import { DomainError } from './errors.ts';
+import { type ExecutionReport, type ExecutionReportEvent, eventFromReport, reportFromEvent } from './execution-outcome.ts';
 
 export type ExecutionQueuedData = {
   executionId: string;
@@ -24,67 +18,18 @@ export type ExecutionQueuedData = {
   slotStreams: string[];
 };
 
-type Output = Partial<ExecutionOutput>;
-
-export type ExecutionEvent =
-  | DomainEvent<'ExecutionQueued', ExecutionQueuedData>
-  | DomainEvent<'ExecutionStarted', { workerId: string; containerId: string; startedAt: string }>
-  | DomainEvent<'ExecutionSucceeded', ExecutionOutput & { finishedAt: string }>
-  | DomainEvent<'ExecutionFailed', Output & { reason: string; finishedAt: string }>
-  | DomainEvent<'ExecutionTimedOut', Output & { finishedAt: string }>;
+/** Queued, then each report the machine accepted (their shapes: src/domain/execution-outcome.ts). */
+export type ExecutionEvent = DomainEvent<'ExecutionQueued', ExecutionQueuedData> | ExecutionReportEvent;
 
 export type ExecutionState =
   | { status: 'absent' }
   | { status: 'present'; queued: ExecutionQueuedData; snapshot: ExecutionSnapshot };
-
-/** What a worker or the api's own clock says happened, before the machine judges it. */
-export type ExecutionReport = ExecutionMachineEvent;
 
 export type ExecutionCommand =
   | { type: 'QueueExecution'; data: ExecutionQueuedData }
   | { type: 'RecordReport'; report: ExecutionReport }
   /** The deadline passed with no outcome: queued → failed, running → timedOut. */
   | { type: 'ExpireExecution'; now: Date };
-
-const toMachineEvent = (event: ExecutionEvent): ExecutionMachineEvent | null => {
-  switch (event.type) {
-    case 'ExecutionQueued':
-      return null;
-    case 'ExecutionStarted':
-      return { type: 'STARTED', workerId: event.data.workerId, containerId: event.data.containerId, at: event.data.startedAt };
-    case 'ExecutionSucceeded': {
-      const { finishedAt, ...output } = event.data;
-      return { type: 'SUCCEEDED', at: finishedAt, ...output };
-    }
-    case 'ExecutionFailed': {
-      const { finishedAt, ...rest } = event.data;
-      return { type: 'FAILED', at: finishedAt, ...rest };
-    }
-    case 'ExecutionTimedOut': {
-      const { finishedAt, ...output } = event.data;
-      return { type: 'TIMED_OUT', at: finishedAt, ...output };
-    }
-  }
-};
-
-const toDomainEvent = (report: ExecutionReport): ExecutionEvent => {
-  switch (report.type) {
-    case 'STARTED':
-      return { type: 'ExecutionStarted', data: { workerId: report.workerId, containerId: report.containerId, startedAt: report.at } };
-    case 'SUCCEEDED': {
-      const { type: _, at, ...output } = report;
-      return { type: 'ExecutionSucceeded', data: { ...output, finishedAt: at } };
-    }
-    case 'FAILED': {
-      const { type: _, at, ...rest } = report;
-      return { type: 'ExecutionFailed', data: { ...rest, finishedAt: at } };
-    }
-    case 'TIMED_OUT': {
-      const { type: _, at, ...output } = report;
-      return { type: 'ExecutionTimedOut', data: { ...output, finishedAt: at } };
-    }
-  }
-};
 
 /** A report is worth recording when the machine changes because of it: a new state or a late result. */
 const changes = (before: ExecutionSnapshot, report: ExecutionReport) => {
@@ -100,9 +45,8 @@ export const executionDecider: Decider<ExecutionCommand, ExecutionEvent, Executi
       const [snapshot] = initialTransition(executionMachine, { executionId: event.data.executionId, deadline: event.data.deadline });
       return { status: 'present', queued: event.data, snapshot };
     }
-    const machineEvent = toMachineEvent(event);
-    if (state.status === 'absent' || machineEvent === null) return state;
-    const [snapshot] = transition(executionMachine, state.snapshot, machineEvent);
+    if (state.status === 'absent') return state;
+    const [snapshot] = transition(executionMachine, state.snapshot, reportFromEvent(event));
     return { ...state, snapshot };
   },
 
@@ -113,7 +57,7 @@ export const executionDecider: Decider<ExecutionCommand, ExecutionEvent, Executi
     }
     if (state.status === 'absent') throw new DomainError('ExecutionNotFound', 'no such execution');
     if (command.type === 'RecordReport') {
-      return changes(state.snapshot, command.report) ? [toDomainEvent(command.report)] : [];
+      return changes(state.snapshot, command.report) ? [eventFromReport(command.report)] : [];
     }
     if (command.now.getTime() < Date.parse(state.queued.deadline)) return [];
     const at = state.queued.deadline;

@@ -1,6 +1,7 @@
 import { z } from '@hono/zod-openapi';
 import type { Config } from '../config-type.ts';
 import { MAX_PASSWORD_BYTES, MIN_PASSWORD_BYTES } from '../auth/passwords.ts';
+import { EXECUTION_STATUSES } from '../domain/execution-outcome.ts';
 import { isImageReference, registryOf } from '../domain/image-reference.ts';
 
 const byteLength = (value: string) => new TextEncoder().encode(value).length;
@@ -38,6 +39,9 @@ export const DeletedSchema = z.object({ deleted: z.literal(true) }).openapi('Del
 export const IdParamSchema = z.object({
   id: z.string().openapi({ param: { name: 'id', in: 'path' }, format: 'uuid' }),
 });
+
+/** Unnamed on purpose: each schema that uses it keeps the list inline, as the OpenAPI document always had it. */
+export const ExecutionStatusSchema = z.enum(EXECUTION_STATUSES);
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,255}$/;
 const FUNCTION_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;

@@ -7,9 +7,8 @@
  * its ids), executions by outcome, phases by name.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { TERMINAL_STATUSES } from '../domain/execution-outcome.ts';
 import type { ExecutionPhase, PhaseDurations } from '../ports/job-bus.ts';
-
-export type Outcome = 'succeeded' | 'failed' | 'timedOut';
 
 export type Metrics = {
   readonly registry: Registry;
@@ -24,8 +23,6 @@ export type Metrics = {
   readonly imagesPruned: Counter;
   readonly imageBytesReclaimed: Counter;
 };
-
-const OUTCOMES: readonly Outcome[] = ['succeeded', 'failed', 'timedOut'];
 
 /** Phase label values, in Prometheus' snake case. */
 const PHASE_LABEL: Record<ExecutionPhase, string> = {
@@ -98,7 +95,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     }),
   };
   // Every series exists from the start: a rate over a series that appears late misses its first samples.
-  for (const outcome of OUTCOMES) metrics.executions.inc({ outcome }, 0);
+  for (const outcome of TERMINAL_STATUSES) metrics.executions.inc({ outcome }, 0);
   for (const phase of Object.values(PHASE_LABEL)) {
     metrics.executionPhaseSeconds.zero({ phase });
     metrics.workerPhaseSeconds.zero({ phase });

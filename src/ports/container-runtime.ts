@@ -2,6 +2,7 @@
  * The ContainerRuntime port: run one execution in a fresh, locked-down container.
  * Adapter: Docker through dockerode (worker/docker).
  */
+import type { ContainerRunOutcome } from '../domain/execution-outcome.ts';
 import type { ExecutionPhase } from './job-bus.ts';
 
 /** The phases a container runtime measures (the queue wait is the worker's). */
@@ -31,21 +32,8 @@ export type ContainerRunSpec = {
   onPhase?(phase: ContainerPhase, ms: number): void;
 };
 
-export type CollectedOutput = {
-  stdout: string;
-  stderr: string;
-  /** True when either stream passed the output cap and was cut. */
-  truncated: boolean;
-  durationMs: number;
-};
-
-export type ContainerRunOutcome =
-  | ({ kind: 'exited'; exitCode: number; oomKilled: boolean } & CollectedOutput)
-  | ({ kind: 'timedOut' } & CollectedOutput)
-  /** The platform could not run it: image missing, engine unreachable, bad command… `started` tells whether user code ran. */
-  | { kind: 'failed'; reason: string; started: boolean };
-
 export interface ContainerRuntime {
+  /** The run's outcome, in the shape src/domain/execution-outcome.ts translates onward. */
   run(spec: ContainerRunSpec): Promise<ContainerRunOutcome>;
   /** Resolves when the engine answers. */
   ping(): Promise<void>;

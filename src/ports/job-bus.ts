@@ -3,6 +3,7 @@
  * Adapters: in-process (embedded default), NATS JetStream (several processes).
  * Every adapter passes test/job-bus.contract.test.ts.
  */
+import type { WorkerStatus } from '../domain/execution-outcome.ts';
 
 export type Job = {
   executionId: string;
@@ -13,7 +14,7 @@ export type Job = {
   env: Record<string, string>;
   timeoutMs: number;
   memoryMb: number;
-  /** The request body, base64-encoded: it goes to the container's stdin. */
+  /** The request body, base64-encoded (encodeJobStdin): it goes to the container's stdin. */
   stdin: string;
   /** ISO time after which the job must not start any more (nobody waits for it). */
   deadline: string;
@@ -21,6 +22,17 @@ export type Job = {
   /** ISO time the api queued it, for the worker's queue-wait measure. Absent from older apis. */
   queuedAt?: string;
 };
+
+/** The request body as a job carries it: base64, since a job is JSON on the wire. */
+export const encodeJobStdin = (bytes: Uint8Array): string => {
+  let binary = '';
+  // In chunks: spreading a large body into one call would pass the engine's argument limit.
+  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(binary);
+};
+
+/** The bytes for the container's stdin, back from a job's `stdin`. */
+export const decodeJobStdin = (text: string): Uint8Array => Uint8Array.from(atob(text), (char) => char.charCodeAt(0));
 
 /**
  * The phases of one execution on a worker: waiting in the queue (from the api's queuedAt to the
@@ -33,8 +45,6 @@ export type ExecutionPhase = 'queueWait' | 'pull' | 'createStart' | 'run' | 'rem
 /** Milliseconds spent in each phase; a phase the execution did not reach is absent. */
 export type PhaseDurations = Partial<Record<ExecutionPhase, number>>;
 
-type Output = { exitCode: number | null; stdout: string; stderr: string; truncated: boolean; durationMs: number };
-
 /**
  * Optional on every status, so statuses from older workers still parse. Neither is ever
  * recorded as event data: they are for logs and metrics.
@@ -46,11 +56,8 @@ type Observability = {
   phases?: PhaseDurations;
 };
 
-export type StatusMessage =
-  | ({ type: 'started'; executionId: string; at: string; workerId: string; containerId: string } & Observability)
-  | ({ type: 'succeeded'; executionId: string; at: string } & Output & Observability)
-  | ({ type: 'failed'; executionId: string; at: string; reason: string } & Partial<Output> & Observability)
-  | ({ type: 'timedOut'; executionId: string; at: string } & Partial<Output> & Observability);
+/** A worker's status of an execution as the bus carries it: the WorkerStatus and its observability. */
+export type StatusMessage = WorkerStatus & Observability;
 
 export type JobDelivery = {
   job: Job;

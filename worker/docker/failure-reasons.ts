@@ -5,7 +5,7 @@
  */
 import type Docker from 'dockerode';
 import { settlesWithin } from '../../src/lib/timers.ts';
-import type { ContainerRunOutcome } from '../../src/ports/container-runtime.ts';
+import type { ContainerRunOutcome } from '../../src/domain/execution-outcome.ts';
 import { NO_DISK_SPACE, NoDiskSpaceError } from '../disk/index.ts';
 import { engineMessage } from '../docker-engine.ts';
 

@@ -5,7 +5,8 @@
  */
 import { performance } from 'node:perf_hooks';
 import type Docker from 'dockerode';
-import type { ContainerRunOutcome, ContainerRunSpec, ContainerRuntime } from '../../src/ports/container-runtime.ts';
+import type { ContainerRunOutcome } from '../../src/domain/execution-outcome.ts';
+import type { ContainerRunSpec, ContainerRuntime } from '../../src/ports/container-runtime.ts';
 import { type ImagePruner, retriedWhenOutOfSpace } from '../disk/index.ts';
 import { isNoSuchImage } from '../docker-engine.ts';
 import { type LockDown, MiB, containerConfig } from './container-config.ts';

@@ -1,7 +1,6 @@
 import { type OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import type { MiddlewareHandler } from 'hono';
 import { auditStream } from '../../../projections/audit.ts';
-import { EXECUTION_STATUSES } from '../../../projections/executions.ts';
 import { projectionStatus } from '../../../projections/status.ts';
 import { DomainError } from '../../domain/errors.ts';
 import { accountsByEmail, activeExecutions, isOperator } from '../../queries/operators.ts';
@@ -9,7 +8,7 @@ import type { AppDeps } from '../deps.ts';
 import type { AppEnv } from '../env.ts';
 import type { Authenticated } from '../middleware/authenticate.ts';
 import { problemResponse } from '../problem.ts';
-import { EmailSchema, internalError, problem, unauthorized } from '../schemas.ts';
+import { EmailSchema, ExecutionStatusSchema, internalError, problem, unauthorized } from '../schemas.ts';
 
 const AuditEntrySchema = z
   .object({
@@ -30,7 +29,7 @@ const AdminExecutionSchema = z
     executionId: z.uuid(),
     functionId: z.uuid(),
     ownerId: z.uuid(),
-    status: z.enum(EXECUTION_STATUSES),
+    status: ExecutionStatusSchema,
     queuedAt: z.string(),
     startedAt: z.string().nullable(),
     finishedAt: z.string().nullable(),
@@ -130,7 +129,7 @@ export function addAdminRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps, authenti
     summary: 'Executions of every user in one status, newest first',
     request: {
       query: z.object({
-        status: z.enum(EXECUTION_STATUSES).default('running'),
+        status: ExecutionStatusSchema.default('running'),
         limit: z.coerce.number().int().min(1).max(1000).default(100),
       }),
     },

@@ -7,13 +7,13 @@ import { ownedFunction } from '../../queries/functions.ts';
 import type { AppDeps } from '../deps.ts';
 import type { Authenticated } from '../middleware/authenticate.ts';
 import type { AppEnv } from '../env.ts';
-import { IdParamSchema, bodyTooLarge, internalError, locationHeader, problem, retryLater, unauthorized } from '../schemas.ts';
+import { ExecutionStatusSchema, IdParamSchema, bodyTooLarge, internalError, locationHeader, problem, retryLater, unauthorized } from '../schemas.ts';
 
 const ExecutionResultSchema = z
   .object({
     executionId: z.uuid(),
     functionId: z.uuid(),
-    status: z.enum(['queued', 'running', 'succeeded', 'failed', 'timedOut']),
+    status: ExecutionStatusSchema,
     exitCode: z.number().int().nullable(),
     stdout: z.string(),
     stderr: z.string(),
@@ -32,7 +32,7 @@ const QueuedSchema = z.object({ executionId: z.uuid(), status: z.literal('queued
 const ExecutionSummarySchema = z
   .object({
     executionId: z.uuid(),
-    status: z.enum(['queued', 'running', 'succeeded', 'failed', 'timedOut']),
+    status: ExecutionStatusSchema,
     exitCode: z.number().int().nullable(),
     durationMs: z.number().int().nullable(),
     reason: z.string().nullable(),
