@@ -138,7 +138,7 @@ executions('?wait=false: 202 queued at once, and the execution is polled to its 
 executions('six at once over a limit of two: two accepted, four 429 with Retry-After; no slot stream event ever holds three', async () => {
   await withApp(withExecutions({ maxActivePerUser: 2 }), async (app) => {
     const caller = await callerWithFunction(app);
-    app.runtime.script(IMAGE, { kind: 'hang' }, { kind: 'hang' });
+    app.runtime.script(IMAGE, { kind: 'hang' }, { kind: 'hang' }, { kind: 'hang' });
     // All six read the empty slot stream, then append at once: the race on the last slots, made certain.
     app.store.beforeAppend('slots-', barrier(6), 6);
     const replies = await Promise.all(Array.from({ length: 6 }, () => execute(app, caller, { wait: false })));
@@ -245,7 +245,7 @@ executions('the waiting request and the recorder both record the outcome: one ev
     assert.is(reply.status, 200, JSON.stringify(reply.body));
     const { executionId } = reply.body;
     // The recorder hears the same statuses the waiting request did; give it the time to record them.
-    await quiet(50);
+    await quiet(100);
     const events = await app.events(executionStream(executionId));
     assert.equal(events.map((event) => event.type), ['ExecutionQueued', 'ExecutionStarted', 'ExecutionSucceeded']);
     assert.equal(events.slice(1).map((event) => event.id), [

@@ -17,7 +17,14 @@ export const requesterOf = (target: ApiTarget): Requester =>
 
 export const DEFAULT_PASSWORD = 'correct horse battery';
 
-export type SignedUp = { id: string; email: string; password: string; token: string };
+export type SignedUp = {
+  id: string;
+  email: string;
+  password: string;
+  token: string;
+  /** The answer to the registration, as the api gave it. */
+  registered: { id: string; email: string; createdAt: string };
+};
 
 /**
  * Registers a user (201) and logs it in (200). `email` defaults to a new one named by `tag`;
@@ -27,7 +34,8 @@ export async function signUp(target: ApiTarget, options: { email?: string; passw
   const { email = uniqueEmail(options.tag), password = DEFAULT_PASSWORD } = options;
   const registered = await requesterOf(target)('POST', '/v1/users', { json: { email, password } });
   assert.is(registered.status, 201, `POST /v1/users ${email}: ${JSON.stringify(registered.body)}`);
-  return { id: registered.body.id as string, email, password, token: await logIn(target, email, password) };
+  const token = await logIn(target, email, password);
+  return { id: registered.body.id as string, email, password, token, registered: registered.body };
 }
 
 /** A token for the user (200). */
