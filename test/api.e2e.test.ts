@@ -2,6 +2,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { sign } from 'hono/jwt';
 import { type ServerProcess, startServer } from './support/server-process.ts';
+import { signUp } from './support/api.ts';
 import { assertProblem, call, uniqueEmail } from './support/http-client.ts';
 
 const SECRET = 'e2e-secret-that-is-at-least-32-bytes-long!';
@@ -9,14 +10,7 @@ const PASSWORD = 'correct horse battery';
 let server: ServerProcess;
 const api = (method: string, path: string, options?: Parameters<typeof call>[3]) => call(server.url, method, path, options);
 
-async function newUser(tag = 'user') {
-  const email = uniqueEmail(tag);
-  const created = await api('POST', '/v1/users', { json: { email, password: PASSWORD } });
-  assert.is(created.status, 201, JSON.stringify(created.body));
-  const login = await api('POST', '/v1/tokens', { json: { email, password: PASSWORD } });
-  assert.is(login.status, 200, JSON.stringify(login.body));
-  return { id: created.body.id as string, email, token: login.body.token as string };
-}
+const newUser = (tag = 'user') => signUp(server.url, { tag, password: PASSWORD });
 
 const decodeJwt = (token: string) => {
   const [header, payload] = token.split('.').slice(0, 2).map((part) => JSON.parse(Buffer.from(part, 'base64url').toString('utf8')));

@@ -313,6 +313,19 @@ executions('a late success after a timeout is recorded, as late', () => {
   assert.ok(state.status === 'present' && state.snapshot.value === 'timedOut' && state.snapshot.context.late.length === 1);
 });
 
+executions('a late result delivered again writes nothing: it is the same fact, under the same event id', () => {
+  const timedOutEvent: ExecutionEvent = { type: 'ExecutionTimedOut', data: { finishedAt: later(31_000).toISOString() } };
+  const output = { exitCode: 0, stdout: '', stderr: '', truncated: false, durationMs: 3 };
+  const lateEvent: ExecutionEvent = { type: 'ExecutionSucceeded', data: { ...output, finishedAt: later(32_000).toISOString() } };
+  const report = { type: 'SUCCEEDED' as const, at: later(32_000).toISOString(), ...output };
+  execution([queued, startedEvent, timedOutEvent, lateEvent]).when({ type: 'RecordReport', report }).then([]);
+  // A late failure is another fact: still recorded.
+  const failure = { type: 'FAILED' as const, at: later(33_000).toISOString(), reason: 'exited with code 1' };
+  execution([queued, startedEvent, timedOutEvent, lateEvent])
+    .when({ type: 'RecordReport', report: failure })
+    .then([{ type: 'ExecutionFailed', data: { reason: 'exited with code 1', finishedAt: failure.at } }]);
+});
+
 executions('ExpireExecution before the deadline writes nothing', () => {
   execution([queued, startedEvent]).when({ type: 'ExpireExecution', now: later(30_999) }).then([]);
 });

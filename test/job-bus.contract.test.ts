@@ -9,6 +9,7 @@ import * as assert from 'uvu/assert';
 import { connect } from '@nats-io/transport-node';
 import { connectNatsJobBus, createInProcessJobBus } from '../src/adapters/job-bus/index.ts';
 import { BusUnavailableError, type Job, type JobBus, type JobDelivery, type StatusMessage } from '../src/ports/job-bus.ts';
+import { within } from './support/eventually.ts';
 import { type NatsServer, startNatsServer } from './support/nats-server.ts';
 
 /** One backend shared by the "processes" of a test: each `connect()` is a process's bus. */
@@ -62,11 +63,11 @@ function defineContract(backend: Backend, { separateServer = false } = {}) {
 
   const test = (name: string, body: (world: World) => Promise<void>) =>
     contract(name, async () => {
-      const world = await within(testTimeoutMs, backend.open(), 'opening the backend');
+      const world = await within(backend.open(), testTimeoutMs, 'opening the backend');
       try {
-        await within(testTimeoutMs, body(world), name);
+        await within(body(world), testTimeoutMs, name);
       } finally {
-        await within(testTimeoutMs, world.close(), 'closing the backend');
+        await within(world.close(), testTimeoutMs, 'closing the backend');
       }
     });
 
@@ -396,10 +397,3 @@ async function eventually(condition: () => boolean | Promise<boolean>, what: str
   }
 }
 
-function within<T>(ms: number, promise: Promise<T>, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: no result within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}

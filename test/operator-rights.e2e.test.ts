@@ -7,6 +7,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { eventually } from './support/eventually.ts';
+import * as api from './support/api.ts';
 import { type Reply, call, uniqueEmail } from './support/http-client.ts';
 import { operatorCommand } from './support/operator-command.ts';
 import { type ServerProcess, startServer } from './support/server-process.ts';
@@ -25,13 +26,7 @@ let squatter: { id: string; email: string; token: string };
 
 const faasbox = (...args: string[]) => operatorCommand(server.dataDir, ...args);
 
-async function signUp(email: string) {
-  const registered = await call(server.url, 'POST', '/v1/users', { json: { email, password: PASSWORD } });
-  assert.is(registered.status, 201, JSON.stringify(registered.body));
-  const login = await call(server.url, 'POST', '/v1/tokens', { json: { email, password: PASSWORD } });
-  assert.is(login.status, 200);
-  return { id: registered.body.id as string, email, token: login.body.token as string };
-}
+const signUp = (email: string) => api.signUp(server.url, { email, password: PASSWORD });
 
 async function adminReplies(account: { id: string; email: string; token: string }): Promise<[string, Reply][]> {
   const replies: [string, Reply][] = [];

@@ -5,6 +5,7 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import * as api from './support/api.ts';
 import { assertProblem, call, uniqueEmail } from './support/http-client.ts';
 import { grantOperator, operatorCommand } from './support/operator-command.ts';
 import { startRegistry } from './support/registry.ts';
@@ -33,12 +34,7 @@ let firstAdaId: string;
 const faasbox = (...args: string[]) => operatorCommand(dataDir, ...args);
 const jsonLines = (text: string) => text.trim().split('\n').filter(Boolean).map((line) => JSON.parse(line));
 
-async function signUp(email: string) {
-  const registered = await call(server.url, 'POST', '/v1/users', { json: { email, password: PASSWORD } });
-  assert.is(registered.status, 201, JSON.stringify(registered.body));
-  const login = await call(server.url, 'POST', '/v1/tokens', { json: { email, password: PASSWORD } });
-  return { id: registered.body.id as string, token: login.body.token as string };
-}
+const signUp = (email: string) => api.signUp(server.url, { email, password: PASSWORD });
 
 const operator = suite('operators: admin routes, durable projections, audit and rebuild');
 

@@ -9,6 +9,7 @@ import { performance } from 'node:perf_hooks';
 import Docker from 'dockerode';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import * as api from './support/api.ts';
 import { type Reply, call, uniqueEmail } from './support/http-client.ts';
 import { type NatsServer, startNatsServer } from './support/nats-server.ts';
 import { type Registry, startRegistry } from './support/registry.ts';
@@ -32,22 +33,15 @@ const record = (runtime: string, name: string, ms: number) => {
 
 async function signUp(url: string) {
   const email = uniqueEmail('runtimes');
-  const registered = await call(url, 'POST', '/v1/users', { json: { email, password: PASSWORD } });
-  assert.is(registered.status, 201, JSON.stringify(registered.body));
-  assert.is(registered.body.email, email);
-  const login = await call(url, 'POST', '/v1/tokens', { json: { email, password: PASSWORD } });
-  assert.is(login.status, 200, JSON.stringify(login.body));
-  const token = login.body.token as string;
+  const { registered, token } = await api.signUp(url, { email, password: PASSWORD });
+  assert.is(registered.email, email);
   const me = await call(url, 'GET', '/v1/users/me', { token });
-  assert.is(me.body.id, registered.body.id);
+  assert.is(me.body.id, registered.id);
   return token;
 }
 
-async function createFunction(url: string, token: string, name: string, command: string[]) {
-  const created = await call(url, 'POST', '/v1/functions', { token, json: { name, image: images.busybox, command } });
-  assert.is(created.status, 201, JSON.stringify(created.body));
-  return created.body.id as string;
-}
+const createFunction = async (url: string, token: string, name: string, command: string[]) =>
+  (await api.createFunction(url, token, { name, image: images.busybox, command })).id;
 
 const execute = (url: string, token: string, functionId: string, stdin: string, query = '') =>
   call(url, 'POST', `/v1/functions/${functionId}/executions${query}`, { token, body: stdin });

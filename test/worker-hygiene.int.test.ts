@@ -8,7 +8,8 @@ import Docker from 'dockerode';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { SHUTDOWN_REASON, WORKER_LOST_REASON } from '../worker/worker.ts';
-import { call, uniqueEmail } from './support/http-client.ts';
+import { createFunction, signUp } from './support/api.ts';
+import { call } from './support/http-client.ts';
 import { type NatsServer, startNatsServer } from './support/nats-server.ts';
 import { type Registry, startRegistry } from './support/registry.ts';
 import { type ServerProcess, startServer, tempDir } from './support/server-process.ts';
@@ -54,19 +55,10 @@ async function containersLabelled(label: string): Promise<Docker.ContainerInfo[]
   return docker.listContainers({ all: true, filters: { label: [label] } });
 }
 
-async function newUser() {
-  const email = uniqueEmail('hygiene');
-  const password = 'correct horse battery';
-  assert.is((await call(api.url, 'POST', '/v1/users', { json: { email, password } })).status, 201);
-  const login = await call(api.url, 'POST', '/v1/tokens', { json: { email, password } });
-  return login.body.token as string;
-}
+const newUser = async () => (await signUp(api.url, { tag: 'hygiene' })).token;
 
-async function newFunction(token: string, command: string[], timeoutMs: number) {
-  const created = await call(api.url, 'POST', '/v1/functions', { token, json: { name: 'hygiene', image: images.busybox, command, timeoutMs } });
-  assert.is(created.status, 201, JSON.stringify(created.body));
-  return created.body.id as string;
-}
+const newFunction = async (token: string, command: string[], timeoutMs: number) =>
+  (await createFunction(api.url, token, { name: 'hygiene', image: images.busybox, command, timeoutMs })).id;
 
 async function queueExecution(token: string, functionId: string): Promise<string> {
   const queued = await call(api.url, 'POST', `/v1/functions/${functionId}/executions?wait=false`, { token });

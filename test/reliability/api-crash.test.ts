@@ -12,7 +12,8 @@ import * as assert from 'uvu/assert';
 import { createSqliteEventStore } from '../../src/adapters/event-store/index.ts';
 import { openBetterSqlite3 } from '../../src/adapters/sqlite/better-sqlite3-driver.ts';
 import { userSlotsStream } from '../../src/domain/streams.ts';
-import { type Reply, call, uniqueEmail } from '../support/http-client.ts';
+import { createFunction, signUp } from '../support/api.ts';
+import { type Reply, call } from '../support/http-client.ts';
 import type { ServerProcess } from '../support/server-process.ts';
 import { type Cluster, startCluster } from './support/cluster.ts';
 import { reportFigure } from './support/report.ts';
@@ -31,16 +32,8 @@ type Held = { body: string; answer: Promise<{ reply: Reply } | { error: unknown 
 type Recorded = { executionId: string; body: string; status: string; stdout: string; exitCode: number | null; msAfterKill: number };
 
 async function newUser(url: string, image: string): Promise<User> {
-  const email = uniqueEmail('api-crash');
-  const password = 'correct horse battery';
-  assert.is((await call(url, 'POST', '/v1/users', { json: { email, password } })).status, 201);
-  const token = (await call(url, 'POST', '/v1/tokens', { json: { email, password } })).body.token as string;
-  const userId = (await call(url, 'GET', '/v1/users/me', { token })).body.id as string;
-  const create = async (name: string, command: string[]) => {
-    const created = await call(url, 'POST', '/v1/functions', { token, json: { name, image, command, timeoutMs: TIMEOUT_MS } });
-    assert.is(created.status, 201, JSON.stringify(created.body));
-    return created.body.id as string;
-  };
+  const { id: userId, token } = await signUp(url, { tag: 'api-crash' });
+  const create = async (name: string, command: string[]) => (await createFunction(url, token, { name, image, command, timeoutMs: TIMEOUT_MS })).id;
   return {
     token,
     userId,

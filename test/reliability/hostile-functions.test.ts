@@ -16,7 +16,8 @@ import { promisify } from 'node:util';
 import Docker from 'dockerode';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { call, uniqueEmail } from '../support/http-client.ts';
+import { type FunctionInput, createFunction, signUp } from '../support/api.ts';
+import { call } from '../support/http-client.ts';
 import { type Registry, startRegistry } from '../support/registry.ts';
 import { type ServerProcess, startServer } from '../support/server-process.ts';
 import { type TestImages, ensureTestImages } from '../support/test-images.ts';
@@ -68,17 +69,10 @@ const url = () => {
 };
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function newUser(tag: string): Promise<string> {
-  const email = uniqueEmail(tag);
-  assert.is((await call(url(), 'POST', '/v1/users', { json: { email, password: PASSWORD } })).status, 201);
-  return (await call(url(), 'POST', '/v1/tokens', { json: { email, password: PASSWORD } })).body.token as string;
-}
+const newUser = async (tag: string): Promise<string> => (await signUp(url(), { tag, password: PASSWORD })).token;
 
-async function newFunction(token: string, spec: Record<string, unknown>): Promise<{ id: string; timeoutMs: number }> {
-  const created = await call(url(), 'POST', '/v1/functions', { token, json: { name: 'hostile', image: images.busybox, ...spec } });
-  assert.is(created.status, 201, JSON.stringify(created.body));
-  return { id: created.body.id as string, timeoutMs: created.body.timeoutMs as number };
-}
+const newFunction = async (token: string, spec: Partial<FunctionInput>): Promise<{ id: string; timeoutMs: number }> =>
+  createFunction(url(), token, { name: 'hostile', image: images.busybox, ...spec });
 
 const viewOf = async (token: string, executionId: string): Promise<ExecutionView> => {
   const reply = await call(url(), 'GET', `/v1/executions/${executionId}`, { token });

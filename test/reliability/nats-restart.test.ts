@@ -12,7 +12,8 @@ import * as assert from 'uvu/assert';
 import { createSqliteEventStore } from '../../src/adapters/event-store/index.ts';
 import { openBetterSqlite3 } from '../../src/adapters/sqlite/better-sqlite3-driver.ts';
 import { executionStream } from '../../src/domain/streams.ts';
-import { type Reply, call, uniqueEmail } from '../support/http-client.ts';
+import { createFunction, signUp } from '../support/api.ts';
+import { type Reply, call } from '../support/http-client.ts';
 import type { ServerProcess } from '../support/server-process.ts';
 import { type Cluster, startCluster } from './support/cluster.ts';
 import { reportFigure } from './support/report.ts';
@@ -33,13 +34,9 @@ type User = { token: string; functionId: string };
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function newUser(url: string, image: string): Promise<User> {
-  const email = uniqueEmail('nats-restart');
-  const password = 'correct horse battery';
-  assert.is((await call(url, 'POST', '/v1/users', { json: { email, password } })).status, 201);
-  const token = (await call(url, 'POST', '/v1/tokens', { json: { email, password } })).body.token as string;
-  const created = await call(url, 'POST', '/v1/functions', { token, json: { name: 'echo', image, command: ['cat'], timeoutMs: TIMEOUT_MS } });
-  assert.is(created.status, 201, JSON.stringify(created.body));
-  return { token, functionId: created.body.id as string };
+  const { token } = await signUp(url, { tag: 'nats-restart' });
+  const created = await createFunction(url, token, { name: 'echo', image, command: ['cat'], timeoutMs: TIMEOUT_MS });
+  return { token, functionId: created.id };
 }
 
 /** One client: submits, alternating kinds and apis, until told to stop. */

@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import Docker from 'dockerode';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { signUp } from '../support/api.ts';
 import { type Reply, assertProblem, call, uniqueEmail } from '../support/http-client.ts';
 import { grantOperator } from '../support/operator-command.ts';
 import type { ServerProcess } from '../support/server-process.ts';
@@ -203,13 +204,7 @@ races.run();
 
 // ---- users and submissions
 
-async function newUser(api: string, email: string) {
-  const registered = await call(api, 'POST', '/v1/users', { json: { email, password: PASSWORD } });
-  assert.is(registered.status, 201, JSON.stringify(registered.body));
-  const login = await call(api, 'POST', '/v1/tokens', { json: { email, password: PASSWORD } });
-  assert.is(login.status, 200, JSON.stringify(login.body));
-  return { id: registered.body.id as string, email, token: login.body.token as string };
-}
+const newUser = (api: string, email: string) => signUp(api, { email, password: PASSWORD });
 
 type Progress = { refusals: number; lastOutcomeAt: number };
 

@@ -14,7 +14,8 @@ import { openBetterSqlite3 } from '../../src/adapters/sqlite/better-sqlite3-driv
 import { executionStream } from '../../src/domain/streams.ts';
 import type { EventStore } from '../../src/ports/event-store.ts';
 import { WORKER_LOST_REASON } from '../../worker/worker.ts';
-import { call, uniqueEmail } from '../support/http-client.ts';
+import { createFunction, signUp } from '../support/api.ts';
+import { call } from '../support/http-client.ts';
 import type { ServerProcess } from '../support/server-process.ts';
 import { type Cluster, startCluster } from './support/cluster.ts';
 import { reportFigure } from './support/report.ts';
@@ -44,15 +45,8 @@ type InFlight = { executionId: string; user: User };
 type Ending = { executionId: string; status: string; reason: string | null };
 
 async function newUser(url: string, image: string): Promise<User> {
-  const email = uniqueEmail('worker-crash');
-  const password = 'correct horse battery';
-  assert.is((await call(url, 'POST', '/v1/users', { json: { email, password } })).status, 201);
-  const token = (await call(url, 'POST', '/v1/tokens', { json: { email, password } })).body.token as string;
-  const create = async (name: string, command: string[], timeoutMs: number) => {
-    const created = await call(url, 'POST', '/v1/functions', { token, json: { name, image, command, timeoutMs } });
-    assert.is(created.status, 201, JSON.stringify(created.body));
-    return created.body.id as string;
-  };
+  const { token } = await signUp(url, { tag: 'worker-crash' });
+  const create = async (name: string, command: string[], timeoutMs: number) => (await createFunction(url, token, { name, image, command, timeoutMs })).id;
   // Sleeps far past its timeout: only a kill ends it, and its worker is the one killed.
   return { token, sleeper: await create('sleeper', ['sleep', '60'], TIMEOUT_MS), echo: await create('echo', ['echo', 'slot free'], 10_000) };
 }

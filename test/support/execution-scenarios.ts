@@ -1,7 +1,8 @@
 import Docker from 'dockerode';
 import * as assert from 'uvu/assert';
 import type { Test } from 'uvu';
-import { assertProblem, call, uniqueEmail } from './http-client.ts';
+import { type FunctionInput, createFunction, signUp } from './api.ts';
+import { assertProblem, call } from './http-client.ts';
 
 /**
  * The execution flows every deployment must pass, written once and run against each shape of
@@ -16,20 +17,9 @@ const containersOf = async (deployment: Deployment) =>
     deployment.workerIds.includes(container.Labels['faasbox.worker'] ?? ''),
   );
 
-const PASSWORD = 'correct horse battery';
+const newUser = (url: string) => signUp(url, { tag: 'exec' });
 
-async function newUser(url: string) {
-  const email = uniqueEmail('exec');
-  assert.is((await call(url, 'POST', '/v1/users', { json: { email, password: PASSWORD } })).status, 201);
-  const login = await call(url, 'POST', '/v1/tokens', { json: { email, password: PASSWORD } });
-  return { email, token: login.body.token as string };
-}
-
-async function newFunction(url: string, token: string, spec: Record<string, unknown>) {
-  const created = await call(url, 'POST', '/v1/functions', { token, json: { name: 'fn', ...spec } });
-  assert.is(created.status, 201, JSON.stringify(created.body));
-  return created.body.id as string;
-}
+const newFunction = async (url: string, token: string, spec: FunctionInput) => (await createFunction(url, token, spec)).id;
 
 const execute = (url: string, token: string, functionId: string, body?: string, query = '') =>
   call(url, 'POST', `/v1/functions/${functionId}/executions${query}`, { token, body });

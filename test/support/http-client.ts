@@ -2,13 +2,17 @@ import * as assert from 'uvu/assert';
 
 export type Reply = { status: number; headers: Headers; body: any };
 
+export type RequestOptions = { token?: string; json?: unknown; body?: string; headers?: Record<string, string> };
+
+/** How a request reaches the api: fetch to a server, or an in-process app's `app.request()`. */
+export type Transport = (path: string, init: RequestInit) => Response | Promise<Response>;
+
 /** A thin fetch wrapper for tests: JSON in, parsed body out, headers kept for assertions. */
-export async function call(
-  baseUrl: string,
-  method: string,
-  path: string,
-  options: { token?: string; json?: unknown; body?: string; headers?: Record<string, string> } = {},
-): Promise<Reply> {
+export const call = (baseUrl: string, method: string, path: string, options: RequestOptions = {}): Promise<Reply> =>
+  send((to, init) => fetch(`${baseUrl}${to}`, init), method, path, options);
+
+/** `call` over any transport: the same request and the same parsed reply, with or without a server. */
+export async function send(transport: Transport, method: string, path: string, options: RequestOptions = {}): Promise<Reply> {
   const headers: Record<string, string> = { ...options.headers };
   if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`;
   let body = options.body;
@@ -16,7 +20,7 @@ export async function call(
     headers['content-type'] ??= 'application/json';
     body = JSON.stringify(options.json);
   }
-  const response = await fetch(`${baseUrl}${path}`, { method, headers, body });
+  const response = await transport(path, { method, headers, body });
   const text = await response.text();
   let parsed: unknown = text;
   try {

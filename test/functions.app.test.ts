@@ -1,0 +1,121 @@
+/**
+ * Functions in process: creating, reading and deleting through the app, with ownership, read
+ * models read right after a write, and deletes that race (src/commands/create-function.ts,
+ * delete-function.ts, src/http/routes/functions.ts).
+ */
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { functionStream } from '../src/domain/streams.ts';
+import { createFunction, signUp } from './support/api.ts';
+import { barrier, conflict } from './support/faults.ts';
+import { assertProblem } from './support/http-client.ts';
+import { IMAGE, withApp } from './support/in-process-app.ts';
+
+const functions = suite('functions [app in process]');
+
+functions('a created function is listed and readable at once, with the defaults filled in', async () => {
+  await withApp({ worker: false }, async (app) => {
+    const user = await signUp(app.request);
+    const created = await app.request('POST', '/v1/functions', { token: user.token, json: { name: 'hello', image: IMAGE, env: { GREETING: 'hi' } } });
+    assert.is(created.status, 201, JSON.stringify(created.body));
+    assert.is(created.headers.get('location'), `/v1/functions/${created.body.id}`);
+    const { defaultTimeoutMs, defaultMemoryMb } = app.deps.config.functionLimits;
+    assert.equal(created.body, {
+      id: created.body.id,
+      name: 'hello',
+      image: IMAGE,
+      command: null,
+      env: { GREETING: 'hi' },
+      timeoutMs: defaultTimeoutMs,
+      memoryMb: defaultMemoryMb,
+      createdAt: app.clock.now().toISOString(),
+    });
+    // Read-your-writes: the list (a read model) shows it in the very next request.
+    assert.equal((await app.request('GET', '/v1/functions', { token: user.token })).body.functions, [created.body]);
+    assert.equal((await app.request('GET', `/v1/functions/${created.body.id}`, { token: user.token })).body, created.body);
+  });
+});
+
+functions("another user's function: not listed, 403 to read, to delete and to execute; it stays", async () => {
+  await withApp({ worker: false }, async (app) => {
+    const owner = await signUp(app.request, { tag: 'owner' });
+    const stranger = await signUp(app.request, { tag: 'stranger' });
+    const fn = await createFunction(app.request, owner.token, { image: IMAGE });
+    assert.equal((await app.request('GET', '/v1/functions', { token: stranger.token })).body.functions, []);
+    assertProblem(await app.request('GET', `/v1/functions/${fn.id}`, { token: stranger.token }), 403);
+    assertProblem(await app.request('DELETE', `/v1/functions/${fn.id}`, { token: stranger.token }), 403);
+    assertProblem(await app.request('POST', `/v1/functions/${fn.id}/executions`, { token: stranger.token }), 403);
+    assertProblem(await app.request('GET', `/v1/functions/${fn.id}/executions`, { token: stranger.token }), 403);
+    assert.equal((await app.events(functionStream(fn.id))).map((event) => event.type), ['FunctionCreated']);
+    assert.is((await app.request('GET', `/v1/functions/${fn.id}`, { token: owner.token })).status, 200);
+  });
+});
+
+functions('an unknown id and one that is no UUID: 404 to read, to delete, to execute', async () => {
+  await withApp({ worker: false }, async (app) => {
+    const user = await signUp(app.request);
+    for (const id of [crypto.randomUUID(), 'not-a-uuid']) {
+      assertProblem(await app.request('GET', `/v1/functions/${id}`, { token: user.token }), 404);
+      assertProblem(await app.request('DELETE', `/v1/functions/${id}`, { token: user.token }), 404);
+      assertProblem(await app.request('POST', `/v1/functions/${id}/executions`, { token: user.token }), 404);
+    }
+  });
+});
+
+functions('a field out of range: 400 naming it, and nothing recorded', async () => {
+  await withApp({ worker: false }, async (app) => {
+    const user = await signUp(app.request);
+    const { maxTimeoutMs, maxMemoryMb } = app.deps.config.functionLimits;
+    for (const [field, value] of [
+      ['timeoutMs', maxTimeoutMs + 1],
+      ['timeoutMs', 99],
+      ['memoryMb', maxMemoryMb + 1],
+      ['image', 'Not An Image!'],
+    ] as const) {
+      const reply = await app.request('POST', '/v1/functions', { token: user.token, json: { name: 'bad', image: IMAGE, [field]: value } });
+      assertProblem(reply, 400);
+      assert.equal(reply.body.errors.map((error: { field: string }) => error.field), [field], JSON.stringify(reply.body));
+    }
+    assert.equal((await app.stored.readAll()).filter((event) => event.type === 'FunctionCreated'), []);
+  });
+});
+
+functions('a conflict while creating is retried: 201, one function recorded', async () => {
+  await withApp({ worker: false }, async (app) => {
+    const user = await signUp(app.request);
+    app.store.beforeAppend('function-', conflict);
+    const fn = await createFunction(app.request, user.token, { image: IMAGE });
+    assert.is(app.store.conflicts.get(functionStream(fn.id)), 1);
+    assert.equal((await app.events(functionStream(fn.id))).map((event) => event.type), ['FunctionCreated']);
+  });
+});
+
+functions('two deletes of one function at once: one 200, one 404, one FunctionDeleted', async () => {
+  await withApp({ worker: false }, async (app) => {
+    const user = await signUp(app.request);
+    const fn = await createFunction(app.request, user.token, { image: IMAGE });
+    // Both read the function alive and append at the same revision: one must be decided again.
+    app.store.beforeAppend('function-', barrier(2), 2);
+    const replies = await Promise.all([1, 2].map(() => app.request('DELETE', `/v1/functions/${fn.id}`, { token: user.token })));
+    assert.equal(replies.map((reply) => reply.status).sort(), [200, 404]);
+    assertProblem(replies.find((reply) => reply.status === 404)!, 404);
+    assert.is(app.store.conflicts.get(functionStream(fn.id)), 1);
+    assert.equal((await app.events(functionStream(fn.id))).map((event) => event.type), ['FunctionCreated', 'FunctionDeleted']);
+  });
+});
+
+functions('a deleted function: 404 to read, to delete again and to execute; gone from the list at once', async () => {
+  await withApp({ worker: false }, async (app) => {
+    const user = await signUp(app.request);
+    const kept = await createFunction(app.request, user.token, { name: 'kept', image: IMAGE });
+    const fn = await createFunction(app.request, user.token, { name: 'doomed', image: IMAGE });
+    assert.equal((await app.request('DELETE', `/v1/functions/${fn.id}`, { token: user.token })).body, { deleted: true });
+    assert.equal((await app.request('GET', '/v1/functions', { token: user.token })).body.functions.map((f: { id: string }) => f.id), [kept.id]);
+    assertProblem(await app.request('GET', `/v1/functions/${fn.id}`, { token: user.token }), 404);
+    assertProblem(await app.request('DELETE', `/v1/functions/${fn.id}`, { token: user.token }), 404);
+    assertProblem(await app.request('POST', `/v1/functions/${fn.id}/executions`, { token: user.token }), 404);
+    assert.equal(await app.stored.readAll().then((events) => events.filter((event) => event.type === 'ExecutionQueued')), []);
+  });
+});
+
+functions.run();
