@@ -64,6 +64,8 @@ export function createApp(platform: Platform, options: AppOptions): OpenAPIHono<
     maxSize: platform.config.bodyLimitBytes,
     onError: (c) =>
       // The unread rest of the body makes the connection unusable: the client must not reuse it.
+      // The server reads and discards that rest before it closes, so that a client still sending
+      // reads this answer rather than a reset (each entry's lingering close; README, Runtimes).
       problemResponse(c, 413, 'body-too-large', `the body exceeds ${platform.config.bodyLimitBytes} bytes`, {}, { connection: 'close' }),
   });
   // A GET or HEAD request has no body (a fetch Request cannot carry one), so there is nothing to
