@@ -20,6 +20,12 @@ export type Config = {
   tokenLifetimeSeconds: number;
   bcryptCost: number;
   bodyLimitBytes: number;
+  /**
+   * After an answer sent before the request's body was read (a 413), how much more of the body
+   * the api reads and discards, and for how long, before it closes the connection: a client still
+   * sending must get to read that answer, not a reset (see src/entry/lingering-close.ts).
+   */
+  linger: { maxBytes: number; maxMs: number };
   functionLimits: { defaultTimeoutMs: number; maxTimeoutMs: number; defaultMemoryMb: number; maxMemoryMb: number };
   /** Registries functions may pull from (`host[:port]`, `docker.io` for Docker Hub); empty: any. */
   allowedRegistries: ReadonlySet<string>;

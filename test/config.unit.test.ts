@@ -75,6 +75,18 @@ config('trusted proxies are addresses, CIDR ranges or named ranges; anything els
   assert.throws(() => loadConfig({ FAASBOX_TRUSTED_PROXIES: 'proxy.internal' }), (e: Error) => /FAASBOX_TRUSTED_PROXIES/.test(e.message));
 });
 
+config('the lingering close after a 413 drains 16 MiB for 5 s by default; both bounds are settings, whole and in range', () => {
+  assert.equal(loadConfig({}).linger, { maxBytes: 16 * 1024 * 1024, maxMs: 5_000 });
+  assert.equal(loadConfig({ FAASBOX_LINGER_BYTES: '262144', FAASBOX_LINGER_MS: '500' }).linger, { maxBytes: 262_144, maxMs: 500 });
+  // 0 and 0: close at once after the answer, as before the lingering close.
+  assert.equal(loadConfig({ FAASBOX_LINGER_BYTES: '0', FAASBOX_LINGER_MS: '0' }).linger, { maxBytes: 0, maxMs: 0 });
+  assert.throws(
+    () => loadConfig({ FAASBOX_LINGER_BYTES: '16MiB', FAASBOX_LINGER_MS: '60001' }),
+    (e: Error) => /FAASBOX_LINGER_BYTES must be a whole number/.test(e.message) && /FAASBOX_LINGER_MS/.test(e.message),
+  );
+  assert.throws(() => loadConfig({ FAASBOX_LINGER_BYTES: String(2 ** 30 + 1) }), /FAASBOX_LINGER_BYTES/);
+});
+
 config('numbers are whole and in range; every bad variable is named', () => {
   assert.throws(
     () => loadConfig({ PORT: '80x', FAASBOX_BCRYPT_COST: '9', FAASBOX_TOKEN_LIFETIME_SECONDS: '-1' }),

@@ -20,7 +20,7 @@ runFaasbox({
         // answers, restored for the idle keep-alive connection after.
         server.timeout(request, 0);
         try {
-          return await fetch(request, server);
+          return keepToReadTheRest(await fetch(request, server));
         } finally {
           server.timeout(request, IDLE_TIMEOUT_SECONDS);
         }
@@ -32,6 +32,18 @@ runFaasbox({
   connectNats,
   clientAddressOf: (c) => (c.env as BunServer).requestIP(c.req.raw)?.address ?? 'unknown',
 });
+
+/**
+ * The app marks an answer sent over an unread body (its 413) `connection: close`. Bun then closes
+ * the socket as soon as the answer is written, while the client is still sending, and the client
+ * gets a reset instead of the 413. Unmarked, Bun reads the rest of the body, discards it and keeps
+ * the connection: it lingers by itself, bounded by its own maxRequestBodySize (128 MiB by default;
+ * a larger declared length is refused by Bun before the app sees it). README, "Runtimes".
+ */
+function keepToReadTheRest(response: Response): Response {
+  if (response.headers.get('connection') === 'close') response.headers.delete('connection');
+  return response;
+}
 
 /** The few Bun APIs used here: tsc runs with Node's types, and @types/bun would add the rest. */
 type BunServer = {

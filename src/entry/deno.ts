@@ -1,5 +1,6 @@
 import { connect as connectNats } from '@nats-io/transport-node';
 import { openNodeSqlite } from '../adapters/sqlite/node-sqlite-driver.ts';
+import { takeOverBody } from './discard-unread-body.ts';
 import { runFaasbox } from './start.ts';
 
 /**
@@ -10,9 +11,16 @@ import { runFaasbox } from './start.ts';
  */
 runFaasbox({
   name: 'deno',
-  async serve(fetch, { port, hostname }) {
+  async serve(fetch, { port, hostname, linger }) {
     // onListen: Deno would print "Listening on …" to stdout, which carries JSON lines only.
-    const server = Deno.serve({ port, hostname, onListen() {} }, (request, info) => fetch(request, info));
+    const server = Deno.serve({ port, hostname, onListen() {} }, async (request, info) => {
+      const body = takeOverBody(request);
+      try {
+        return await fetch(body.request, info);
+      } finally {
+        body.discardRest(linger);
+      }
+    });
     return { port: server.addr.port, close: () => server.shutdown() };
   },
   openSqlite: openNodeSqlite,

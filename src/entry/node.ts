@@ -1,16 +1,17 @@
-import { createServer } from 'node:http';
+import { type IncomingMessage, type ServerResponse, createServer } from 'node:http';
 import type { Socket } from 'node:net';
 import { RequestError, getRequestListener } from '@hono/node-server';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import { connect as connectNats } from '@nats-io/transport-node';
 import { openBetterSqlite3 } from '../adapters/sqlite/better-sqlite3-driver.ts';
 import { PROBLEM_CONTENT_TYPE, problemJson } from '../http/problem.ts';
+import { lingerBeforeClosing } from './lingering-close.ts';
 import { runFaasbox } from './start.ts';
 
 /** Node: @hono/node-server and better-sqlite3. Run with `node --import tsx src/entry/node.ts [role]`. */
 runFaasbox({
   name: 'node',
-  serve: (fetch, { port, hostname }) =>
+  serve: (fetch, { port, hostname, bodyLimitBytes, linger }) =>
     new Promise((resolve, reject) => {
       // A request Node can parse but not turn into a URL (a backslash in the path) never reaches
       // the app; it still gets a problem, not @hono/node-server's empty 400.
@@ -22,6 +23,14 @@ runFaasbox({
             : problem(500, 'internal', 'an unexpected error occurred'),
       });
       const server = createServer(listener);
+      // `Expect: 100-continue`: the client waits for a word before it sends the body. A declared
+      // length over the limit gets no 100: the app answers its 413 from the headers alone, and
+      // no byte of the body is asked for. (With a listener here, Node sends no 100 by itself.)
+      server.on('checkContinue', (request: IncomingMessage, response: ServerResponse) => {
+        if (Number(request.headers['content-length'] ?? 0) <= bodyLimitBytes) response.writeContinue();
+        void listener(request, response);
+      });
+      lingerBeforeClosing(server, linger);
       // Requests Node's parser refuses (oversized headers, bytes not allowed in HTTP): the same.
       server.on('clientError', refuseMalformed);
       server.once('error', reject);

@@ -27,12 +27,25 @@ export type Runtime = {
    * Serves `fetch` and resolves once it listens. The runtime passes its own per-request value as
    * the second argument (Hono's `c.env`), which is where `clientAddressOf` finds the socket.
    */
-  serve(fetch: FetchHandler, address: { port: number; hostname: string }): Promise<HttpServer>;
+  serve(fetch: FetchHandler, options: ServeOptions): Promise<HttpServer>;
   /** The runtime's SQLite driver, for the embedded event store and the read models. */
   openSqlite: OpenSqlite;
   clientAddressOf: ClientAddressOf;
   /** The runtime's nats.js transport (its connect()), for the NATS job bus. */
   connectNats: NatsConnect;
+};
+
+export type ServeOptions = {
+  port: number;
+  hostname: string;
+  /**
+   * The app refuses larger bodies with a 413 (its body limit). A server that is asked
+   * `Expect: 100-continue` for a longer declared body can answer that 413 instead of a 100 (Node
+   * does; Bun and Deno send their 100 before the app sees the request).
+   */
+  bodyLimitBytes: number;
+  /** After an answer sent before the body was read: what is drained before the connection closes. */
+  linger: Config['linger'];
 };
 
 export type FetchHandler = (request: Request, env: unknown) => Response | Promise<Response>;
@@ -142,7 +155,12 @@ async function serveApi(
     },
     { metrics },
   );
-  const server = await runtime.serve(api.app.fetch, { port: config.port, hostname: config.host });
+  const server = await runtime.serve(api.app.fetch, {
+    port: config.port,
+    hostname: config.host,
+    bodyLimitBytes: config.bodyLimitBytes,
+    linger: config.linger,
+  });
   log('info', 'faasbox listening', {
     url: `http://${config.host}:${server.port}`,
     dataDir: config.dataDir,

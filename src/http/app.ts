@@ -68,6 +68,8 @@ export function createApp(deps: AppDeps, options: AppOptions): OpenAPIHono<AppEn
     maxSize: deps.config.bodyLimitBytes,
     onError: (c) =>
       // The unread rest of the body makes the connection unusable: the client must not reuse it.
+      // The server reads and discards that rest before it closes, so that a client still sending
+      // reads this answer rather than a reset (each entry's lingering close; README, Runtimes).
       problemResponse(c, 413, 'body-too-large', `the body exceeds ${deps.config.bodyLimitBytes} bytes`, {}, { connection: 'close' }),
   });
   // A GET or HEAD request has no body (a fetch Request cannot carry one), so there is nothing to
