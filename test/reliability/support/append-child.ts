@@ -12,6 +12,7 @@
 import { createSqliteEventStore } from '../../../src/adapters/event-store/index.ts';
 import { openBetterSqlite3 } from '../../../src/adapters/sqlite/better-sqlite3-driver.ts';
 import { type EventStore, type ExpectedRevision, WrongExpectedRevisionError } from '../../../src/ports/event-store.ts';
+import { writeLineSync } from '../../support/write-line-sync.ts';
 
 /** One acknowledged append, as printed; store-crash.test.ts reads the same shape. */
 type AckLine = { stream: string; ids: string[]; nextRevision: number; position: number };
@@ -67,7 +68,7 @@ for (let append = 0; Date.now() < deadline; append++) {
   const stream = shared ? SHARED_STREAM : pick(ownStreams);
   const result = shared ? await appendToShared(store, events) : await appendToOwn(store, stream, events);
   const line: AckLine = { stream, ids, ...result };
-  // A write to a pipe is synchronous on Linux: once this returns, the test has the line.
-  process.stdout.write(`${JSON.stringify(line)}\n`);
+  // Once this returns, the test has the line.
+  writeLineSync(JSON.stringify(line));
 }
 await store.close();
