@@ -3,11 +3,9 @@
  * server and a loopback registry, stdin piped in, stdout, stderr and the exit status read back,
  * and the credentials file on disk checked for its place and its modes.
  */
-import { spawn } from 'node:child_process';
 import { createHmac, randomUUID } from 'node:crypto';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { uniqueEmail } from './support/http-client.ts';
@@ -15,8 +13,8 @@ import { startRegistry } from './support/registry.ts';
 import { type ServerProcess, startServer, tempDir } from './support/server-process.ts';
 import { freePort } from './support/service-process.ts';
 import { ensureTestImages } from './support/test-images.ts';
+import { type CliRun, runFaasboxCli } from './support/faasbox-cli.ts';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
 const SECRET = 'cli-e2e-secret-of-at-least-32-bytes-long';
 const PASSWORD = 'correct horse battery';
 const UUID = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
@@ -27,7 +25,7 @@ let image: string;
 /** A port nothing listens on. */
 let closedUrl: string;
 
-type Run = { status: number | null; stdout: string; stderr: string };
+type Run = CliRun;
 /** One user's machine: its own config directory. */
 type Machine = { xdg: string; home: string; email: string };
 
@@ -36,24 +34,8 @@ const credentialsFile = (machine: Machine) => join(machine.xdg, 'faasbox', 'cred
 
 /** `faasbox …args` with `input` on stdin (an empty pipe without it), as on `machine`. */
 function faasbox(machine: Machine, args: string[], options: { input?: string; env?: Record<string, string> } = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['bin/faasbox.mjs', ...args], {
-      cwd: root,
-      env: { PATH: process.env.PATH ?? '', HOME: machine.home, XDG_CONFIG_HOME: machine.xdg, FAASBOX_URL: server.url, ...options.env },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    const stdout: Buffer[] = [];
-    const stderr: Buffer[] = [];
-    child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
-    child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.on('error', reject);
-    child.on('close', (status) => {
-      clearTimeout(timer);
-      resolve({ status, stdout: Buffer.concat(stdout).toString('utf8'), stderr: Buffer.concat(stderr).toString('utf8') });
-    });
-    child.stdin.end(options.input ?? '');
-  });
+  const env = { HOME: machine.home, XDG_CONFIG_HOME: machine.xdg, FAASBOX_URL: server.url, ...options.env };
+  return runFaasboxCli(args, { env, ...(options.input === undefined ? {} : { input: options.input }) });
 }
 
 const show = (run: Run) => `status ${run.status}\nstdout: ${run.stdout}\nstderr: ${run.stderr}`;
