@@ -7,7 +7,7 @@ import { openBetterSqlite3 } from '../src/adapters/sqlite/better-sqlite3-driver.
 import { loadConfig } from '../src/config.ts';
 import { startApi } from '../src/api.ts';
 import { tempDir } from './support/server-process.ts';
-import { faasboxVersion, readPackageFile } from '../src/adapters/package-files/index.ts';
+import { installedDocs } from '../src/adapters/package-files/index.ts';
 
 const allowlist = suite('registry allowlist');
 
@@ -19,7 +19,7 @@ allowlist('functions may only name images from the registries the operator allow
     { ...config, jwtSecret: 'x'.repeat(32) },
     { store, bus: createInProcessJobBus(), readModels },
     () => {},
-    { docs: { version: faasboxVersion(), readPackageFile }, clientAddressOf: () => '127.0.0.1' },
+    { docs: installedDocs(), clientAddressOf: () => '127.0.0.1' },
   );
   const { app } = api;
   const json = (method: string, path: string, body: unknown, token?: string) =>

@@ -10,7 +10,7 @@ import type { CommandDeps, ReadYourWrites } from './deps.ts';
 import { awaitProjections, commandContext } from './context.ts';
 import { handleCommand } from './handle-command.ts';
 import { type RecordReportDeps, expireExecution, recordReport, recordStatus } from './record-report.ts';
-import { type SlotDeps, releaseSlots, reserveSlots } from './slots.ts';
+import { type SlotDeps, reserveSlots } from './slots.ts';
 
 type Deps = RecordReportDeps & SlotDeps & Pick<CommandDeps, 'bus'> & ReadYourWrites;
 
@@ -82,14 +82,13 @@ export async function startExecution(
   } catch (error) {
     await waiter?.close();
     if (!(error instanceof BusUnavailableError)) throw error;
-    // No durable job: the execution ends here and says why, and its slot is free again.
+    // No durable job: the execution ends here and says why; recording its end frees its slots.
     await recordReport(
       deps,
       executionId,
       { type: 'FAILED', reason: 'the job queue is unavailable', at: clock.now().toISOString() },
       options.correlationId,
     );
-    await releaseSlots(deps, slotStreams, executionId, context);
     throw new DomainError('JobBusUnavailable', 'the job queue is unavailable; try again shortly', 5);
   }
   deps.log('info', 'execution queued', {

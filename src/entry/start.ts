@@ -2,6 +2,7 @@ import process from 'node:process';
 // Node's timers, not the globals: Deno's global setTimeout returns a number, which has no unref().
 import { setTimeout } from 'node:timers';
 import { connectNatsJobBus, createInProcessJobBus, type NatsConnect } from '../adapters/job-bus/index.ts';
+import { installedDocs } from '../adapters/package-files/index.ts';
 import type { Config } from '../config-type.ts';
 import { ConfigError, loadConfig } from '../config.ts';
 import { startApi } from '../api.ts';
@@ -15,7 +16,6 @@ import type { JobBus } from '../ports/job-bus.ts';
 import { type StartedWorker, startWorkerRole } from '../../worker/start.ts';
 import { resolveJwtSecret } from './dev-secret.ts';
 import { type OpenSqlite, openEventStore, openReadModelDatabase } from './open-stores.ts';
-import { faasboxVersion, readPackageFile } from '../adapters/package-files/index.ts';
 
 /**
  * What differs between Node, Bun and Deno. Everything else (roles, config, stores, bus, worker,
@@ -149,7 +149,7 @@ async function serveApi(
     { store, bus, readModels: readModels.db },
     log,
     {
-      docs: { version: faasboxVersion(), readPackageFile },
+      docs: installedDocs(),
       clientAddressOf: clientAddressBehind(config.trustedProxies, runtime.clientAddressOf),
       reportError: (error, correlationId) => log('error', 'request failed', { correlationId, ...describeError(error) }),
     },

@@ -10,7 +10,7 @@ import { createInProcessJobBus } from '../../src/adapters/job-bus/index.ts';
 import { openBetterSqlite3 } from '../../src/adapters/sqlite/better-sqlite3-driver.ts';
 import type { Config } from '../../src/config-type.ts';
 import { loadConfig } from '../../src/config.ts';
-import { faasboxVersion, readPackageFile } from '../../src/adapters/package-files/index.ts';
+import { installedDocs } from '../../src/adapters/package-files/index.ts';
 import { type RunningApi, startApi } from '../../src/api.ts';
 import type { AppDeps } from '../../src/http/deps.ts';
 import type { Logger } from '../../src/ports/logger.ts';
@@ -102,7 +102,7 @@ export async function startInProcessApp(options: InProcessAppOptions = {}): Prom
     { store, bus, readModels },
     log,
     {
-      docs: { version: faasboxVersion(), readPackageFile },
+      docs: installedDocs(),
       clientAddressOf: () => '192.0.2.1',
       reportError: (error) => log('error', 'unexpected', { error: String(error) }),
     },
