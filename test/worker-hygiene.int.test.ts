@@ -204,7 +204,9 @@ test("another worker's periodic reap removes a vanished worker's container once 
       (await containersLabelled(`faasbox.execution=${ghostExecution}`)).length === 0 ? Date.now() : undefined,
     );
     assert.ok(goneAt - createdAt >= overdueAfterMs, `removed ${goneAt - createdAt} ms after it was created: before it was overdue`);
-    const reaped = reaper.output.filter((line) => line.includes('"message":"orphan container removed"') && line.includes(ghostExecution));
+    // The reaper logs after it has also reported the execution over the bus: the line comes later.
+    const reapedLines = () => reaper.output.filter((line) => line.includes('"message":"orphan container removed"') && line.includes(ghostExecution));
+    const reaped = await eventually('the reaper logs the removal', 5_000, async () => (reapedLines().length > 0 ? reapedLines() : undefined));
     assert.is(reaped.length, 1, reaper.output.join('\n'));
     assert.match(reaped[0]!, '"why":"overdue"');
     assert.match(reaped[0]!, '"reported":true');

@@ -23,6 +23,14 @@ export type ExecutionStatus = (typeof EXECUTION_STATUSES)[number];
 export const TERMINAL_STATUSES = ['succeeded', 'failed', 'timedOut'] as const satisfies readonly ExecutionStatus[];
 export type TerminalStatus = (typeof TERMINAL_STATUSES)[number];
 
+/**
+ * How an execution's container came to run it: one pre-started ahead of the call and waiting for
+ * its payload, or one created and started for it (a cold start). Either way the container is
+ * used for that one execution only.
+ */
+export const START_KINDS = ['prestarted', 'cold'] as const;
+export type StartKind = (typeof START_KINDS)[number];
+
 export const isTerminal = (status: ExecutionStatus): status is TerminalStatus => (TERMINAL_STATUSES as readonly string[]).includes(status);
 
 /** What a run leaves behind for its caller. */
@@ -52,7 +60,8 @@ export type ContainerRunOutcome =
  * container ran.
  */
 export type WorkerStatus =
-  | { type: 'started'; executionId: string; at: string; workerId: string; containerId: string }
+  /** `start` is absent from workers of an earlier release. */
+  | { type: 'started'; executionId: string; at: string; workerId: string; containerId: string; start?: StartKind }
   | ({ type: 'succeeded'; executionId: string; at: string } & ExecutionOutput)
   | ({ type: 'failed'; executionId: string; at: string; reason: string } & Partial<ExecutionOutput>)
   | ({ type: 'timedOut'; executionId: string; at: string } & Partial<ExecutionOutput>);

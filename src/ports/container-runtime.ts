@@ -2,7 +2,7 @@
  * The ContainerRuntime port: run one execution in a fresh, locked-down container.
  * Adapter: Docker through dockerode (worker/docker).
  */
-import type { ContainerRunOutcome } from '../domain/execution-outcome.ts';
+import type { ContainerRunOutcome, StartKind } from '../domain/execution-outcome.ts';
 import type { ExecutionPhase } from './job-bus.ts';
 
 /** The phases a container runtime measures (the queue wait is the worker's). */
@@ -10,6 +10,9 @@ export type ContainerPhase = Exclude<ExecutionPhase, 'queueWait'>;
 
 export type ContainerRunSpec = {
   executionId: string;
+  /** With the owner, what a pre-started container is kept for: it serves only this function's executions. */
+  functionId: string;
+  ownerId: string;
   image: string;
   /** Overrides the image's command; null keeps the image's own. */
   command: string[] | null;
@@ -25,9 +28,10 @@ export type ContainerRunSpec = {
   signal?: AbortSignal;
   /**
    * Called once, right after the container started and before it is waited on: the worker acks
-   * its job there, so user code runs at most once.
+   * its job there, so user code runs at most once. `start` says whether the container was
+   * pre-started for it or created on the spot.
    */
-  onStarted(containerId: string): Promise<void>;
+  onStarted(containerId: string, start: StartKind): Promise<void>;
   /** Called as each phase ends, with its duration in ms; for logs and metrics, never awaited. */
   onPhase?(phase: ContainerPhase, ms: number): void;
 };
