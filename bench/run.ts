@@ -19,6 +19,7 @@ import { CONCURRENCY_LEVELS, benchColdExecution, benchConcurrency } from './exec
 import type { Figure } from './figure.ts';
 import { releaseBenchImages } from './images.ts';
 import { describeMachine, summarizeMachine } from './machine.ts';
+import { benchPrestartedExecution } from './prestarted.ts';
 import { benchScaleOut } from './scale-out.ts';
 import { benchStorage } from './storage.ts';
 import { TARGETS } from './targets.ts';
@@ -29,6 +30,7 @@ type Group = { name: string; figures: readonly string[]; run(options: ExecutionB
 /** In the order they run: the executions first, the storage last (its rebuild is the heaviest). */
 const GROUPS: readonly Group[] = [
   { name: 'cold-execution', figures: ['cold-execution-overhead'], run: benchColdExecution },
+  { name: 'prestarted-execution', figures: ['prestarted-execution'], run: benchPrestartedExecution },
   { name: 'concurrency', figures: CONCURRENCY_LEVELS.map((n) => `concurrency-${n}`), run: benchConcurrency },
   { name: 'transport', figures: ['nats-vs-inprocess'], run: benchTransport },
   { name: 'scale-out', figures: ['scale-out-2-workers'], run: benchScaleOut },

@@ -60,6 +60,16 @@ export type Config = {
     housekeepingIntervalMs: number;
     /** On SIGTERM, how long running executions may go on before they are killed. */
     drainTimeoutMs: number;
+    /** The agent's binary as the engine's host sees it; undefined: the one `npm ci` built. */
+    agentPath: string | undefined;
+  };
+  /** Containers a worker starts ahead of calls (worker/docker/prestart-pool.ts). */
+  prestart: {
+    enabled: boolean;
+    perFunction: number;
+    total: number;
+    idleMs: number;
+    maxAgeMs: number;
   };
   /**
    * A `worker` process serves GET /metrics on this port (on `host`); undefined: no metrics

@@ -82,6 +82,12 @@ const schema = z
     FAASBOX_DISK_LOW_WATER: integer(70, 0, 99),
     FAASBOX_HOUSEKEEPING_INTERVAL_MS: integer(30_000, 100, 3_600_000),
     FAASBOX_DRAIN_TIMEOUT: integer(30_000, 0, 3_600_000),
+    FAASBOX_AGENT_PATH: z.string().trim().regex(/^\//, 'must be an absolute path').optional(),
+    FAASBOX_PRESTART: z.enum(['on', 'off']).default('on'),
+    FAASBOX_PRESTART_PER_FUNCTION: integer(4, 0, 64),
+    FAASBOX_PRESTART_TOTAL: integer(16, 0, 1024),
+    FAASBOX_PRESTART_IDLE_MS: integer(300_000, 1_000, 24 * 3_600_000),
+    FAASBOX_PRESTART_MAX_AGE_MS: integer(600_000, 10_000, 24 * 3_600_000),
     FAASBOX_METRICS_PORT: z
       .string()
       .trim()
@@ -167,6 +173,14 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       diskLowWater: e.FAASBOX_DISK_LOW_WATER,
       housekeepingIntervalMs: e.FAASBOX_HOUSEKEEPING_INTERVAL_MS,
       drainTimeoutMs: e.FAASBOX_DRAIN_TIMEOUT,
+      agentPath: e.FAASBOX_AGENT_PATH,
+    },
+    prestart: {
+      enabled: e.FAASBOX_PRESTART === 'on',
+      perFunction: e.FAASBOX_PRESTART_PER_FUNCTION,
+      total: e.FAASBOX_PRESTART_TOTAL,
+      idleMs: e.FAASBOX_PRESTART_IDLE_MS,
+      maxAgeMs: e.FAASBOX_PRESTART_MAX_AGE_MS,
     },
     metricsPort: e.FAASBOX_METRICS_PORT,
     docker: dockerEndpoint(e.DOCKER_HOST),

@@ -16,6 +16,7 @@ import type { ContainerRunOutcome } from '../src/domain/execution-outcome.ts';
 import type { ContainerRunSpec } from '../src/ports/container-runtime.ts';
 import { NO_DISK_SPACE, type ImagePruner, type ImagePrunerOptions, type PruneReport, createImagePruner, isOutOfSpace } from '../worker/disk/index.ts';
 import { createDockerRuntime } from '../worker/docker/index.ts';
+import { BUILT_AGENT_PATH } from '../worker/agent/binary.ts';
 import { ensureFillerImages } from './support/filler-images.ts';
 import { type Registry, startRegistry } from './support/registry.ts';
 import { type SmallDocker, startSmallDocker } from './support/small-docker.ts';
@@ -110,7 +111,7 @@ function harness(pruning: Partial<ImagePrunerOptions> = {}, docker: Docker = sma
       return report;
     },
   };
-  return { runtime: createDockerRuntime(docker, { workerId, pruner: recording }), pruner: recording, logs };
+  return { runtime: createDockerRuntime(docker, { workerId, agentPath: BUILT_AGENT_PATH, pruner: recording }), pruner: recording, logs };
 }
 
 /** A client of the small engine that notes the engine's message for every image removal it refuses. */
@@ -137,6 +138,8 @@ function recordingFailedRemovals(): { docker: Docker; failures: string[] } {
 function specOf(image: string, overrides: Partial<ContainerRunSpec> = {}): ContainerRunSpec {
   return {
     executionId: randomUUID(),
+    functionId: randomUUID(),
+    ownerId: randomUUID(),
     image,
     command: null,
     env: {},
@@ -157,6 +160,7 @@ async function containersOf(executionId: string): Promise<string[]> {
 /** Runs one execution and checks that its container is gone afterwards, whatever the outcome. */
 async function run(runtime: Harness['runtime'], spec: ContainerRunSpec): Promise<ContainerRunOutcome> {
   const outcome = await within(runtime.run(spec), 90_000, `run of ${spec.image}`);
+  await runtime.removalsSettled();
   assert.equal(await containersOf(spec.executionId), [], 'the container is removed');
   return outcome;
 }
@@ -283,7 +287,7 @@ test('(c) when nothing can be pruned, the run fails with exactly "no disk space 
       assert.equal(await imagesPresent(), [filler[1], filler[6]].sort(), 'the image in use and the kept one are both still there');
 
       // Without a pruner, the same run fails with the engine's own words, as before.
-      const plain = createDockerRuntime(small.docker, { workerId });
+      const plain = createDockerRuntime(small.docker, { workerId, agentPath: BUILT_AGENT_PATH });
       const unpruned = await run(plain, specOf(filler[7] as string));
       assert.is(unpruned.kind, 'failed');
       assert.match((unpruned as { reason: string }).reason, new RegExp(`^image ${filler[7]} could not be pulled: .*no space left on device`));

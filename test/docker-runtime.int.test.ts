@@ -8,7 +8,8 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { ContainerRunOutcome } from '../src/domain/execution-outcome.ts';
 import type { ContainerRunSpec } from '../src/ports/container-runtime.ts';
-import { createDockerRuntime } from '../worker/docker/index.ts';
+import { type DockerRuntime, type DockerRuntimeOptions, createDockerRuntime } from '../worker/docker/index.ts';
+import { BUILT_AGENT_PATH } from '../worker/agent/binary.ts';
 import { type Registry, startRegistry } from './support/registry.ts';
 import { type TestImages, ensureTestImages } from './support/test-images.ts';
 import { hasImage } from '../worker/docker-engine.ts';
@@ -17,7 +18,9 @@ const docker = new Docker();
 // Other suites may run containers on the same engine at the same time: this one only looks at
 // containers carrying its own worker id.
 const workerId = `docker-runtime-test-${randomUUID().slice(0, 8)}`;
-const runtime = createDockerRuntime(docker, { workerId });
+const runtimeWith = (options: Partial<DockerRuntimeOptions> = {}, engine = docker) =>
+  createDockerRuntime(engine, { workerId, agentPath: BUILT_AGENT_PATH, ...options });
+const runtime = runtimeWith();
 let registry: Registry;
 let images: TestImages;
 
@@ -30,6 +33,8 @@ const sh = (script: string) => ['sh', '-c', script];
 function specOf(overrides: Partial<ContainerRunSpec>): ContainerRunSpec {
   return {
     executionId: randomUUID(),
+    functionId: randomUUID(),
+    ownerId: randomUUID(),
     image: images.busybox,
     command: null,
     env: {},
@@ -43,9 +48,11 @@ function specOf(overrides: Partial<ContainerRunSpec>): ContainerRunSpec {
 }
 
 /** Runs one execution and checks that its container is gone afterwards, whatever the outcome. */
-async function run(overrides: Partial<ContainerRunSpec>, using = runtime): Promise<ContainerRunOutcome> {
+async function run(overrides: Partial<ContainerRunSpec>, using: DockerRuntime = runtime): Promise<ContainerRunOutcome> {
   const spec = specOf(overrides);
   const outcome = await using.run(spec);
+  // Removed off the request path, right after the outcome.
+  await using.removalsSettled();
   assert.equal(await containersLabelled(`faasbox.execution=${spec.executionId}`), [], 'the container is removed');
   return outcome;
 }
@@ -82,23 +89,24 @@ test('first use pulls the image; onStarted is called once, with the running, har
   let inspected: Docker.ContainerInspectInfo | undefined;
   const spec = specOf({
     command: sh('echo hello'),
-    onStarted: async (containerId) => {
-      events.push(`started ${containerId}`);
+    onStarted: async (containerId, start) => {
+      events.push(`started ${containerId} ${start}`);
       inspected = await docker.getContainer(containerId).inspect();
     },
   });
   const outcome = asExited(await runtime.run(spec));
   events.push('outcome');
+  await runtime.removalsSettled();
 
   assert.is(outcome.exitCode, 0);
   assert.is(outcome.stdout, 'hello\n');
   assert.is(await hasImage(docker, images.busybox), true, 'pulled');
   assert.is(events.length, 2, events.join('; '));
-  assert.match(events[0] ?? '', /^started [0-9a-f]{64}$/);
+  assert.match(events[0] ?? '', /^started [0-9a-f]{64} cold$/);
   assert.is(events[1], 'outcome');
 
   const info = inspected as Docker.ContainerInspectInfo;
-  assert.is(info.Id, events[0]?.slice('started '.length));
+  assert.is(info.Id, events[0]?.split(' ')[1]);
   assert.is(info.Name, `/faasbox-${spec.executionId}`);
   assert.equal(info.Config.Labels, {
     'faasbox.execution': spec.executionId,
@@ -113,13 +121,19 @@ test('first use pulls the image; onStarted is called once, with the running, har
   assert.is(host.PidsLimit, 128);
   assert.equal(host.Ulimits, [{ Name: 'nofile', Soft: 1024, Hard: 4096 }]);
   assert.equal(
-    info.Mounts.map(({ Type, Destination }) => ({ Type, Destination })),
-    [{ Type: 'volume', Destination: '/tmp' }],
+    info.Mounts.map(({ Type, Destination }) => ({ Type, Destination })).sort((a, b) => a.Destination.localeCompare(b.Destination)),
+    [
+      { Type: 'bind', Destination: '/.faasbox-agent' },
+      { Type: 'volume', Destination: '/tmp' },
+    ],
   );
+  assert.is(info.Mounts.find((mount) => mount.Type === 'bind')?.RW, false, 'the agent is mounted read-only');
+  assert.equal(info.Config.Entrypoint, ['/.faasbox-agent'], 'the agent is PID 1');
+  assert.equal(info.Config.Cmd, ['sh', '-c', 'echo hello']);
   assert.is(host.Memory, 64 * 1024 * 1024);
   assert.is(host.MemorySwap, 64 * 1024 * 1024);
   assert.is(host.NanoCpus, 1e9);
-  assert.is(host.Init, true);
+  assert.is(host.Init, false, 'the agent reaps, not docker-init');
   assert.is(host.LogConfig?.Type, 'none');
   assert.is(info.Config.User, '65534:65534');
   assert.equal(await containersLabelled(`faasbox.execution=${spec.executionId}`), []);
@@ -139,7 +153,7 @@ function countingPulls(): { docker: Docker; pulls: () => number } {
 
 test('concurrent runs of an absent image share one pull and both succeed; stdin reaches the default command', async () => {
   const counting = countingPulls();
-  const shared = createDockerRuntime(counting.docker, { workerId });
+  const shared = runtimeWith({}, counting.docker);
   const input = (text: string) => new TextEncoder().encode(text);
 
   const [first, second] = await Promise.all([
@@ -155,7 +169,7 @@ test('concurrent runs of an absent image share one pull and both succeed; stdin 
 
 test('with the pull policy "always", an image present is pulled again', async () => {
   const counting = countingPulls();
-  const always = createDockerRuntime(counting.docker, { workerId, pullPolicy: 'always' });
+  const always = runtimeWith({ pullPolicy: 'always' }, counting.docker);
   assert.is(await hasImage(docker, images.busybox), true);
   asExited(await run({ command: ['true'] }, always));
   asExited(await run({ command: ['true'] }, always));
@@ -175,7 +189,7 @@ test('an image seen once is not looked up again; removed behind the runtime, it 
     }) as typeof image.inspect;
     return image;
   };
-  const seeing = createDockerRuntime(counting.docker, { workerId });
+  const seeing = runtimeWith({}, counting.docker);
   asExited(await run({ command: ['true'] }, seeing));
   asExited(await run({ command: ['true'] }, seeing));
   assert.is(inspections.count, 1, 'one look at the engine for two runs');
@@ -190,7 +204,7 @@ test('an image seen once is not looked up again; removed behind the runtime, it 
   assert.equal(phases, ['pull', 'createStart', 'run', 'remove'], 'each phase reported once');
 });
 
-test('a start that cannot be reported ends the run as failed after start, and the container is removed', async () => {
+test('a start that cannot be reported ends the run as failed before the function ran, and the container is removed', async () => {
   const failed = asFailed(
     await run({
       command: sh('sleep 30'),
@@ -199,7 +213,7 @@ test('a start that cannot be reported ends the run as failed after start, and th
       },
     }),
   );
-  assert.equal(failed, { kind: 'failed', reason: 'start could not be reported: ack refused', started: true });
+  assert.equal(failed, { kind: 'failed', reason: 'start could not be reported: ack refused', started: false });
 });
 
 test('a non-zero exit comes back with stdout and stderr apart', async () => {
@@ -250,7 +264,7 @@ test('/tmp is a fresh sticky tmpfs writable by the function whatever the image: 
 });
 
 test('open files are capped per process: a descriptor hog stops at the soft limit while another run goes on', async () => {
-  const limited = createDockerRuntime(docker, { workerId, nofile: { soft: 200, hard: 300 } });
+  const limited = runtimeWith({ nofile: { soft: 200, hard: 300 } });
   const [hog, bystander] = await Promise.all([
     run({ image: images.probe, command: ['/probe', 'fds'] }, limited),
     run({ command: sh('ulimit -n; ulimit -Hn; echo ok') }),
@@ -363,15 +377,20 @@ test('an executable missing from the image fails the run as a container that cou
   assert.is(failed.reason, 'container could not start: exec /no/such/program failed: No such file or directory');
 });
 
-test('without docker-init, the engine refuses to start it, and the created container is still removed', async () => {
-  const withoutInit = createDockerRuntime(docker, { workerId, init: false });
-  const failed = asFailed(await run({ command: ['/no/such/program'] }, withoutInit));
+test('on an image with no shell and no libc, a missing executable is reported the same way', async () => {
+  const failed = asFailed(await run({ image: images.probe, command: ['/nope'] }));
+  assert.equal(failed, { kind: 'failed', reason: 'container could not start: exec /nope failed: No such file or directory', started: false });
+});
+
+test('an agent binary that is not there fails the run as a container that could not be created', async () => {
+  const without = runtimeWith({ agentPath: '/nonexistent/faasbox-agent' });
+  const failed = asFailed(await run({ command: ['true'] }, without));
   assert.is(failed.started, false);
-  assert.match(failed.reason, /^container could not start: exec: "\/no\/such\/program": stat \/no\/such\/program: no such file or directory$/);
+  assert.match(failed.reason, /^container could not be created: .*\/nonexistent\/faasbox-agent/);
 });
 
 test('an engine that cannot be reached fails the run, never throws', async () => {
-  const nowhere = createDockerRuntime(new Docker({ socketPath: '/nonexistent/docker.sock' }), { workerId });
+  const nowhere = runtimeWith({}, new Docker({ socketPath: '/nonexistent/docker.sock' }));
   const failed = asFailed(await nowhere.run(specOf({})));
   assert.is(failed.started, false);
   assert.match(failed.reason, /^container engine unavailable: connect ENOENT/);

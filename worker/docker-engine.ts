@@ -8,11 +8,15 @@ import type Docker from 'dockerode';
 import { errorMessage } from '../src/lib/error-message.ts';
 
 export async function hasImage(docker: Docker, reference: string): Promise<boolean> {
+  return (await inspectImage(docker, reference)) !== null;
+}
+
+/** The image's own description; null when the engine does not have it. */
+export async function inspectImage(docker: Docker, reference: string): Promise<Docker.ImageInspectInfo | null> {
   try {
-    await docker.getImage(reference).inspect();
-    return true;
+    return await docker.getImage(reference).inspect();
   } catch (error) {
-    if ((error as { statusCode?: unknown }).statusCode === 404) return false;
+    if ((error as { statusCode?: unknown }).statusCode === 404) return null;
     throw error;
   }
 }

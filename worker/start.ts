@@ -1,7 +1,8 @@
 /**
  * The worker's composition root: from the config, a job bus and the process's metrics it builds
- * the Docker engine connection, the image pruner, the container runtime and the job consumer
- * with its reaper, and keeps the disk under its high-water mark. Entries (src/entry/) call it;
+ * the Docker engine connection, the image pruner, the container runtime with its pool of
+ * pre-started containers, and the job consumer with its
+ * reaper, and keeps the disk under its high-water mark. Entries (src/entry/) call it;
  * nothing below imports it.
  */
 import { Agent } from 'node:http';
@@ -15,6 +16,8 @@ import type { Metrics } from '../src/metrics/metrics.ts';
 import type { JobBus } from '../src/ports/job-bus.ts';
 import { createImagePruner } from './disk/index.ts';
 import { createDockerRuntime, reapOrphans } from './docker/index.ts';
+import { measurePrestartPool } from '../src/metrics/metrics.ts';
+import { agentBinary } from './agent/binary.ts';
 import { type RunningWorker, startWorker } from './worker.ts';
 
 export type StartedWorker = RunningWorker & { workerId: string };
@@ -27,7 +30,11 @@ export function startWorkerRole(config: Config, bus: JobBus, metrics: Metrics, l
   const engine = { ...(config.docker ?? { socketPath: '/var/run/docker.sock' }), agent: new Agent({ keepAlive: false }) };
   const docker = new Docker(engine as Docker.DockerOptions);
   const workerId = config.worker.id ?? hostname();
+  // Pre-started containers are dropped before images when the disk needs room: their images
+  // cannot be pruned while a container of them exists.
+  let dropPrestarted = async () => {};
   const pruner = createImagePruner(docker, {
+    beforePrune: () => dropPrestarted(),
     keepImages: config.worker.keepImages,
     highWater: config.worker.diskHighWater,
     lowWater: config.worker.diskLowWater,
@@ -40,8 +47,13 @@ export function startWorkerRole(config: Config, bus: JobBus, metrics: Metrics, l
     outputLimitBytes: config.worker.outputLimitBytes,
     allowRoot: config.worker.allowRoot,
     nofile: config.worker.nofile,
+    agentPath: agentBinary(config.worker.agentPath, !config.docker || 'socketPath' in config.docker),
+    prestart: config.prestart.enabled ? config.prestart : undefined,
+    log,
     pruner,
   });
+  dropPrestarted = () => containers.dropPrestarted();
+  measurePrestartPool(metrics, () => containers.poolCounts());
   // A live worker kills a container by its function's timeout: past the longest timeout plus
   // the grace, its worker is gone.
   const overdueAfterMs = config.functionLimits.maxTimeoutMs + config.executions.graceMs;
@@ -52,7 +64,15 @@ export function startWorkerRole(config: Config, bus: JobBus, metrics: Metrics, l
     metrics,
     reaper: {
       intervalMs: config.worker.housekeepingIntervalMs,
-      reap: ({ isInFlight, report }) => reapOrphans(docker, { workerId, isInFlight, report, overdueAfterMs }),
+      reap: ({ isInFlight, report }) =>
+        reapOrphans(docker, {
+          workerId,
+          isInFlight,
+          isOwned: (container) => containers.owns(container),
+          report,
+          overdueAfterMs,
+          prestartedMaxAgeMs: config.prestart.maxAgeMs,
+        }),
     },
   });
   // Keeps the disk under the high-water mark between pulls too (it never rejects).
@@ -66,6 +86,7 @@ export function startWorkerRole(config: Config, bus: JobBus, metrics: Metrics, l
     async stop() {
       clearInterval(diskCheck);
       await worker.stop();
+      await containers.close();
     },
   };
 }

@@ -95,6 +95,8 @@ export function startWorker(bus: JobBus, runtime: ContainerRuntime, log: Logger,
     let acked = false;
     const outcome = await runtime.run({
       executionId: job.executionId,
+      functionId: job.functionId,
+      ownerId: job.ownerId,
       image: job.image,
       command: job.command,
       env: job.env,
@@ -107,16 +109,17 @@ export function startWorker(bus: JobBus, runtime: ContainerRuntime, log: Logger,
         phaseEnded(phase, ms);
         if (phase === 'pull') log('info', 'image ready', { ...fields, image: job.image, pullMs: ms });
       },
-      onStarted: async (containerId) => {
+      onStarted: async (containerId, start) => {
         acked = true;
         await delivery.ack();
-        log('info', 'execution started', { ...fields, containerId, createStartMs: phases.createStart ?? null });
+        log('info', 'execution started', { ...fields, containerId, start, createStartMs: phases.createStart ?? null });
         await publish({
           type: 'started',
           executionId: job.executionId,
           at: now().toISOString(),
           workerId: options.workerId,
           containerId,
+          start,
           correlationId: job.correlationId,
         });
       },
@@ -215,10 +218,13 @@ function reapPeriodically(
   const reapOnce = async () => {
     try {
       const { removed, problems } = await reaper.reap({ isInFlight, report });
-      for (const { executionId, why, reported } of removed) log('warn', 'orphan container removed', { workerId, executionId, why, reported });
-      for (const { executionId, step, error } of problems) {
+      for (const { containerId, executionId, why, reported } of removed) {
+        log('warn', 'orphan container removed', { workerId, containerId, executionId, why, reported });
+      }
+      for (const { containerId, executionId, step, error } of problems) {
         log('warn', step === 'remove' ? 'orphan container could not be removed' : 'reaped execution could not be reported', {
           workerId,
+          containerId,
           executionId,
           ...describeError(error),
         });

@@ -29,6 +29,7 @@ const PHASE_LABEL: Record<ExecutionPhase, string> = {
   queueWait: 'queue_wait',
   pull: 'pull',
   createStart: 'create_start',
+  take: 'take',
   run: 'run',
   remove: 'remove',
 };
@@ -168,6 +169,34 @@ export function measureWorker(metrics: Metrics, read: { inFlight(): number }) {
     registers: [metrics.registry],
     collect() {
       this.set(read.inFlight());
+    },
+  });
+}
+
+/** The worker's pre-started containers: how many wait (ready) or are being started, and how often an execution found one. */
+export function measurePrestartPool(metrics: Metrics, read: () => { ready: number; starting: number; hits: number; misses: number }) {
+  new Gauge({
+    name: 'faasbox_prestarted_containers',
+    help: 'Pre-started containers held by this worker, by state: ready (waiting for an execution) or starting.',
+    labelNames: ['state'],
+    registers: [metrics.registry],
+    collect() {
+      const counts = read();
+      this.set({ state: 'ready' }, counts.ready);
+      this.set({ state: 'starting' }, counts.starting);
+    },
+  });
+  new Counter({
+    name: 'faasbox_prestarted_takes_total',
+    help: 'Executions that looked for a pre-started container: hit (one was ready) or miss (a cold start).',
+    labelNames: ['result'],
+    registers: [metrics.registry],
+    collect() {
+      const counts = read();
+      // A counter read from the pool's own totals, which only grow.
+      this.reset();
+      this.inc({ result: 'hit' }, counts.hits);
+      this.inc({ result: 'miss' }, counts.misses);
     },
   });
 }

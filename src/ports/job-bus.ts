@@ -38,9 +38,10 @@ export const decodeJobStdin = (text: string): Uint8Array => Uint8Array.from(atob
  * The phases of one execution on a worker: waiting in the queue (from the api's queuedAt to the
  * worker taking the job, so it includes any clock skew between their hosts), making sure the
  * image is there (a pull when it is not; an inspect the first time a worker runs it, nothing
- * after), creating and starting the container, running it (start to exit), and removing it.
+ * after), creating and starting the container, or instead taking a pre-started one, running it
+ * (the go to the exit), and removing it (after the status is on its way).
  */
-export type ExecutionPhase = 'queueWait' | 'pull' | 'createStart' | 'run' | 'remove';
+export type ExecutionPhase = 'queueWait' | 'pull' | 'createStart' | 'take' | 'run' | 'remove';
 
 /** Milliseconds spent in each phase; a phase the execution did not reach is absent. */
 export type PhaseDurations = Partial<Record<ExecutionPhase, number>>;
@@ -70,32 +71,7 @@ export type JobDelivery = {
 export type Consumer = {
   /** Stops taking new messages. Handlers already running go on; the caller waits for them. */
   stop(): Promise<void>;
-  /**
-   * The functions this consumer's worker holds a pre-started container for, replacing the last
-   * set given. Their jobs are offered to such a worker first (placement), then to the shared
-   * queue without waiting longer than a cold start would take, and never run twice. The slots
-   * are the same: a consumer never has more than `concurrency` handlers unsettled.
-   */
-  preferJobsOf(functionIds: ReadonlySet<string>): void;
 };
-
-/**
- * What workers learn of a function ahead of its jobs: its spec, to keep `minWarm` containers
- * pre-started for it, or that it is gone (deleted, or its owner is), to drop them at once.
- */
-export type FunctionNotice =
-  | {
-      type: 'defined';
-      functionId: string;
-      ownerId: string;
-      image: string;
-      command: string[] | null;
-      env: Record<string, string>;
-      memoryMb: number;
-      /** Pre-started containers each worker keeps ready for it, whether or not it was called. */
-      minWarm: number;
-    }
-  | { type: 'retired'; functionId: string };
 
 export type StatusWatch = { close(): Promise<void> };
 
@@ -123,16 +99,6 @@ export interface JobBus {
    * processes and restarts) until its handler resolves; a handler that throws gets it again.
    */
   consumeStatuses(handler: (status: StatusMessage) => Promise<void>): Consumer;
-  /**
-   * Resolves once the notice is durable. Only the latest notice of each function is kept: a
-   * worker that starts later learns the current state, not the history.
-   */
-  publishFunctionNotice(notice: FunctionNotice): Promise<void>;
-  /**
-   * The latest notice of every function (a retired one may be left out), then each notice
-   * published from then on, as they come.
-   */
-  watchFunctionNotices(handler: (notice: FunctionNotice) => void): Promise<StatusWatch>;
   /** Number of jobs published and not yet taken by a worker (a metric, and for tests). */
   pendingJobs(): Promise<number>;
   close(): Promise<void>;

@@ -3,6 +3,7 @@ import * as assert from 'uvu/assert';
 import type { Test } from 'uvu';
 import { type FunctionInput, createFunction, signUp } from './api.ts';
 import { assertProblem, call } from './http-client.ts';
+import { eventually } from './eventually.ts';
 
 /**
  * The execution flows every deployment must pass, written once and run against each shape of
@@ -111,7 +112,8 @@ export function addExecutionScenarios(test: Test, deployment: () => Deployment, 
     assert.is(reply.headers.get('content-type'), 'application/json');
     assert.is(reply.body.status, 'timedOut');
     assert.match(reply.body.executionId, /^[0-9a-f-]{36}$/);
-    assert.is((await containersOf(deployment())).length, 0);
+    // Removed right after the answer, off the request path.
+    await eventually('the killed container is removed', 5_000, async () => ((await containersOf(deployment())).length === 0 ? true : undefined));
     const stored = await call(url(), 'GET', `/v1/executions/${reply.body.executionId}`, { token });
     assert.is(stored.body.status, 'timedOut');
   });
@@ -199,6 +201,8 @@ export function addExecutionScenarios(test: Test, deployment: () => Deployment, 
   });
 
   test('no labelled container is left behind', async () => {
+    // The last execution's may be in removal still: that happens after its answer.
+    await eventually('every execution container is removed', 5_000, async () => ((await containersOf(deployment())).length === 0 ? true : undefined)).catch(() => {});
     assert.equal(await containersOf(deployment()), []);
   });
 }

@@ -109,10 +109,10 @@ export function createScriptedRuntime(): ScriptedRuntime {
 
       spec.onPhase?.('createStart', 1);
       try {
-        await spec.onStarted(`scripted-${spec.executionId}`);
+        await spec.onStarted(`scripted-${spec.executionId}`, 'cold');
       } catch (error) {
-        // As the Docker runtime does: the job could not be acked, so the container is killed.
-        return { kind: 'failed', reason: `start could not be reported: ${(error as Error).message}`, started: true };
+        // As the Docker runtime does: the job could not be acked, so the function is never given its go.
+        return { kind: 'failed', reason: `start could not be reported: ${(error as Error).message}`, started: false };
       }
       record.phase = 'running';
       changed();

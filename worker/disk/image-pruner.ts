@@ -27,6 +27,11 @@ export type ImagePrunerOptions = {
    */
   dataRoot?: string;
   log: Logger;
+  /**
+   * Called before each prune chooses its images: frees what keeps images in use that can go
+   * first (the pre-started containers), so that their images become candidates too.
+   */
+  beforePrune?: () => Promise<void>;
   now?: () => number;
   /** Counts images pruned and bytes reclaimed, as `totals()` does, for GET /metrics. */
   metrics?: Pick<Metrics, 'imagesPruned' | 'imageBytesReclaimed'>;
@@ -119,6 +124,7 @@ export function createImagePruner(docker: Docker, options: ImagePrunerOptions): 
   /** Removes candidates in order until `enough` says so; what was removed, and why not the rest. */
   async function prune(reason: string, enough: () => Promise<boolean>): Promise<PruneReport> {
     const usageBefore = await diskUsage().catch(() => null);
+    await options.beforePrune?.().catch(() => {});
     const removed: PrunedImage[] = [];
     const failed: PruneReport['failed'] = [];
     for (const { image, lastUsedAt } of await candidates()) {

@@ -4,7 +4,6 @@
  * leftover can be traced to its execution and its worker.
  */
 import type Docker from 'dockerode';
-import type { ContainerRunSpec } from '../../src/ports/container-runtime.ts';
 
 /** The operator's settings of the lock-down (see DockerRuntimeOptions for each one's meaning). */
 export type LockDown = {
@@ -14,25 +13,41 @@ export type LockDown = {
   nanoCpus: number;
   tmpfsSizeMb: number;
   nofile: { soft: number; hard: number };
-  init: boolean;
+  /** The agent's binary as the engine's host sees it: bind-mounted read-only as the entrypoint. */
+  agentPath: string;
 };
+
+/** What a function's containers are made from: the same for a cold start and a pre-started one. */
+export type ContainerTemplate = {
+  image: string;
+  /** The function's command line, the image's entrypoint included (imageCommand in images.ts). */
+  argv: string[];
+  env: Record<string, string>;
+  memoryMb: number;
+};
+
+/** Which container this is: an execution's (created for it), or one pre-started for a function. */
+export type ContainerIdentity =
+  | { role: 'execution'; executionId: string; correlationId: string }
+  | { role: 'prestarted'; functionId: string; ownerId: string; slotId: string };
 
 export const MiB = 1024 * 1024;
 const NOBODY = '65534:65534';
+/** Where the agent is mounted: a path no image uses, at the root so it needs no directory of the image's. */
+export const AGENT_TARGET = '/.faasbox-agent';
 
-export function containerConfig(spec: ContainerRunSpec, settings: LockDown): Docker.ContainerCreateOptions {
-  const memoryBytes = spec.memoryMb * MiB;
-  const labels = {
-    'faasbox.execution': spec.executionId,
-    'faasbox.worker': settings.workerId,
-    'faasbox.correlation': spec.correlationId,
-  };
+export function containerConfig(template: ContainerTemplate, identity: ContainerIdentity, settings: LockDown): Docker.ContainerCreateOptions {
+  const memoryBytes = template.memoryMb * MiB;
+  const labels = labelsOf(identity, settings.workerId);
   return {
-    name: `faasbox-${spec.executionId}`,
-    Image: spec.image,
-    // An empty command would mean "nothing"; the port only knows "the image's own" (null).
-    Cmd: spec.command && spec.command.length > 0 ? spec.command : undefined,
-    Env: Object.entries(spec.env).map(([name, value]) => `${name}=${value}`),
+    name: identity.role === 'execution' ? `faasbox-${identity.executionId}` : `faasbox-prestarted-${identity.slotId}`,
+    Image: template.image,
+    // The agent is PID 1: it reaps zombies as docker-init did, and it starts the function's
+    // command only on the go (agent-session.ts). Cmd is that command in full, the image's
+    // entrypoint included, because an Entrypoint set here replaces the image's.
+    Entrypoint: [AGENT_TARGET],
+    Cmd: template.argv,
+    Env: Object.entries(template.env).map(([name, value]) => `${name}=${value}`),
     User: settings.allowRoot ? undefined : NOBODY,
     Labels: labels,
     AttachStdin: true,
@@ -45,7 +60,7 @@ export function containerConfig(spec: ContainerRunSpec, settings: LockDown): Doc
     HostConfig: {
       NetworkMode: 'none',
       ReadonlyRootfs: true,
-      Mounts: [scratchTmp(settings.tmpfsSizeMb, labels)],
+      Mounts: [scratchTmp(settings.tmpfsSizeMb, labels), { Type: 'bind', Source: settings.agentPath, Target: AGENT_TARGET, ReadOnly: true }],
       CapDrop: ['ALL'],
       SecurityOpt: ['no-new-privileges'],
       PidsLimit: settings.pidsLimit,
@@ -54,12 +69,25 @@ export function containerConfig(spec: ContainerRunSpec, settings: LockDown): Doc
       Memory: memoryBytes,
       MemorySwap: memoryBytes,
       NanoCpus: settings.nanoCpus,
-      Init: settings.init,
+      Init: false,
       // Output is read from the attach stream and capped there; a log driver would only store a
       // second, uncapped copy on the engine's disk.
       LogConfig: { Type: 'none', Config: {} },
     },
   };
+}
+
+export const EXECUTION_LABEL = 'faasbox.execution';
+export const PRESTARTED_LABEL = 'faasbox.prestarted';
+export const WORKER_LABEL = 'faasbox.worker';
+/** A pre-started container's slot in its worker's pool: known to the pool before the container is. */
+export const SLOT_LABEL = 'faasbox.slot';
+
+function labelsOf(identity: ContainerIdentity, workerId: string): Record<string, string> {
+  if (identity.role === 'execution') {
+    return { [EXECUTION_LABEL]: identity.executionId, [WORKER_LABEL]: workerId, 'faasbox.correlation': identity.correlationId };
+  }
+  return { [PRESTARTED_LABEL]: identity.functionId, [WORKER_LABEL]: workerId, [SLOT_LABEL]: identity.slotId, 'faasbox.owner': identity.ownerId };
 }
 
 /**

@@ -3,14 +3,17 @@
  * pull per image however many runs wait for it, with room made on the disk first.
  */
 import type Docker from 'dockerode';
-import { hasImage } from '../docker-engine.ts';
+import { inspectImage } from '../docker-engine.ts';
 import { type ImagePruner, retriedWhenOutOfSpace } from '../disk/index.ts';
 
 export type PullPolicy = 'missing' | 'always';
 
+/** What a container of the image runs unless told otherwise (its ENTRYPOINT and CMD). */
+export type ImageCommand = { entrypoint: string[]; cmd: string[] };
+
 export type ImageSupply = {
-  /** Resolves once the engine has the image; rejects with the pull's failure. */
-  ensure(image: string): Promise<void>;
+  /** Resolves once the engine has the image, with its command; rejects with the pull's failure. */
+  ensure(image: string): Promise<ImageCommand>;
   /**
    * Forgets that the engine has the image, after a create answered "No such image"; false when
    * it was not believed there (then the create's failure is the run's).
@@ -33,19 +36,45 @@ export function imageSupply(docker: Docker, pullPolicy: PullPolicy, pruner: Imag
    * engine, an operator) fails that create with "No such image"; the run then makes sure of the
    * image as on first use and creates again.
    */
-  const seenOnEngine = new Set<string>();
+  const seenOnEngine = new Map<string, ImageCommand>();
+  const remember = (image: string, info: Docker.ImageInspectInfo) => {
+    const command = commandOf(info);
+    seenOnEngine.set(image, command);
+    return command;
+  };
 
   return {
     async ensure(image) {
-      if (pullPolicy === 'missing' && (seenOnEngine.has(image) || (await hasImage(docker, image)))) {
-        seenOnEngine.add(image);
-        return;
+      if (pullPolicy === 'missing') {
+        const seen = seenOnEngine.get(image);
+        if (seen) return seen;
+        const info = await inspectImage(docker, image);
+        if (info) return remember(image, info);
       }
       await pullOnce(image);
-      seenOnEngine.add(image);
+      const info = await inspectImage(docker, image);
+      // Removed between the pull and this inspect (a prune elsewhere): the create will say so.
+      if (!info) throw new Error(`image ${image} is not on the engine after its pull`);
+      return remember(image, info);
     },
     forget: (image) => seenOnEngine.delete(image),
   };
+}
+
+const commandOf = (info: Docker.ImageInspectInfo): ImageCommand => ({
+  entrypoint: info.Config?.Entrypoint ? [...toList(info.Config.Entrypoint)] : [],
+  cmd: info.Config?.Cmd ? [...toList(info.Config.Cmd)] : [],
+});
+
+const toList = (value: string | string[]): string[] => (typeof value === 'string' ? [value] : value);
+
+/**
+ * The command line a container runs, as the engine composes it: the image's entrypoint, then
+ * the function's command, or else the image's CMD. Empty when neither the image nor the
+ * function names anything to run.
+ */
+export function imageCommand(image: ImageCommand, command: string[] | null): string[] {
+  return [...image.entrypoint, ...(command && command.length > 0 ? command : image.cmd)];
 }
 
 /** One pull per image at a time: concurrent runs of an absent image wait for the same pull. */

@@ -6,6 +6,7 @@
  * housekeeping interval.
  */
 import type Docker from 'dockerode';
+import { EXECUTION_LABEL, PRESTARTED_LABEL, SLOT_LABEL, WORKER_LABEL } from './container-config.ts';
 
 export type ReapOptions = {
   /** This worker: its own leftovers are reaped whatever their age. */
@@ -15,11 +16,18 @@ export type ReapOptions = {
    * after the containers are listed, so an execution that starts meanwhile is not in the list.
    */
   isInFlight(executionId: string): boolean;
+  /** Whether this worker's runtime still holds the container (pre-started, running, being removed). */
+  isOwned(container: { containerId: string; slotId: string | null }): boolean;
   /**
    * Longest a live worker lets a container live (the longest allowed timeout plus the grace):
    * another worker's container older than that has no live worker to kill it.
    */
   overdueAfterMs: number;
+  /**
+   * Longest a live worker keeps a pre-started container waiting: another worker's older than
+   * that plus overdueAfterMs (it may have been taken at the last moment) has nobody left.
+   */
+  prestartedMaxAgeMs: number;
   now?: () => Date;
   /**
    * Called once per reaped container whose user code had started, right after its removal: the
@@ -30,7 +38,8 @@ export type ReapOptions = {
 
 export type ReapedContainer = {
   containerId: string;
-  executionId: string;
+  /** Null for a pre-started container: which execution took it, if one did, died with its worker. */
+  executionId: string | null;
   /** Its `faasbox.worker` label; null when it has none. */
   workerId: string | null;
   why: OrphanCause;
@@ -46,22 +55,20 @@ export type OrphanCause = 'left by an earlier run of this worker' | 'overdue';
 export type ReapResult = {
   removed: ReapedContainer[];
   /** Containers that could not be removed (tried again next time), or executions not reported. */
-  problems: { containerId: string; executionId: string; step: 'remove' | 'report'; error: unknown }[];
+  problems: { containerId: string; executionId: string | null; step: 'remove' | 'report'; error: unknown }[];
 };
 
-export type OrphanRules = Pick<ReapOptions, 'workerId' | 'isInFlight' | 'overdueAfterMs'> & { now: Date };
+export type OrphanRules = Pick<ReapOptions, 'workerId' | 'isInFlight' | 'isOwned' | 'overdueAfterMs' | 'prestartedMaxAgeMs'> & { now: Date };
 
 export type Orphan = {
   containerId: string;
-  executionId: string;
+  executionId: string | null;
   workerId: string | null;
   why: OrphanCause;
   /** False while `created`: no user code ran, and its job, never acked, will be offered again. */
   started: boolean;
 };
 
-const EXECUTION_LABEL = 'faasbox.execution';
-const WORKER_LABEL = 'faasbox.worker';
 
 /**
  * Lists every execution container on the engine, removes the orphans among them, reports the
@@ -70,7 +77,11 @@ const WORKER_LABEL = 'faasbox.worker';
  * cannot be removed does not stop the others.
  */
 export async function reapOrphans(docker: Docker, options: ReapOptions): Promise<ReapResult> {
-  const containers = await docker.listContainers({ all: true, filters: { label: [EXECUTION_LABEL] } });
+  const [executions, prestarted] = await Promise.all([
+    docker.listContainers({ all: true, filters: { label: [EXECUTION_LABEL] } }),
+    docker.listContainers({ all: true, filters: { label: [PRESTARTED_LABEL] } }),
+  ]);
+  const containers = [...executions, ...prestarted];
   const orphans = orphansAmong(containers, { ...options, now: (options.now ?? (() => new Date()))() });
   const result: ReapResult = { removed: [], problems: [] };
   for (const orphan of orphans) {
@@ -82,7 +93,7 @@ export async function reapOrphans(docker: Docker, options: ReapOptions): Promise
       continue;
     }
     let reported = false;
-    if (orphan.started) {
+    if (orphan.started && executionId !== null) {
       try {
         await options.report(executionId);
         reported = true;
@@ -99,8 +110,8 @@ export async function reapOrphans(docker: Docker, options: ReapOptions): Promise
 export function orphansAmong(containers: readonly Docker.ContainerInfo[], options: OrphanRules): Orphan[] {
   const orphans: Orphan[] = [];
   for (const container of containers) {
-    const executionId = container.Labels[EXECUTION_LABEL];
-    if (!executionId) continue;
+    const executionId = container.Labels[EXECUTION_LABEL] ?? null;
+    if (executionId === null && container.Labels[PRESTARTED_LABEL] === undefined) continue;
     const workerId = container.Labels[WORKER_LABEL] ?? null;
     const why = causeOf(container, executionId, workerId, options);
     if (why) orphans.push({ containerId: container.Id, executionId, workerId, why, started: hasStarted(container) });
@@ -108,12 +119,16 @@ export function orphansAmong(containers: readonly Docker.ContainerInfo[], option
   return orphans;
 }
 
-function causeOf(container: Docker.ContainerInfo, executionId: string, workerId: string | null, options: OrphanRules): OrphanCause | null {
-  if (workerId === options.workerId) return options.isInFlight(executionId) ? null : 'left by an earlier run of this worker';
+function causeOf(container: Docker.ContainerInfo, executionId: string | null, workerId: string | null, options: OrphanRules): OrphanCause | null {
+  if (workerId === options.workerId) {
+    const alive = options.isOwned({ containerId: container.Id, slotId: container.Labels[SLOT_LABEL] ?? null }) || (executionId !== null && options.isInFlight(executionId));
+    return alive ? null : 'left by an earlier run of this worker';
+  }
   // There is no registry of live workers: age is the evidence. A live worker kills a container
   // at its function's timeout (at most the longest allowed), so one older than that plus the
-  // grace belongs to a worker that is gone.
-  return ageMs(container, options.now) > options.overdueAfterMs ? 'overdue' : null;
+  // grace belongs to a worker that is gone; a pre-started one may first wait up to its maximum age.
+  const limit = executionId === null ? options.prestartedMaxAgeMs + options.overdueAfterMs : options.overdueAfterMs;
+  return ageMs(container, options.now) > limit ? 'overdue' : null;
 }
 
 /**

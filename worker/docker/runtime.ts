@@ -1,18 +1,22 @@
 /**
  * The ContainerRuntime port over a Docker engine, through dockerode: each execution runs in a
- * fresh, locked-down container that is removed whatever happens, so that nothing of one
- * execution (files, processes, output) is there for the next.
+ * fresh, locked-down container of its own, removed after it whatever happens, so that nothing of
+ * one execution (files, processes, output) is there for the next. The container is pre-started
+ * when the pool has one ready (prestart-pool.ts), else created and started on the spot.
  */
 import { performance } from 'node:perf_hooks';
 import type Docker from 'dockerode';
 import type { ContainerRunOutcome } from '../../src/domain/execution-outcome.ts';
 import type { ContainerRunSpec, ContainerRuntime } from '../../src/ports/container-runtime.ts';
-import { type ImagePruner, retriedWhenOutOfSpace } from '../disk/index.ts';
+import type { Logger } from '../../src/ports/logger.ts';
+import type { ImagePruner } from '../disk/index.ts';
 import { isNoSuchImage } from '../docker-engine.ts';
-import { type LockDown, MiB, containerConfig } from './container-config.ts';
+import { type ContainerIdentity, type ContainerTemplate, type LockDown, MiB, containerConfig } from './container-config.ts';
 import { abortReason, failureReason, notStarted } from './failure-reasons.ts';
-import { type PullPolicy, imageSupply } from './images.ts';
-import { type RunSettings, reportPhase, runCreatedContainer } from './run-container.ts';
+import { type ImageCommand, type PullPolicy, imageCommand, imageSupply } from './images.ts';
+import { PrepareError, type PreparedContainer, prepareContainer, removeContainer } from './prepare.ts';
+import { type PoolCounts, type PrestartPool, type PrestartSettings, createPrestartPool, templateOf } from './prestart-pool.ts';
+import { type RunSettings, reportPhase, runPrepared } from './run-container.ts';
 
 export type DockerRuntimeOptions = {
   /** Written on every container as the `faasbox.worker` label, so a worker can find its leftovers. */
@@ -36,15 +40,16 @@ export type DockerRuntimeOptions = {
    */
   nofile?: { soft: number; hard: number };
   /**
-   * How long to wait, once the container exited or was killed, for its last output and its exit
-   * to arrive before giving up on them. Default 2000.
+   * How long to wait, once the container was killed or its agent went silent, for its last
+   * output and its exit to arrive before giving up on them. Default 2000.
    */
   stopGraceMs?: number;
-  /**
-   * Run docker-init (tini) as PID 1, so that zombies are reaped and the pids limit is not eaten
-   * by them. Default true; turn it off for an engine without docker-init.
-   */
-  init?: boolean;
+  /** The agent's binary (worker/agent), as the engine's host sees the path. */
+  agentPath: string;
+  /** Pre-started containers; none (every execution a cold start) when absent. */
+  prestart?: PrestartSettings;
+  /** Where the pool's failures to pre-start are told. */
+  log?: Logger;
   /**
    * Frees disk space: ahead of each pull when the disk is above high water, and when a pull,
    * create or start runs out of space (then that step is retried once). Without one, running
@@ -53,9 +58,22 @@ export type DockerRuntimeOptions = {
   pruner?: ImagePruner;
 };
 
-type Settings = LockDown & RunSettings & { pullPolicy: PullPolicy };
+type Settings = LockDown & RunSettings & { pullPolicy: PullPolicy; outputLimitBytes: number; pruner: ImagePruner | null };
 
-export function createDockerRuntime(docker: Docker, options: DockerRuntimeOptions): ContainerRuntime {
+/** The Docker runtime, with what the worker drives beyond the port: the pool and its figures. */
+export type DockerRuntime = ContainerRuntime & {
+  /** Whether this runtime still owns the container (pooled, running, or being removed): not the reaper's. */
+  owns(container: { containerId: string; slotId: string | null }): boolean;
+  poolCounts(): PoolCounts;
+  /** Drops the pre-started containers, so that their images can be pruned. */
+  dropPrestarted(): Promise<void>;
+  /** Resolves once the removals under way now are done (tests, and close). */
+  removalsSettled(): Promise<void>;
+  /** Removes the pool's containers and waits for every removal under way. */
+  close(): Promise<void>;
+};
+
+export function createDockerRuntime(docker: Docker, options: DockerRuntimeOptions): DockerRuntime {
   const settings: Settings = {
     workerId: options.workerId,
     outputLimitBytes: options.outputLimitBytes ?? MiB,
@@ -66,53 +84,116 @@ export function createDockerRuntime(docker: Docker, options: DockerRuntimeOption
     tmpfsSizeMb: options.tmpfsSizeMb ?? 64,
     nofile: options.nofile ?? { soft: 1024, hard: 4096 },
     stopGraceMs: options.stopGraceMs ?? 2000,
-    init: options.init ?? true,
+    agentPath: options.agentPath,
     pruner: options.pruner ?? null,
   };
   const { pruner } = settings;
   const images = imageSupply(docker, settings.pullPolicy, pruner);
+  /** Containers of finished executions being removed, off the request path. */
+  const removing = new Map<string, Promise<void>>();
+  const running = new Set<string>();
 
-  /** Null when the image is there; else the outcome of the run that could not get it. */
-  const imageUnavailable = async (spec: ContainerRunSpec): Promise<ContainerRunOutcome | null> => {
+  const prepare = (template: ContainerTemplate, identity: ContainerIdentity) =>
+    prepareContainer(docker, containerConfig(template, identity, settings), settings);
+
+  const pool: PrestartPool | null = options.prestart
+    ? createPrestartPool(
+        options.prestart,
+        {
+          async prepare(spec, slotId) {
+            const command = await images.ensure(spec.image);
+            const argv = imageCommand(command, spec.command);
+            if (argv.length === 0) throw new Error('no command specified');
+            return prepare(templateOf(spec, argv), { role: 'prestarted', functionId: spec.functionId, ownerId: spec.ownerId, slotId });
+          },
+          hold: (image) => pruner?.hold(image) ?? (() => {}),
+        },
+        options.log ?? (() => {}),
+      )
+    : null;
+
+  /** The image's command; else the outcome of the run that could not get it. */
+  const imageFor = async (spec: ContainerRunSpec): Promise<ImageCommand | ContainerRunOutcome> => {
+    let command: ImageCommand;
     try {
-      await images.ensure(spec.image);
+      command = await images.ensure(spec.image);
     } catch (error) {
       return notStarted(await failureReason(docker, error, `image ${spec.image} could not be pulled`));
     }
     // A pull can outlast a worker's drain: what has not started by then is not started at all.
-    return spec.signal?.aborted ? notStarted(abortReason(spec.signal)) : null;
+    return spec.signal?.aborted ? notStarted(abortReason(spec.signal)) : command;
+  };
+
+  /** A container created and started for this execution; else the outcome of the run that could not get one. */
+  const coldStart = async (spec: ContainerRunSpec): Promise<PreparedContainer | ContainerRunOutcome> => {
+    const pulling = performance.now();
+    let image = await imageFor(spec);
+    if ('kind' in image) return image;
+    reportPhase(spec, 'pull', pulling);
+    const creating = performance.now();
+    const identity: ContainerIdentity = { role: 'execution', executionId: spec.executionId, correlationId: spec.correlationId };
+    const templateFor = (command: ImageCommand): ContainerTemplate | null => {
+      const argv = imageCommand(command, spec.command);
+      return argv.length === 0 ? null : { image: spec.image, argv, env: spec.env, memoryMb: spec.memoryMb };
+    };
+    let template = templateFor(image);
+    // The engine's own words for an image with no command and a function that names none.
+    if (!template) return notStarted('container could not be created: no command specified');
+    try {
+      try {
+        const prepared = await prepare(template, identity);
+        reportPhase(spec, 'createStart', creating);
+        return prepared;
+      } catch (error) {
+        // Gone since this runtime saw it: fetched again (the time counts in create_start).
+        if (!(error instanceof PrepareError && error.step === 'created' && isNoSuchImage(error.cause)) || !images.forget(spec.image)) throw error;
+        image = await imageFor(spec);
+        if ('kind' in image) return image;
+        template = templateFor(image);
+        if (!template) return notStarted('container could not be created: no command specified');
+        const prepared = await prepare(template, identity);
+        reportPhase(spec, 'createStart', creating);
+        return prepared;
+      }
+    } catch (error) {
+      const step = error instanceof PrepareError ? error : null;
+      return notStarted(await failureReason(docker, step ? step.cause : error, step ? step.message : 'container could not start'));
+    }
+  };
+
+  const removeInBackground = (prepared: PreparedContainer, spec: ContainerRunSpec) => {
+    const { id } = prepared.container;
+    prepared.session.close();
+    const started = performance.now();
+    const removal = removeContainer(prepared.container).then(() => {
+      reportPhase(spec, 'remove', started);
+      removing.delete(id);
+    });
+    removing.set(id, removal);
   };
 
   const run = async (spec: ContainerRunSpec): Promise<ContainerRunOutcome> => {
-    const pulling = performance.now();
-    const noImage = await imageUnavailable(spec);
-    if (noImage) return noImage;
-    reportPhase(spec, 'pull', pulling);
-    const creating = performance.now();
-    const config = containerConfig(spec, settings);
-    const create = () => retriedWhenOutOfSpace(pruner, `create from ${spec.image}`, () => docker.createContainer(config));
-    let container: Docker.Container;
+    const taking = performance.now();
+    const pooled = pool?.take(spec) ?? null;
     try {
-      try {
-        container = await create();
-      } catch (error) {
-        // Gone since this runtime saw it: fetched again (the time counts in create_start).
-        if (!isNoSuchImage(error) || !images.forget(spec.image)) throw error;
-        const stillNoImage = await imageUnavailable(spec);
-        if (stillNoImage) return stillNoImage;
-        container = await create();
+      let prepared: PreparedContainer;
+      if (pooled) {
+        reportPhase(spec, 'take', taking);
+        prepared = pooled;
+      } else {
+        const cold = await coldStart(spec);
+        if ('kind' in cold) return cold;
+        prepared = cold;
       }
-    } catch (error) {
-      // Nothing to remove: a failed create leaves no container (and a name conflict means the
-      // container that holds the name is not ours to remove).
-      return notStarted(await failureReason(docker, error, 'container could not be created'));
-    }
-    try {
-      return await runCreatedContainer(docker, container, spec, settings, creating);
+      running.add(prepared.container.id);
+      try {
+        return await runPrepared(docker, prepared, spec, settings, pooled ? 'prestarted' : 'cold');
+      } finally {
+        running.delete(prepared.container.id);
+        removeInBackground(prepared, spec);
+      }
     } finally {
-      const removing = performance.now();
-      await removeContainer(container);
-      reportPhase(spec, 'remove', removing);
+      pool?.done(spec.functionId);
     }
   };
 
@@ -131,14 +212,16 @@ export function createDockerRuntime(docker: Docker, options: DockerRuntimeOption
     async ping() {
       await docker.ping();
     },
+    owns: (container) => running.has(container.containerId) || removing.has(container.containerId) || (pool?.holds(container) ?? false),
+    poolCounts: () => pool?.counts() ?? { ready: 0, starting: 0, hits: 0, misses: 0 },
+    dropPrestarted: async () => pool?.drop(),
+    async removalsSettled() {
+      await Promise.all(removing.values());
+    },
+    async close() {
+      await pool?.close();
+      await Promise.all(removing.values());
+    },
   };
 }
 
-async function removeContainer(container: Docker.Container): Promise<void> {
-  try {
-    await container.remove({ force: true, v: true });
-  } catch {
-    // Already gone, or the engine went away: a labelled leftover is removed by the reaper of the
-    // next worker to start (reaper.ts), and the outcome of the run is already known.
-  }
-}

@@ -1,0 +1,91 @@
+/**
+ * Making a container ready for one execution: created with the function's spec and the
+ * lock-down, attached, started, and its agent waiting for the go. A cold start does it on the
+ * request path; the pre-start pool (prestart-pool.ts) does it ahead of time. Either way no user
+ * code has run yet.
+ */
+import { performance } from 'node:perf_hooks';
+import type Docker from 'dockerode';
+import { withTimeout } from '../../src/lib/timers.ts';
+import { type ImagePruner, retriedWhenOutOfSpace } from '../disk/index.ts';
+import { type AgentSession, attachAgent } from './agent-session.ts';
+
+export type PreparedContainer = {
+  container: Docker.Container;
+  session: AgentSession;
+  /** performance.now() when it became ready. */
+  readyAt: number;
+};
+
+/** The step that failed, for the run's reason ("container could not start: …"). */
+export class PrepareError extends Error {
+  override readonly name = 'PrepareError';
+  constructor(
+    readonly step: 'created' | 'attached' | 'started',
+    override readonly cause: unknown,
+  ) {
+    super(step === 'started' ? 'container could not start' : `container could not be ${step}`, { cause });
+  }
+}
+
+/**
+ * The agent says it is ready within milliseconds of the start; this only bounds an engine that
+ * started the container and then hung.
+ */
+const READY_TIMEOUT_MS = 10_000;
+
+export async function prepareContainer(
+  docker: Docker,
+  config: Docker.ContainerCreateOptions,
+  settings: { outputLimitBytes: number; pruner: ImagePruner | null },
+): Promise<PreparedContainer> {
+  const what = `from ${config.Image}`;
+  let container: Docker.Container;
+  try {
+    container = await retriedWhenOutOfSpace(settings.pruner, `create ${what}`, () => docker.createContainer(config));
+  } catch (error) {
+    // Nothing to remove: a failed create leaves no container (and a name conflict means the
+    // container that holds the name is not ours to remove).
+    throw new PrepareError('created', error);
+  }
+  try {
+    let session = await attachAgent(container, settings.outputLimitBytes).catch((error: unknown) => {
+      throw new PrepareError('attached', error);
+    });
+    try {
+      await retriedWhenOutOfSpace(
+        settings.pruner,
+        `start ${what}`,
+        () => container.start(),
+        // A failed start leaves the container created, so it can be started again, but the
+        // engine closes its streams: the retry needs a new attach (seen on Docker 20.10).
+        async () => {
+          session.close();
+          session = await attachAgent(container, settings.outputLimitBytes);
+        },
+      );
+    } catch (error) {
+      session.close();
+      throw new PrepareError('started', error);
+    }
+    try {
+      await withTimeout(session.ready, READY_TIMEOUT_MS);
+    } catch (error) {
+      session.close();
+      throw new PrepareError('started', error);
+    }
+    return { container, session, readyAt: performance.now() };
+  } catch (error) {
+    await removeContainer(container);
+    throw error;
+  }
+}
+
+export async function removeContainer(container: Docker.Container): Promise<void> {
+  try {
+    await container.remove({ force: true, v: true });
+  } catch {
+    // Already gone, or the engine went away: a labelled leftover is removed by the reaper of the
+    // next worker to start (reaper.ts).
+  }
+}
