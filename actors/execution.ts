@@ -1,5 +1,5 @@
 import { assign, initialTransition, setup, transition, type SnapshotFrom } from 'xstate';
-import { type ExecutionOutput, type ExecutionReport, type ExecutionStatus, outputOf } from '../src/domain/execution-outcome.ts';
+import { type ExecutionOutput, type ExecutionReport, type ExecutionStatus, type StartKind, outputOf } from '../src/domain/execution-outcome.ts';
 
 /**
  * The single definition of what may happen to an execution:
@@ -17,6 +17,8 @@ export type ExecutionContext = {
   deadline: string;
   workerId: string | null;
   containerId: string | null;
+  /** Whether its container was pre-started; null before the start, or when the worker did not say. */
+  start: StartKind | null;
   startedAt: string | null;
   finishedAt: string | null;
   reason: string | null;
@@ -41,7 +43,7 @@ export const executionMachine = setup({
   },
   actions: {
     recordStart: assign(({ event }) =>
-      event.type === 'STARTED' ? { workerId: event.workerId, containerId: event.containerId, startedAt: event.at } : {},
+      event.type === 'STARTED' ? { workerId: event.workerId, containerId: event.containerId, start: event.start, startedAt: event.at } : {},
     ),
     recordOutcome: assign(({ event }) => {
       if (event.type === 'STARTED') return {};
@@ -65,6 +67,7 @@ export const executionMachine = setup({
     deadline: input.deadline,
     workerId: null,
     containerId: null,
+    start: null,
     startedAt: null,
     finishedAt: null,
     reason: null,

@@ -8,6 +8,7 @@ import { fold } from '../src/domain/decider.ts';
 import { specFor } from './support/decider-spec.ts';
 import { slotDecider } from '../src/domain/slots.ts';
 import { executionDecider, type ExecutionEvent } from '../src/domain/executions.ts';
+import { type ExecutionReportEvent, reportFromEvent, reportFromStatus } from '../src/domain/execution-outcome.ts';
 
 const now = new Date('2026-01-01T10:00:00.000Z');
 const later = (ms: number) => new Date(now.getTime() + ms);
@@ -287,7 +288,7 @@ const queuedData = {
   slotStreams: ['slots-u1'],
 };
 const queued: ExecutionEvent = { type: 'ExecutionQueued', data: queuedData };
-const startedEvent: ExecutionEvent = { type: 'ExecutionStarted', data: { workerId: 'w', containerId: 'c', startedAt: later(100).toISOString() } };
+const startedEvent: ExecutionEvent = { type: 'ExecutionStarted', data: { workerId: 'w', containerId: 'c', startedAt: later(100).toISOString(), start: 'prestarted' } };
 
 executions('QueueExecution records the execution once', () => {
   execution([]).when({ type: 'QueueExecution', data: queuedData }).then([queued]);
@@ -295,13 +296,23 @@ executions('QueueExecution records the execution once', () => {
 });
 
 executions('a report for an unknown execution is refused', () => {
-  execution([]).when({ type: 'RecordReport', report: { type: 'STARTED', workerId: 'w', containerId: 'c', at: '' } }).thenFails('ExecutionNotFound');
+  execution([]).when({ type: 'RecordReport', report: { type: 'STARTED', workerId: 'w', containerId: 'c', at: '', start: 'cold' } }).thenFails('ExecutionNotFound');
 });
 
 executions('a start report becomes ExecutionStarted; the same report again writes nothing', () => {
-  const report = { type: 'STARTED' as const, workerId: 'w', containerId: 'c', at: later(100).toISOString() };
+  const report = { type: 'STARTED' as const, workerId: 'w', containerId: 'c', at: later(100).toISOString(), start: 'prestarted' as const };
   execution([queued]).when({ type: 'RecordReport', report }).then([startedEvent]);
   execution([queued, startedEvent]).when({ type: 'RecordReport', report }).then([]);
+});
+
+executions('a start from a worker that does not say how it started is stored without `start`, and folds back as null', () => {
+  const report = { type: 'STARTED' as const, workerId: 'w', containerId: 'c', at: later(100).toISOString(), start: null };
+  const { start: _, ...older } = startedEvent.data as { start?: string };
+  execution([queued]).when({ type: 'RecordReport', report }).then([{ type: 'ExecutionStarted', data: older } as ExecutionEvent]);
+  assert.equal(reportFromEvent({ type: 'ExecutionStarted', data: older } as ExecutionReportEvent), report);
+  // What a worker says is data from another process: an unknown kind is no kind.
+  assert.equal(reportFromStatus({ type: 'started', executionId: 'e', at: report.at, workerId: 'w', containerId: 'c', start: 'bogus' as never }), report);
+  assert.equal(reportFromStatus({ type: 'started', executionId: 'e', at: report.at, workerId: 'w', containerId: 'c', start: 'prestarted' }), { ...report, start: 'prestarted' });
 });
 
 executions('a late success after a timeout is recorded, as late', () => {

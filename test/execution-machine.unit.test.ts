@@ -5,7 +5,7 @@ import { NO_WORKER_REASON, executionMachine, foldExecution, statusOf } from '../
 import type { ExecutionReport } from '../src/domain/execution-outcome.ts';
 
 const input = { executionId: 'e1', deadline: '2026-01-01T10:01:00.000Z' };
-const started: ExecutionReport = { type: 'STARTED', workerId: 'w1', containerId: 'c1', at: '2026-01-01T10:00:01.000Z' };
+const started: ExecutionReport = { type: 'STARTED', workerId: 'w1', containerId: 'c1', at: '2026-01-01T10:00:01.000Z', start: 'cold' };
 const output = { exitCode: 0, stdout: 'hi\n', stderr: '', truncated: false, durationMs: 12 };
 const succeeded: ExecutionReport = { type: 'SUCCEEDED', at: '2026-01-01T10:00:02.000Z', ...output };
 const failed: ExecutionReport = { type: 'FAILED', at: '2026-01-01T10:00:02.000Z', reason: 'exited with code 3', exitCode: 3, stdout: '', stderr: 'boom', truncated: false, durationMs: 5 };

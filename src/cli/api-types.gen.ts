@@ -371,6 +371,11 @@ export interface components {
             startedAt: string | null;
             /** Format: date-time */
             finishedAt: string | null;
+            /**
+             * @description prestarted: its container was started ahead of the call; cold: created for it; null: not started yet, or not known
+             * @enum {string|null}
+             */
+            start: "prestarted" | "cold" | null;
             lateResults: {
                 type: string;
                 at: string;

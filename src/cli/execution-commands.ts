@@ -66,6 +66,7 @@ function printExecution(execution: Execution) {
     ['duration', execution.durationMs === null ? undefined : `${execution.durationMs} ms`],
     ['queued', execution.queuedAt],
     ['started', execution.startedAt ?? undefined],
+    ['start', execution.start === 'prestarted' ? 'pre-started container' : execution.start === 'cold' ? 'cold (container created for it)' : undefined],
     ['finished', execution.finishedAt ?? undefined],
     ['truncated', execution.truncated ? 'yes: the output was cut at the platform’s limit' : undefined],
     ['late results', execution.lateResults.length > 0 ? execution.lateResults.map((late) => `${late.type} at ${late.at}`).join(', ') : undefined],

@@ -71,14 +71,16 @@ export type WorkerStatus =
  * which judges each one (a result after a timeout is late, not a second outcome).
  */
 export type ExecutionReport =
-  | { type: 'STARTED'; workerId: string; containerId: string; at: string }
+  /** `start` is null when the worker did not say (an earlier release). */
+  | { type: 'STARTED'; workerId: string; containerId: string; at: string; start: StartKind | null }
   | ({ type: 'SUCCEEDED'; at: string } & ExecutionOutput)
   | ({ type: 'FAILED'; at: string; reason: string } & Partial<ExecutionOutput>)
   | ({ type: 'TIMED_OUT'; at: string } & Partial<ExecutionOutput>);
 
 /** A report as stored in its execution's stream, once the machine accepted it. */
 export type ExecutionReportEvent =
-  | DomainEvent<'ExecutionStarted', { workerId: string; containerId: string; startedAt: string }>
+  /** `start` is absent from events stored before workers reported it. */
+  | DomainEvent<'ExecutionStarted', { workerId: string; containerId: string; startedAt: string; start?: StartKind }>
   | DomainEvent<'ExecutionSucceeded', ExecutionOutput & { finishedAt: string }>
   | DomainEvent<'ExecutionFailed', Partial<ExecutionOutput> & { reason: string; finishedAt: string }>
   | DomainEvent<'ExecutionTimedOut', Partial<ExecutionOutput> & { finishedAt: string }>;
@@ -112,7 +114,13 @@ export function statusFromRun(outcome: ContainerRunOutcome, job: { executionId: 
 export function reportFromStatus(status: WorkerStatus): ExecutionReport {
   switch (status.type) {
     case 'started':
-      return { type: 'STARTED', workerId: status.workerId, containerId: status.containerId, at: status.at };
+      return {
+        type: 'STARTED',
+        workerId: status.workerId,
+        containerId: status.containerId,
+        at: status.at,
+        start: (START_KINDS as readonly unknown[]).includes(status.start) ? (status.start as StartKind) : null,
+      };
     case 'succeeded': {
       const { at, exitCode, stdout, stderr, truncated, durationMs } = status;
       return { type: 'SUCCEEDED', at, exitCode, stdout, stderr, truncated, durationMs };
@@ -127,7 +135,10 @@ export function reportFromStatus(status: WorkerStatus): ExecutionReport {
 export function eventFromReport(report: ExecutionReport): ExecutionReportEvent {
   switch (report.type) {
     case 'STARTED':
-      return { type: 'ExecutionStarted', data: { workerId: report.workerId, containerId: report.containerId, startedAt: report.at } };
+      return {
+        type: 'ExecutionStarted',
+        data: { workerId: report.workerId, containerId: report.containerId, startedAt: report.at, ...(report.start ? { start: report.start } : {}) },
+      };
     case 'SUCCEEDED': {
       const { type: _, at, ...output } = report;
       return { type: 'ExecutionSucceeded', data: { ...output, finishedAt: at } };
@@ -146,7 +157,7 @@ export function eventFromReport(report: ExecutionReport): ExecutionReportEvent {
 export function reportFromEvent(event: ExecutionReportEvent): ExecutionReport {
   switch (event.type) {
     case 'ExecutionStarted':
-      return { type: 'STARTED', workerId: event.data.workerId, containerId: event.data.containerId, at: event.data.startedAt };
+      return { type: 'STARTED', workerId: event.data.workerId, containerId: event.data.containerId, at: event.data.startedAt, start: event.data.start ?? null };
     case 'ExecutionSucceeded': {
       const { finishedAt, ...output } = event.data;
       return { type: 'SUCCEEDED', at: finishedAt, ...output };

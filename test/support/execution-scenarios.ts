@@ -118,6 +118,23 @@ export function addExecutionScenarios(test: Test, deployment: () => Deployment, 
     assert.is(stored.body.status, 'timedOut');
   });
 
+  test('the record says how its container started: the first call cold, a later one in a pre-started container', async () => {
+    const { token } = await newUser(url());
+    const id = await newFunction(url(), token, { image: deployment().image, command: ['sh', '-c', 'cat; hostname'] });
+    const first = await execute(url(), token, id, 'one ');
+    assert.is(first.body.start, 'cold', JSON.stringify(first.body));
+    // The pool refills in the background: a few calls may come before it has.
+    const later = await eventually('a call served pre-started', 15_000, async () => {
+      const reply = await execute(url(), token, id, 'two ');
+      return reply.body.start === 'prestarted' ? reply : undefined;
+    }, 300);
+    assert.is(later.body.status, 'succeeded');
+    assert.match(later.body.stdout, /^two [0-9a-f]{12}\n$/);
+    assert.is.not(later.body.stdout.slice(4), first.body.stdout.slice(4), 'its own container');
+    const stored = await call(url(), 'GET', `/v1/executions/${later.body.executionId}`, { token });
+    assert.is(stored.body.start, 'prestarted');
+  });
+
   test('a missing image is a failed execution with a reason, not a server error', async () => {
     const { token } = await newUser(url());
     const id = await newFunction(url(), token, { image: deployment().missingImage });

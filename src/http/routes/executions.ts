@@ -1,6 +1,7 @@
 import { type OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import { statusOf } from '../../../actors/execution.ts';
 import { startExecution } from '../../commands/start-execution.ts';
+import { START_KINDS } from '../../domain/execution-outcome.ts';
 import type { ExecutionState } from '../../domain/executions.ts';
 import { executionHistory, ownedExecution } from '../../queries/executions.ts';
 import { ownedFunction } from '../../queries/functions.ts';
@@ -23,6 +24,7 @@ const ExecutionResultSchema = z
     queuedAt: z.iso.datetime(),
     startedAt: z.iso.datetime().nullable(),
     finishedAt: z.iso.datetime().nullable(),
+    start: z.enum(START_KINDS).nullable().openapi({ description: 'prestarted: its container was started ahead of the call; cold: created for it; null: not started yet, or not known' }),
     lateResults: z.array(z.object({ type: z.string(), at: z.string() })),
   })
   .openapi('Execution');
@@ -58,6 +60,7 @@ export function executionView(state: Extract<ExecutionState, { status: 'present'
     queuedAt: state.queued.queuedAt,
     startedAt: context.startedAt,
     finishedAt: context.finishedAt,
+    start: context.start,
     lateResults: context.late,
   };
 }
