@@ -8,7 +8,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { connect } from '@nats-io/transport-node';
 import { connectNatsJobBus, createInProcessJobBus } from '../src/adapters/job-bus/index.ts';
-import { BusUnavailableError, type Job, type JobBus, type JobDelivery, type StatusMessage } from '../src/ports/job-bus.ts';
+import { BusUnavailableError, type Job, type JobBus, type JobDelivery, type StatusMessage, type WarmFunctions } from '../src/ports/job-bus.ts';
 import { within } from './support/eventually.ts';
 import { type NatsServer, startNatsServer } from './support/nats-server.ts';
 
@@ -188,6 +188,87 @@ function defineContract(backend: Backend, { separateServer = false } = {}) {
     await sleep(quietMs);
     await consumer.stop();
     assert.equal([...deliveries].sort(), [forgotten.executionId, forgotten.executionId, failed.executionId, failed.executionId].sort());
+  });
+
+  test('a job goes to the consumer holding its function warm; to another when that one is busy', async (world) => {
+    const [api, warmWorker, coldWorker] = [await world.connect(), await world.connect(), await world.connect()];
+    const functionId = randomUUID();
+    const takenBy: Record<string, string> = {};
+    const held: (() => void)[] = [];
+    const warmConsumer = warmWorker.consumeJobs(async (delivery) => {
+      takenBy[delivery.job.executionId] = 'warm';
+      await delivery.ack();
+      if (delivery.job.correlationId === 'hold') await new Promise<void>((resolve) => held.push(resolve));
+    }, { concurrency: 2, warm: fixedWarm([functionId]) });
+    const coldConsumer = (bus: JobBus) =>
+      bus.consumeJobs(async (delivery) => {
+        takenBy[delivery.job.executionId] = 'cold';
+        await delivery.ack();
+      }, { concurrency: 2 });
+    let cold = coldConsumer(coldWorker);
+    // The warm worker's interest reaches the broker asynchronously.
+    await sleep(300);
+    const forWarm = Array.from({ length: 8 }, () => ({ ...aJob(), functionId }));
+    for (const job of forWarm) {
+      await api.publishJob(job);
+      await eventually(() => takenBy[job.executionId] !== undefined, `${job.executionId} taken`);
+    }
+    assert.equal(forWarm.map((job) => takenBy[job.executionId]), forWarm.map(() => 'warm'));
+
+    // Both of the warm worker's slots busy (the other worker away meanwhile, so both go to it).
+    await cold.stop();
+    for (let i = 0; i < 2; i++) await api.publishJob({ ...aJob(), functionId, correlationId: 'hold' });
+    await eventually(() => held.length === 2, 'the warm worker holds two jobs');
+    cold = coldConsumer(coldWorker);
+    const overflow = { ...aJob(), functionId };
+    await api.publishJob(overflow);
+    await eventually(() => takenBy[overflow.executionId] !== undefined, 'the overflow taken');
+    assert.is(takenBy[overflow.executionId], 'cold');
+    for (const release of held) release();
+    await sleep(quietMs);
+    await Promise.all([warmConsumer.stop(), cold.stop()]);
+    assert.is(Object.keys(takenBy).length, forWarm.length + 3, 'each job taken once');
+  });
+
+  test('a warm job handed back unstarted runs elsewhere, once', async (world) => {
+    const [api, warmWorker, coldWorker] = [await world.connect(), await world.connect(), await world.connect()];
+    const functionId = randomUUID();
+    const deliveries: string[] = [];
+    const warmConsumer = warmWorker.consumeJobs(async (delivery) => {
+      deliveries.push('warm');
+      await delivery.release();
+    }, { concurrency: 2, warm: fixedWarm([functionId]) });
+    await sleep(300);
+    const coldConsumer = coldWorker.consumeJobs(async (delivery) => {
+      deliveries.push('cold');
+      await delivery.ack();
+    }, { concurrency: 2 });
+    // Stopped after the hand-back, so that the job cannot come back to it.
+    const job = { ...aJob(), functionId };
+    await api.publishJob(job);
+    await eventually(() => deliveries.includes('warm'), 'offered to the warm worker first');
+    await warmConsumer.stop();
+    await eventually(() => deliveries.includes('cold'), 'handed back to the cold worker');
+    await sleep(quietMs);
+    await coldConsumer.stop();
+    assert.is(deliveries.filter((d) => d === 'cold').length, 1, deliveries.join());
+  });
+
+  test('a deleted function is announced to every watcher, in every process, until it stops', async (world) => {
+    const [api, workerA, workerB] = [await world.connect(), await world.connect(), await world.connect()];
+    const heard: string[] = [];
+    const watches = [workerA.watchFunctionDeletions((id) => heard.push(`a ${id}`)), workerB.watchFunctionDeletions((id) => heard.push(`b ${id}`))];
+    await sleep(300);
+    const [first, second] = [randomUUID(), randomUUID()];
+    await api.announceFunctionDeleted(first);
+    await eventually(() => heard.length === 2, 'both heard it');
+    await watches[1]!.stop();
+    await sleep(100);
+    await api.announceFunctionDeleted(second);
+    await eventually(() => heard.length === 3, 'the one still watching heard it');
+    await sleep(quietMs);
+    await watches[0]!.stop();
+    assert.equal([...heard].sort(), [`a ${first}`, `a ${second}`, `b ${first}`].sort());
   });
 
   test('watchStatuses hears the statuses of its execution published after it opened', async (world) => {
@@ -386,6 +467,9 @@ const bigText = (length: number) => {
   for (let i = 0; text.length < length; i++) text += `${i} ${line}`;
   return text.slice(0, length);
 };
+
+/** A worker's warm set that never changes. */
+const fixedWarm = (functionIds: string[]): WarmFunctions => ({ has: (id) => functionIds.includes(id), list: () => functionIds, onChange: () => () => {} });
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 

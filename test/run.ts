@@ -32,15 +32,25 @@ const RELIABILITY_ALONE = new Set(['races.test.ts', 'load.test.ts']);
 
 type Counts = { passed: number; failed: number; skipped: number };
 
+/**
+ * A run still going after this long has hung (the regular suites take about 6 minutes, a
+ * reliability file at most about 5): it is killed with everything it started and counted failed,
+ * so a hang fails CI with its name instead of running into CI's own limit.
+ */
+const REGULAR_LIMIT_MS = 30 * 60_000;
+const RELIABILITY_FILE_LIMIT_MS = 15 * 60_000;
+const AFTER_TOTALS_MS = 10_000;
+
 async function runRegular(): Promise<Counts> {
-  return runUvu(['test', pattern, '-i', 'support', '-i', 'fixtures', '-i', 'reliability'], 'live');
+  return runUvu(['test', pattern, '-i', 'support', '-i', 'fixtures', '-i', 'reliability'], 'live', REGULAR_LIMIT_MS);
 }
 
 async function runReliability(): Promise<Counts> {
   const files = readdirSync(`${root}test/reliability`).filter((file) => new RegExp(pattern).test(file));
   const totals: Counts = { passed: 0, failed: 0, skipped: 0 };
   // uvu takes a pattern: the file's exact name, escaped.
-  const runFile = async (file: string) => add(totals, await runUvu(['test/reliability', `^${file.replace(/[.]/g, '\\.')}$`], 'buffered'));
+  const runFile = async (file: string) =>
+    add(totals, await runUvu(['test/reliability', `^${file.replace(/[.]/g, '\\.')}$`], 'buffered', RELIABILITY_FILE_LIMIT_MS));
   const queue = files.filter((file) => !RELIABILITY_ALONE.has(file));
   const lane = async () => {
     for (let file = queue.shift(); file !== undefined; file = queue.shift()) await runFile(file);
@@ -57,29 +67,63 @@ const add = (totals: Counts, counts: Counts) => {
 };
 
 /** `buffered`: the output is printed in one piece when the run ends, so parallel runs do not interleave. */
-function runUvu(args: string[], output: 'live' | 'buffered'): Promise<Counts> {
+async function runUvu(args: string[], output: 'live' | 'buffered', limitMs: number): Promise<Counts> {
   const uvuArgs = ['node_modules/uvu/bin.js', ...args, ...(process.stdout.isTTY ? [] : ['--no-color'])];
-  const child = spawn(process.execPath, ['--import', 'tsx', ...uvuArgs], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  // Its own process group, so that a hung run is killed with the servers it spawned.
+  const child = spawn(process.execPath, ['--import', 'tsx', ...uvuArgs], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let text = '';
+  let lingering: NodeJS.Timeout | undefined;
   const collect = (to: NodeJS.WriteStream) => (chunk: Buffer) => {
     if (output === 'live') to.write(chunk);
     text += chunk.toString('utf8');
+    // uvu exits when nothing is left to run: a handle a suite left open (a timer, a socket) keeps
+    // it alive after its totals for ever. Its results are in; it is stopped, and told.
+    if (lingering === undefined && /^\s*Duration:/m.test(text)) {
+      lingering = setTimeout(() => {
+        const message = `\n!!! \`uvu ${args.join(' ')}\` printed its totals but did not exit within ${AFTER_TOTALS_MS / 1000} s: a suite left a handle open; stopped\n`;
+        text += message;
+        if (output === 'live') process.stdout.write(message);
+        killGroup();
+      }, AFTER_TOTALS_MS);
+    }
+  };
+  const killGroup = () => {
+    try {
+      process.kill(-(child.pid as number), 'SIGKILL');
+    } catch {
+      child.kill('SIGKILL');
+    }
   };
   child.stdout.on('data', collect(process.stdout));
   child.stderr.on('data', collect(process.stderr));
-  return new Promise((resolve) => {
-    child.on('close', (code, signal) => {
-      if (output === 'buffered') process.stdout.write(text);
-      const plain = text.replace(/\x1b\[[0-9;]*m/g, '');
-      const count = (label: string) => Number(new RegExp(`^\\s*${label}:\\s+(\\d+)`, 'm').exec(plain)?.[1] ?? NaN);
-      const total = count('Total');
-      const passed = Number.isNaN(count('Passed')) ? 0 : count('Passed');
-      const skipped = Number.isNaN(count('Skipped')) ? 0 : count('Skipped');
-      let failed = Number.isNaN(total) ? 1 : total - passed - skipped;
-      if (failed === 0 && (code !== 0 || signal !== null)) failed = 1;
-      resolve({ passed, failed, skipped });
-    });
-  });
+  const closed = new Promise((resolve) => child.on('close', resolve));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+
+  let hung = false;
+  const limit = setTimeout(() => {
+    hung = true;
+    const message = `\n!!! HUNG: \`uvu ${args.join(' ')}\` was still running after ${limitMs / 60_000} min: killed, counted failed\n`;
+    text += message;
+    if (output === 'live') process.stdout.write(message);
+    killGroup();
+  }, limitMs);
+  const { code, signal } = await exited;
+  clearTimeout(limit);
+  clearTimeout(lingering);
+  // A process the suite left behind may still hold the output pipes open: the run is over anyway.
+  await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, 5_000))]);
+
+  if (output === 'buffered') process.stdout.write(text);
+  const plain = text.replace(/\x1b\[[0-9;]*m/g, '');
+  const count = (label: string) => Number(new RegExp(`^\\s*${label}:\\s+(\\d+)`, 'm').exec(plain)?.[1] ?? NaN);
+  const total = count('Total');
+  const passed = Number.isNaN(count('Passed')) ? 0 : count('Passed');
+  const skipped = Number.isNaN(count('Skipped')) ? 0 : count('Skipped');
+  let failed = Number.isNaN(total) ? 1 : total - passed - skipped;
+  const stoppedAfterTotals = lingering !== undefined && signal === 'SIGKILL' && !hung;
+  const endedBadly = hung || (!stoppedAfterTotals && (code !== 0 || signal !== null));
+  if (failed === 0 && endedBadly) failed = 1;
+  return { passed, failed, skipped };
 }
 
 const totals: Counts = { passed: 0, failed: 0, skipped: 0 };

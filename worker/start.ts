@@ -62,6 +62,7 @@ export function startWorkerRole(config: Config, bus: JobBus, metrics: Metrics, l
     concurrency: config.worker.concurrency,
     drainTimeoutMs: config.worker.drainTimeoutMs,
     metrics,
+    warm: containers.warm,
     reaper: {
       intervalMs: config.worker.housekeepingIntervalMs,
       reap: ({ isInFlight, report }) =>
@@ -78,6 +79,7 @@ export function startWorkerRole(config: Config, bus: JobBus, metrics: Metrics, l
   // Keeps the disk under the high-water mark between pulls too (it never rejects).
   const diskCheck = setInterval(() => void pruner.pruneToLowWater(), config.worker.housekeepingIntervalMs);
   diskCheck.unref();
+  const deletions = bus.watchFunctionDeletions((functionId) => containers.retireFunction(functionId));
   return {
     workerId,
     get inFlight() {
@@ -85,6 +87,7 @@ export function startWorkerRole(config: Config, bus: JobBus, metrics: Metrics, l
     },
     async stop() {
       clearInterval(diskCheck);
+      await deletions.stop();
       await worker.stop();
       await containers.close();
     },

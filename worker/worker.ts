@@ -1,7 +1,15 @@
 import { settlesWithin } from '../src/lib/timers.ts';
 import { statusFromRun } from '../src/domain/execution-outcome.ts';
 import type { ContainerRuntime } from '../src/ports/container-runtime.ts';
-import { type ExecutionPhase, type JobBus, type JobDelivery, type PhaseDurations, type StatusMessage, decodeJobStdin } from '../src/ports/job-bus.ts';
+import {
+  type ExecutionPhase,
+  type JobBus,
+  type JobDelivery,
+  type PhaseDurations,
+  type StatusMessage,
+  type WarmFunctions,
+  decodeJobStdin,
+} from '../src/ports/job-bus.ts';
 import { type Logger, describeError } from '../src/ports/logger.ts';
 import { type Metrics, measureWorker, observePhase } from '../src/metrics/metrics.ts';
 import type { ReapResult } from './docker/index.ts';
@@ -28,6 +36,8 @@ export type WorkerOptions = {
   reaper?: { reap: OrphanReaper; intervalMs: number };
   /** Where the worker's own phase durations and executions in flight go; none: not measured. */
   metrics?: Metrics;
+  /** Functions the runtime holds a pre-started container for: their jobs come here first. */
+  warm?: WarmFunctions;
 };
 
 export type RunningWorker = {
@@ -158,7 +168,7 @@ export function startWorker(bus: JobBus, runtime: ContainerRuntime, log: Logger,
       running.add(task);
       return task.finally(() => running.delete(task));
     },
-    { concurrency: options.concurrency },
+    { concurrency: options.concurrency, warm: options.warm },
   );
   if (options.metrics) measureWorker(options.metrics, { inFlight: () => inFlight.size });
 

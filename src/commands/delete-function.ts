@@ -4,7 +4,7 @@ import type { CommandDeps, ReadYourWrites } from './deps.ts';
 import { awaitProjections, commandContext } from './context.ts';
 import { handleCommand } from './handle-command.ts';
 
-type Deps = Pick<CommandDeps, 'store' | 'clock' | 'newId'> & ReadYourWrites;
+type Deps = Pick<CommandDeps, 'store' | 'bus' | 'clock' | 'newId'> & ReadYourWrites;
 
 /** Throws FunctionNotFound (unknown or already deleted) or NotFunctionOwner. */
 export async function deleteFunction(
@@ -20,5 +20,7 @@ export async function deleteFunction(
     { type: 'DeleteFunction', requesterId, now: deps.clock.now() },
     commandContext(deps, correlationId),
   );
+  // Workers drop its pre-started containers now; one that misses this drops them when idle.
+  await deps.bus.announceFunctionDeleted(functionId);
   await awaitProjections(deps, result.position);
 }

@@ -68,6 +68,17 @@ export type JobDelivery = {
   release(): Promise<void>;
 };
 
+/**
+ * The functions a worker holds a pre-started container for, ready now. A job for one of them
+ * goes preferably to that worker (placement); what the set says is a hint, never a promise.
+ */
+export type WarmFunctions = {
+  has(functionId: string): boolean;
+  list(): string[];
+  /** `listener` is called after the set changed; the returned function stops the calls. */
+  onChange(listener: () => void): () => void;
+};
+
 export type Consumer = {
   /** Stops taking new messages. Handlers already running go on; the caller waits for them. */
   stop(): Promise<void>;
@@ -77,16 +88,25 @@ export type StatusWatch = { close(): Promise<void> };
 
 export interface JobBus {
   /**
-   * Resolves once the job is durable. A job whose executionId was already published is not
-   * queued twice (a retried publish).
+   * Resolves once the job is durable, or claimed by a worker that holds a pre-started container
+   * for its function (placement: such a worker is asked first, briefly). A job whose executionId
+   * was already published is not queued twice (a retried publish).
    */
   publishJob(job: Job): Promise<void>;
   /**
    * Delivers jobs to `handler`, never more than `concurrency` unfinished at once: a worker pulls
    * only as many jobs as it has free container slots. A job not acked or released is delivered
-   * again after an adapter-defined time.
+   * again after an adapter-defined time. With `warm`, jobs for those functions are offered to this
+   * consumer before any other.
    */
-  consumeJobs(handler: (delivery: JobDelivery) => Promise<void>, options: { concurrency: number }): Consumer;
+  consumeJobs(handler: (delivery: JobDelivery) => Promise<void>, options: { concurrency: number; warm?: WarmFunctions }): Consumer;
+  /**
+   * Tells every worker that a function was deleted, so that its pre-started containers go now
+   * rather than at their idle expiry. Best effort: not durable, and a bus that is down skips it.
+   */
+  announceFunctionDeleted(functionId: string): Promise<void>;
+  /** Hears every announcement made from now on, in any process. */
+  watchFunctionDeletions(handler: (functionId: string) => void): Consumer;
   /** Resolves once the status is durable. */
   publishStatus(status: StatusMessage): Promise<void>;
   /**

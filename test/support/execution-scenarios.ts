@@ -135,6 +135,32 @@ export function addExecutionScenarios(test: Test, deployment: () => Deployment, 
     assert.is(stored.body.start, 'prestarted');
   });
 
+  test("deleting a function removes its pre-started containers within a second; its owner's other function keeps its own", async () => {
+    const { token } = await newUser(url());
+    const [doomed, kept] = [
+      await newFunction(url(), token, { image: deployment().image, command: ['cat'] }),
+      await newFunction(url(), token, { image: deployment().image, command: ['cat'] }),
+    ];
+    for (const id of [doomed, kept]) assert.is((await execute(url(), token, id, 'x')).status, 200);
+    const readyFor = async (functionId: string) =>
+      (await docker.listContainers({ filters: { label: [`faasbox.prestarted=${functionId}`] } })).filter(
+        (container) => deployment().workerIds.includes(container.Labels['faasbox.worker'] ?? '') && container.Names[0]?.startsWith('/faasbox-prestarted-'),
+      );
+    await eventually('both functions have a pre-started container', 15_000, async () =>
+      (await readyFor(doomed)).length > 0 && (await readyFor(kept)).length > 0 ? true : undefined,
+    );
+    const deleted = await call(url(), 'DELETE', `/v1/functions/${doomed}`, { token });
+    assert.is(deleted.status, 200);
+    const deletedAt = Date.now();
+    const goneAfter = await eventually('the deleted function has no container left', 5_000, async () =>
+      (await docker.listContainers({ all: true, filters: { label: [`faasbox.prestarted=${doomed}`] } })).length === 0 ? Date.now() - deletedAt : undefined,
+    50);
+    assert.ok(goneAfter <= 1_000, `its containers went ${goneAfter} ms after the deletion`);
+    assert.ok((await readyFor(kept)).length > 0, 'the other function keeps its pre-started container');
+    const again = await execute(url(), token, kept, 'still here');
+    assert.is(again.body.stdout, 'still here');
+  });
+
   test('a missing image is a failed execution with a reason, not a server error', async () => {
     const { token } = await newUser(url());
     const id = await newFunction(url(), token, { image: deployment().missingImage });

@@ -3,7 +3,7 @@
  * build.sh) into worker/agent/bin, unless the operator points FAASBOX_AGENT_PATH elsewhere (a
  * worker in a container whose engine sees another file system).
  */
-import { accessSync, constants } from 'node:fs';
+import { statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 export const BUILT_AGENT_PATH = fileURLToPath(new URL('./bin/faasbox-agent', import.meta.url));
@@ -15,9 +15,8 @@ export const BUILT_AGENT_PATH = fileURLToPath(new URL('./bin/faasbox-agent', imp
 export function agentBinary(configured: string | undefined, engineIsLocal: boolean): string {
   const path = configured ?? BUILT_AGENT_PATH;
   if (engineIsLocal) {
-    try {
-      accessSync(path, constants.X_OK);
-    } catch {
+    // Deno's access(X_OK) needs permission to read the uid: the mode bits say the same here.
+    if (!isExecutableFile(path)) {
       throw new Error(
         configured
           ? `FAASBOX_AGENT_PATH: ${path} is not an executable file`
@@ -26,4 +25,13 @@ export function agentBinary(configured: string | undefined, engineIsLocal: boole
     }
   }
   return path;
+}
+
+function isExecutableFile(path: string): boolean {
+  try {
+    const stats = statSync(path);
+    return stats.isFile() && (stats.mode & 0o111) !== 0;
+  } catch {
+    return false;
+  }
 }

@@ -40,7 +40,7 @@ export function containerConfig(template: ContainerTemplate, identity: Container
   const memoryBytes = template.memoryMb * MiB;
   const labels = labelsOf(identity, settings.workerId);
   return {
-    name: identity.role === 'execution' ? `faasbox-${identity.executionId}` : `faasbox-prestarted-${identity.slotId}`,
+    name: identity.role === 'execution' ? executionContainerName(identity.executionId) : `faasbox-prestarted-${identity.slotId}`,
     Image: template.image,
     // The agent is PID 1: it reaps zombies as docker-init did, and it starts the function's
     // command only on the go (agent-session.ts). Cmd is that command in full, the image's
@@ -75,6 +75,19 @@ export function containerConfig(template: ContainerTemplate, identity: Container
       LogConfig: { Type: 'none', Config: {} },
     },
   };
+}
+
+/**
+ * An execution's container is named after it. Labels cannot change once a container exists, so
+ * a pre-started container taken by an execution is renamed to this: a reaper can then tell which
+ * execution died with it.
+ */
+export const executionContainerName = (executionId: string): string => `faasbox-${executionId}`;
+
+/** The execution a container ran, from its name as the engine lists it (`/faasbox-<id>`); null if none. */
+export function executionOfContainerName(name: string | undefined): string | null {
+  const match = /^\/?faasbox-([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/.exec(name ?? '');
+  return match ? match[1]! : null;
 }
 
 export const EXECUTION_LABEL = 'faasbox.execution';

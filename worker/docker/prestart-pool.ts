@@ -12,6 +12,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type Docker from 'dockerode';
 import type { ContainerRunSpec } from '../../src/ports/container-runtime.ts';
+import type { WarmFunctions } from '../../src/ports/job-bus.ts';
 import { type Logger, describeError } from '../../src/ports/logger.ts';
 import type { ContainerTemplate } from './container-config.ts';
 import { type PreparedContainer, removeContainer } from './prepare.ts';
@@ -45,6 +46,10 @@ export type PrestartPool = {
   counts(): PoolCounts;
   /** Removes every ready container now (disk space is needed); the pool fills again later. */
   drop(): Promise<void>;
+  /** The function was deleted: its containers go now, and none is started for it any more. */
+  retire(functionId: string): void;
+  /** The functions with a container ready now: the bus offers their jobs to this worker first. */
+  readonly warm: WarmFunctions;
   /** Removes everything and starts nothing more. */
   close(): Promise<void>;
 };
@@ -86,16 +91,43 @@ export function createPrestartPool(settings: PrestartSettings, backend: PoolBack
   let hits = 0;
   let misses = 0;
 
+  const warmListeners = new Set<() => void>();
+  let warmBefore = '';
+  /** Tells the listeners when the set of functions with a ready container changed. */
+  const readyChanged = () => {
+    const now = [...functions.values()].filter((f) => f.ready.length > 0).map((f) => f.spec.functionId).sort().join(',');
+    if (now === warmBefore) return;
+    warmBefore = now;
+    for (const listener of [...warmListeners]) {
+      try {
+        listener();
+      } catch {}
+    }
+  };
+
   const held = () => [...functions.values()].reduce((sum, f) => sum + f.ready.length + f.starting, 0);
   const wanted = (f: Pooled) => {
     const called = now() - f.lastCalledAt < settings.idleMs;
     return called ? Math.min(settings.perFunction, Math.max(1, f.peak)) : 0;
   };
 
+  /** Starts and removals under way: close() waits for both, so a stopped worker leaves no container. */
+  const fills = new Set<Promise<unknown>>();
+  const removals = new Set<Promise<unknown>>();
+  const track = (work: Promise<unknown>, set: Set<Promise<unknown>>) => {
+    set.add(work);
+    const forget = () => set.delete(work);
+    void work.then(forget, forget);
+  };
+  const settled = async (set: Set<Promise<unknown>>) => {
+    while (set.size > 0) await Promise.allSettled([...set]);
+  };
+
   const discard = (slot: Slot) => {
     containers.delete(slot.prepared.container.id);
     slot.prepared.session.close();
-    void removeContainer(slot.prepared.container);
+    track(removeContainer(slot.prepared.container), removals);
+    queueMicrotask(readyChanged);
   };
 
   const forget = (f: Pooled) => {
@@ -132,7 +164,7 @@ export function createPrestartPool(settings: PrestartSettings, backend: PoolBack
     const slotId = randomUUID();
     startingSlots.add(slotId);
     const key = f.key;
-    void backend
+    const filled = backend
       .prepare(f.spec, slotId)
       .then(
         (prepared) => {
@@ -142,6 +174,7 @@ export function createPrestartPool(settings: PrestartSettings, backend: PoolBack
           // Closed, or the function changed while it started: not for anyone any more.
           if (closed || current !== f || f.key !== key) return discard(slot);
           f.ready.push(slot);
+          readyChanged();
           // One that dies while it waits (killed from outside, the engine restarting) leaves.
           void prepared.session.ended.then(() => {
             const index = f.ready.indexOf(slot);
@@ -162,6 +195,7 @@ export function createPrestartPool(settings: PrestartSettings, backend: PoolBack
         f.starting -= 1;
         fill();
       });
+    track(filled, fills);
   };
 
   /** Starts what is missing, most wanted first, within the limits. */
@@ -201,6 +235,7 @@ export function createPrestartPool(settings: PrestartSettings, backend: PoolBack
       if (slot) {
         containers.delete(slot.prepared.container.id);
         hits += 1;
+        readyChanged();
       } else {
         misses += 1;
       }
@@ -218,19 +253,34 @@ export function createPrestartPool(settings: PrestartSettings, backend: PoolBack
       hits,
       misses,
     }),
+    retire(functionId) {
+      const f = functions.get(functionId);
+      if (!f) return;
+      // Out of the map first: a container of it still starting is discarded when it is ready.
+      functions.delete(functionId);
+      for (const slot of f.ready.splice(0)) discard(slot);
+      f.releaseImage?.();
+      f.releaseImage = null;
+      readyChanged();
+    },
+    warm: {
+      has: (functionId) => (functions.get(functionId)?.ready.length ?? 0) > 0,
+      list: () => [...functions.values()].filter((f) => f.ready.length > 0).map((f) => f.spec.functionId),
+      onChange(listener) {
+        const own = () => listener();
+        warmListeners.add(own);
+        return () => warmListeners.delete(own);
+      },
+    },
     async drop() {
-      const slots = [...functions.values()].flatMap((f) => f.ready.splice(0));
-      await Promise.all(
-        slots.map(async (slot) => {
-          containers.delete(slot.prepared.container.id);
-          slot.prepared.session.close();
-          await removeContainer(slot.prepared.container);
-        }),
-      );
+      for (const slot of [...functions.values()].flatMap((f) => f.ready.splice(0))) discard(slot);
+      await settled(removals);
     },
     async close() {
       closed = true;
       clearInterval(housekeeping);
+      // A container still starting is discarded when its start ends (closed): wait for both.
+      await settled(fills);
       await this.drop();
       for (const f of functions.values()) f.releaseImage?.();
       functions.clear();

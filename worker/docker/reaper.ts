@@ -6,7 +6,7 @@
  * housekeeping interval.
  */
 import type Docker from 'dockerode';
-import { EXECUTION_LABEL, PRESTARTED_LABEL, SLOT_LABEL, WORKER_LABEL } from './container-config.ts';
+import { EXECUTION_LABEL, PRESTARTED_LABEL, SLOT_LABEL, WORKER_LABEL, executionOfContainerName } from './container-config.ts';
 
 export type ReapOptions = {
   /** This worker: its own leftovers are reaped whatever their age. */
@@ -38,7 +38,7 @@ export type ReapOptions = {
 
 export type ReapedContainer = {
   containerId: string;
-  /** Null for a pre-started container: which execution took it, if one did, died with its worker. */
+  /** Null for a pre-started container no execution took. */
   executionId: string | null;
   /** Its `faasbox.worker` label; null when it has none. */
   workerId: string | null;
@@ -110,16 +110,24 @@ export async function reapOrphans(docker: Docker, options: ReapOptions): Promise
 export function orphansAmong(containers: readonly Docker.ContainerInfo[], options: OrphanRules): Orphan[] {
   const orphans: Orphan[] = [];
   for (const container of containers) {
-    const executionId = container.Labels[EXECUTION_LABEL] ?? null;
-    if (executionId === null && container.Labels[PRESTARTED_LABEL] === undefined) continue;
+    const prestarted = container.Labels[PRESTARTED_LABEL] !== undefined;
+    // A pre-started container taken by an execution carries its id in its name only.
+    const executionId = container.Labels[EXECUTION_LABEL] ?? (prestarted ? executionOfContainerName(container.Names[0]) : null);
+    if (executionId === null && !prestarted) continue;
     const workerId = container.Labels[WORKER_LABEL] ?? null;
-    const why = causeOf(container, executionId, workerId, options);
+    const why = causeOf(container, executionId, workerId, prestarted, options);
     if (why) orphans.push({ containerId: container.Id, executionId, workerId, why, started: hasStarted(container) });
   }
   return orphans;
 }
 
-function causeOf(container: Docker.ContainerInfo, executionId: string | null, workerId: string | null, options: OrphanRules): OrphanCause | null {
+function causeOf(
+  container: Docker.ContainerInfo,
+  executionId: string | null,
+  workerId: string | null,
+  prestarted: boolean,
+  options: OrphanRules,
+): OrphanCause | null {
   if (workerId === options.workerId) {
     const alive = options.isOwned({ containerId: container.Id, slotId: container.Labels[SLOT_LABEL] ?? null }) || (executionId !== null && options.isInFlight(executionId));
     return alive ? null : 'left by an earlier run of this worker';
@@ -127,7 +135,7 @@ function causeOf(container: Docker.ContainerInfo, executionId: string | null, wo
   // There is no registry of live workers: age is the evidence. A live worker kills a container
   // at its function's timeout (at most the longest allowed), so one older than that plus the
   // grace belongs to a worker that is gone; a pre-started one may first wait up to its maximum age.
-  const limit = executionId === null ? options.prestartedMaxAgeMs + options.overdueAfterMs : options.overdueAfterMs;
+  const limit = prestarted ? options.prestartedMaxAgeMs + options.overdueAfterMs : options.overdueAfterMs;
   return ageMs(container, options.now) > limit ? 'overdue' : null;
 }
 

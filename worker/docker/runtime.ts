@@ -8,10 +8,11 @@ import { performance } from 'node:perf_hooks';
 import type Docker from 'dockerode';
 import type { ContainerRunOutcome } from '../../src/domain/execution-outcome.ts';
 import type { ContainerRunSpec, ContainerRuntime } from '../../src/ports/container-runtime.ts';
+import type { WarmFunctions } from '../../src/ports/job-bus.ts';
 import type { Logger } from '../../src/ports/logger.ts';
 import type { ImagePruner } from '../disk/index.ts';
 import { isNoSuchImage } from '../docker-engine.ts';
-import { type ContainerIdentity, type ContainerTemplate, type LockDown, MiB, containerConfig } from './container-config.ts';
+import { type ContainerIdentity, type ContainerTemplate, type LockDown, MiB, containerConfig, executionContainerName } from './container-config.ts';
 import { abortReason, failureReason, notStarted } from './failure-reasons.ts';
 import { type ImageCommand, type PullPolicy, imageCommand, imageSupply } from './images.ts';
 import { PrepareError, type PreparedContainer, prepareContainer, removeContainer } from './prepare.ts';
@@ -67,11 +68,17 @@ export type DockerRuntime = ContainerRuntime & {
   poolCounts(): PoolCounts;
   /** Drops the pre-started containers, so that their images can be pruned. */
   dropPrestarted(): Promise<void>;
+  /** The function was deleted: its pre-started containers go now. */
+  retireFunction(functionId: string): void;
+  /** Functions with a pre-started container ready (none without a pool). */
+  readonly warm: WarmFunctions;
   /** Resolves once the removals under way now are done (tests, and close). */
   removalsSettled(): Promise<void>;
   /** Removes the pool's containers and waits for every removal under way. */
   close(): Promise<void>;
 };
+
+const NO_WARM_FUNCTIONS: WarmFunctions = { has: () => false, list: () => [], onChange: () => () => {} };
 
 export function createDockerRuntime(docker: Docker, options: DockerRuntimeOptions): DockerRuntime {
   const settings: Settings = {
@@ -92,6 +99,8 @@ export function createDockerRuntime(docker: Docker, options: DockerRuntimeOption
   /** Containers of finished executions being removed, off the request path. */
   const removing = new Map<string, Promise<void>>();
   const running = new Set<string>();
+  /** Pre-started containers taken and being renamed after their execution, by container id. */
+  const renaming = new Map<string, Promise<void>>();
 
   const prepare = (template: ContainerTemplate, identity: ContainerIdentity) =>
     prepareContainer(docker, containerConfig(template, identity, settings), settings);
@@ -165,7 +174,9 @@ export function createDockerRuntime(docker: Docker, options: DockerRuntimeOption
     const { id } = prepared.container;
     prepared.session.close();
     const started = performance.now();
-    const removal = removeContainer(prepared.container).then(() => {
+    const renamed = renaming.get(id);
+    renaming.delete(id);
+    const removal = Promise.resolve(renamed).then(() => removeContainer(prepared.container)).then(() => {
       reportPhase(spec, 'remove', started);
       removing.delete(id);
     });
@@ -180,6 +191,8 @@ export function createDockerRuntime(docker: Docker, options: DockerRuntimeOption
       if (pooled) {
         reportPhase(spec, 'take', taking);
         prepared = pooled;
+        // Off the request path: only a reaper needs the name, if this worker dies meanwhile.
+        renaming.set(pooled.container.id, pooled.container.rename({ name: executionContainerName(spec.executionId) }).catch(() => undefined));
       } else {
         const cold = await coldStart(spec);
         if ('kind' in cold) return cold;
@@ -215,6 +228,8 @@ export function createDockerRuntime(docker: Docker, options: DockerRuntimeOption
     owns: (container) => running.has(container.containerId) || removing.has(container.containerId) || (pool?.holds(container) ?? false),
     poolCounts: () => pool?.counts() ?? { ready: 0, starting: 0, hits: 0, misses: 0 },
     dropPrestarted: async () => pool?.drop(),
+    retireFunction: (functionId) => pool?.retire(functionId),
+    warm: pool?.warm ?? NO_WARM_FUNCTIONS,
     async removalsSettled() {
       await Promise.all(removing.values());
     },

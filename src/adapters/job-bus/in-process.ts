@@ -18,6 +18,7 @@ import {
   type JobDelivery,
   type StatusMessage,
   type StatusWatch,
+  type WarmFunctions,
 } from '../../ports/job-bus.ts';
 import { retryDelayMs } from './retry-delay.ts';
 
@@ -30,6 +31,7 @@ type JobConsumer = {
   concurrency: number;
   inFlight: number;
   stopped: boolean;
+  warm: WarmFunctions | undefined;
 };
 
 type StatusConsumer = {
@@ -45,6 +47,7 @@ export function createInProcessJobBus(): JobBus {
   const jobConsumers: JobConsumer[] = [];
   const statusConsumers: StatusConsumer[] = [];
   const watchers = new Map<string, Set<(status: StatusMessage) => void>>();
+  const deletionListeners = new Set<(functionId: string) => void>();
   const seenJobs = new RecentIds(duplicateWindowMs);
   const seenStatuses = new RecentIds(duplicateWindowMs);
   /** Jobs waiting out their back-off: not taken, so they count as pending. */
@@ -65,10 +68,17 @@ export function createInProcessJobBus(): JobBus {
     if (closed) throw new BusUnavailableError('the in-process job bus is closed');
   };
 
-  /** Round robin over consumers with a free slot, so two consumers share the work. */
+  /**
+   * A consumer with a free slot that holds the job's function warm first; else round robin over
+   * consumers with a free slot, so two consumers share the work.
+   */
   const dispatchJobs = () => {
     while (jobs.length > 0) {
-      const consumer = pickRoundRobin(jobConsumers, nextJobConsumer, (c) => !c.stopped && c.inFlight < c.concurrency);
+      const free = (c: JobConsumer) => !c.stopped && c.inFlight < c.concurrency;
+      const { functionId } = jobs[0]!.value;
+      const consumer =
+        pickRoundRobin(jobConsumers, nextJobConsumer, (c) => free(c) && (c.warm?.has(functionId) ?? false)) ??
+        pickRoundRobin(jobConsumers, nextJobConsumer, free);
       if (!consumer) return;
       nextJobConsumer = jobConsumers.indexOf(consumer) + 1;
       deliverJob(consumer, jobs.shift()!);
@@ -147,9 +157,9 @@ export function createInProcessJobBus(): JobBus {
       queueMicrotask(dispatchJobs);
     },
 
-    consumeJobs(handler, { concurrency }) {
+    consumeJobs(handler, { concurrency, warm }) {
       if (!Number.isInteger(concurrency) || concurrency < 1) throw new RangeError(`concurrency must be a positive integer, got ${concurrency}`);
-      const consumer: JobConsumer = { handler, concurrency, inFlight: 0, stopped: closed };
+      const consumer: JobConsumer = { handler, concurrency, inFlight: 0, stopped: closed, warm };
       if (!closed) {
         jobConsumers.push(consumer);
         queueMicrotask(dispatchJobs);
@@ -204,6 +214,26 @@ export function createInProcessJobBus(): JobBus {
       };
     },
 
+    async announceFunctionDeleted(functionId) {
+      if (closed) return;
+      for (const listener of [...deletionListeners]) {
+        try {
+          listener(functionId);
+        } catch {}
+      }
+    },
+
+    watchFunctionDeletions(handler) {
+      // Its own function object, so the same handler watched twice is stopped independently.
+      const listener = (functionId: string) => handler(functionId);
+      if (!closed) deletionListeners.add(listener);
+      return {
+        stop: async () => {
+          deletionListeners.delete(listener);
+        },
+      };
+    },
+
     async pendingJobs() {
       return jobs.length + jobsBackingOff;
     },
@@ -214,6 +244,7 @@ export function createInProcessJobBus(): JobBus {
       jobConsumers.length = 0;
       statusConsumers.length = 0;
       watchers.clear();
+      deletionListeners.clear();
       for (const timer of timers) clearTimeout(timer);
       timers.clear();
     },

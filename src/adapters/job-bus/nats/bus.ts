@@ -3,6 +3,8 @@
  *
  * - Jobs are pulled by slots (pull-by-slots.ts) from the shared consumer `workers` and run only
  *   under a claim (claims.ts), so a job the server offers again never runs twice.
+ * - A job for a function some worker holds warm is offered to that worker first (warm-offers.ts).
+ * - A deleted function is announced on `faas.functions.deleted` (core NATS, best effort).
  * - Statuses are published to FAAS_RESULTS. Waiting requests hear them on a core subscription;
  *   the durable pull consumer `recorder`, shared by every api, records each one.
  * - The servers must allow payloads of a few MB (`max_payload: 8MB`): a status carries up to
@@ -10,7 +12,7 @@
  */
 import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { errors, type NatsConnection } from '@nats-io/nats-core';
-import { BusUnavailableError, type Consumer, type JobBus, type StatusWatch } from '../../../ports/job-bus.ts';
+import { BusUnavailableError, type Consumer, type Job, type JobBus, type StatusWatch } from '../../../ports/job-bus.ts';
 import { retryDelayMs } from '../retry-delay.ts';
 import { errorMessage } from '../../../lib/error-message.ts';
 import { withTimeout } from '../../../lib/timers.ts';
@@ -19,7 +21,8 @@ import { jobClaims } from './claims.ts';
 import { decodeStatus, encodeMessage } from './codec.ts';
 import { handleJobMessage } from './job-delivery.ts';
 import { type Puller, pullBySlots } from './pull-by-slots.ts';
-import { ensureTopology, jobsStream, jobsSubject, recorderDurable, resultsStream, resultsSubject, workersDurable } from './topology.ts';
+import { ensureTopology, functionDeletedSubject, jobsStream, jobsSubject, recorderDurable, resultsStream, resultsSubject, workersDurable } from './topology.ts';
+import { offerToWarmWorker, serveWarmOffers, slotsKeptForWarmOffers } from './warm-offers.ts';
 
 /** Statuses are recorded one at a time per api process, which keeps one execution's in order. */
 const statusConcurrency = 1;
@@ -105,16 +108,55 @@ function createNatsJobBus(nc: NatsConnection, jsm: JetStreamManager): JobBus {
     };
   };
 
+  const queueJob = (job: Job) => publishDurably(jobsSubject, encodeMessage(job), job.executionId);
+
   return {
     async publishJob(job) {
-      await publishDurably(jobsSubject, encodeMessage(job), job.executionId);
+      ensureAvailable();
+      if (await offerToWarmWorker(nc, job)) return;
+      await queueJob(job);
     },
 
-    consumeJobs(handler, { concurrency }) {
+    consumeJobs(handler, { concurrency, warm }) {
       if (!Number.isInteger(concurrency) || concurrency < 1) throw new RangeError(`concurrency must be a positive integer, got ${concurrency}`);
-      return track(
-        pullBySlots(() => js.consumers.get(jobsStream, workersDurable), concurrency, (msg) => handleJobMessage(msg, claims, handler)),
+      const puller = pullBySlots(
+        () => js.consumers.get(jobsStream, workersDurable),
+        concurrency,
+        (msg) => handleJobMessage(msg, claims, handler),
+        slotsKeptForWarmOffers(warm, concurrency),
       );
+      if (!warm) return track(puller);
+      const offers = serveWarmOffers(nc, warm, puller, claims, handler, queueJob);
+      return track({
+        ...puller,
+        stop: async () => {
+          offers.stop();
+          await puller.stop();
+        },
+      });
+    },
+
+    async announceFunctionDeleted(functionId) {
+      if (closed || !connected) return;
+      try {
+        nc.publish(functionDeletedSubject, functionId);
+      } catch {}
+    },
+
+    watchFunctionDeletions(handler) {
+      const subscription = nc.subscribe(functionDeletedSubject, {
+        callback: (error, msg) => {
+          if (error) return;
+          try {
+            handler(msg.string());
+          } catch {}
+        },
+      });
+      return {
+        stop: async () => {
+          if (!subscription.isClosed()) subscription.unsubscribe();
+        },
+      };
     },
 
     async publishStatus(status) {

@@ -1,4 +1,8 @@
-/** What a worker does with one job message: decode it, claim it, and run it under the claim. */
+/**
+ * What a worker does with one job: decode it, claim it, and run it under the claim. A job comes
+ * from the shared queue (a JetStream message) or straight from an api as a warm offer
+ * (warm-offers.ts); both run the same way, each telling its source what became of the job.
+ */
 import type { JsMsg } from '@nats-io/jetstream';
 import { BusUnavailableError, type Job, type JobDelivery } from '../../../ports/job-bus.ts';
 import { retryDelayMs } from '../retry-delay.ts';
@@ -10,6 +14,18 @@ import { jobAckWaitMs } from './topology.ts';
 
 /** While a handler runs, the server hears this often that the job is still being worked on. */
 const workingEveryMs = jobAckWaitMs / 3;
+
+/** Where a job came from, and how to tell it what became of the job. */
+export type JobSource = {
+  /** The job is still being worked on (keeps a message from being offered again). */
+  working(): void;
+  /** Done with: never offered again. */
+  done(): void;
+  /** Handed back unstarted, for another worker now. */
+  handBack(): Promise<void>;
+  /** The handler settled without saying: offered again after a back-off. */
+  retryLater(): Promise<void>;
+};
 
 export async function handleJobMessage(msg: JsMsg, claims: JobClaims, handler: (delivery: JobDelivery) => Promise<void>) {
   const job = decodeJob(msg.data);
@@ -23,18 +39,23 @@ export async function handleJobMessage(msg: JsMsg, claims: JobClaims, handler: (
   }
   // Run, or being run, by another delivery of the same job: never a second time.
   if (claim === null) return bestEffort(() => msg.term());
-  await runJobHandler(msg, job, handler, claim);
+  await runClaimedJob(job, claim, handler, {
+    working: () => bestEffort(() => msg.working()),
+    done: () => bestEffort(() => msg.ack()),
+    handBack: async () => msg.nak(),
+    retryLater: async () => bestEffort(() => msg.nak(retryDelayMs(msg.info.deliveryCount))),
+  });
 }
 
 /**
- * Runs one job delivery under its claim. The slot stays taken until the handler settles; a
- * handler that settles without acking or releasing gets the job back after a back-off (nak with
- * delay), its claim given up so that the next delivery can take it.
+ * Runs one job under its claim. The slot stays taken until the handler settles; a handler that
+ * settles without acking or releasing gets the job back after a back-off, its claim given up so
+ * that the next delivery can take it.
  */
-async function runJobHandler(msg: JsMsg, job: Job, handler: (delivery: JobDelivery) => Promise<void>, claim: HeldClaim) {
+export async function runClaimedJob(job: Job, claim: HeldClaim, handler: (delivery: JobDelivery) => Promise<void>, source: JobSource) {
   let settled = false;
   const working = setInterval(() => {
-    if (!settled) bestEffort(() => msg.working());
+    if (!settled) source.working();
   }, workingEveryMs);
   const settle = () => {
     settled = true;
@@ -47,14 +68,14 @@ async function runJobHandler(msg: JsMsg, job: Job, handler: (delivery: JobDelive
       settle();
       // Not waited for: the claim, not the ack, keeps the job from running twice. A lost ack
       // (the broker restarting) only means the job is offered again and dropped for its claim.
-      bestEffort(() => msg.ack());
+      source.done();
     },
     release: async () => {
       if (settled) return;
       settle();
       try {
         await claim.release();
-        msg.nak();
+        await source.handBack();
       } catch (error) {
         // Still claimed: when the server offers the job again it is dropped, and the execution
         // fails at its deadline, as it would with a worker that died.
@@ -70,7 +91,7 @@ async function runJobHandler(msg: JsMsg, job: Job, handler: (delivery: JobDelive
     if (!settled) {
       settle();
       await claim.release().catch(() => undefined);
-      bestEffort(() => msg.nak(retryDelayMs(msg.info.deliveryCount)));
+      await source.retryLater().catch(() => undefined);
     }
   }
 }

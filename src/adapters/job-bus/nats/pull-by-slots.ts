@@ -14,6 +14,13 @@ const pullRetryMs = 1_000;
 
 export type Puller = Consumer & {
   /**
+   * Takes a free slot for a job that came another way (a warm offer), or null when none is free;
+   * the returned function frees it.
+   */
+  reserve(): (() => void) | null;
+  /** `keepFree` may have changed: pull for the slots it no longer keeps. */
+  rebalance(): void;
+  /**
    * Drops the pull requests under way and asks again. A restarted server has forgotten them,
    * and nats.js asks again only once JetStream answers, else after a back-off as long as the
    * pull's expiry (10 s): a worker would sit idle that long, and jobs expire meanwhile.
@@ -21,7 +28,16 @@ export type Puller = Consumer & {
   repull(): void;
 };
 
-export function pullBySlots(getConsumer: () => Promise<JsConsumer>, concurrency: number, handle: (msg: JsMsg) => Promise<void>): Puller {
+/**
+ * `keepFree()`: slots not to pull for while it says so, kept for jobs that come another way
+ * (warm offers): a pull request waiting for every free slot would leave none for them.
+ */
+export function pullBySlots(
+  getConsumer: () => Promise<JsConsumer>,
+  concurrency: number,
+  handle: (msg: JsMsg) => Promise<void>,
+  keepFree: () => number = () => 0,
+): Puller {
   let stopped = false;
   let running = 0;
   let requested = 0;
@@ -65,7 +81,7 @@ export function pullBySlots(getConsumer: () => Promise<JsConsumer>, concurrency:
 
   const loop = async () => {
     while (!stopped) {
-      const free = concurrency - running - requested;
+      const free = concurrency - running - requested - keepFree();
       if (free <= 0) {
         await new Promise<void>((resolve) => (wake = resolve));
         continue;
@@ -90,6 +106,18 @@ export function pullBySlots(getConsumer: () => Promise<JsConsumer>, concurrency:
   const looping = loop();
 
   return {
+    reserve: () => {
+      if (stopped || concurrency - running - requested <= 0) return null;
+      running++;
+      let freed = false;
+      return () => {
+        if (freed) return;
+        freed = true;
+        running--;
+        wakeUp();
+      };
+    },
+    rebalance: wakeUp,
     repull: () => {
       for (const batch of batches) void batch.close().catch(() => undefined);
     },

@@ -112,4 +112,7 @@ export const resultsSubject = (executionId: string): string => {
   return `${resultsSubjectPrefix}${executionId}`;
 };
 
+/** Core NATS, not on a stream: a worker that misses one drops the function's containers at their idle expiry. */
+export const functionDeletedSubject = 'faas.functions.deleted';
+
 export const claimSubject = (executionId: string): string => `${claimsSubjectPrefix}${executionId}`;
