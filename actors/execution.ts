@@ -37,6 +37,9 @@ export const executionMachine = setup({
     events: {} as ExecutionReport,
     input: {} as ExecutionInput,
   },
+  guards: {
+    startNotRecorded: ({ context }) => context.startedAt === null,
+  },
   delays: {
     // Only the live actor waits; folding stored events never runs a timer.
     untilDeadline: ({ context }) => Math.max(0, Date.parse(context.deadline) - Date.now()),
@@ -94,11 +97,14 @@ export const executionMachine = setup({
         TIMED_OUT: { target: 'timedOut', actions: 'recordOutcome' },
       },
     },
-    succeeded: { type: 'final' },
-    failed: { type: 'final' },
-    // Not final: it still hears results, to record them as late.
+    // An outcome is never replaced. A start notice its result overtook (statuses are recorded
+    // by several apis at once) still tells where and how the execution ran.
+    succeeded: { on: { STARTED: { guard: 'startNotRecorded', actions: 'recordStart' } } },
+    failed: { on: { STARTED: { guard: 'startNotRecorded', actions: 'recordStart' } } },
+    // It also hears results, to record them as late.
     timedOut: {
       on: {
+        STARTED: { guard: 'startNotRecorded', actions: 'recordStart' },
         SUCCEEDED: { actions: 'recordLate' },
         FAILED: { actions: 'recordLate' },
       },

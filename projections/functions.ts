@@ -1,5 +1,5 @@
 import type { SqliteDatabase } from '../src/ports/sqlite.ts';
-import type { FunctionDefinition, FunctionEvent } from '../src/domain/functions.ts';
+import { type FunctionDefinition, type FunctionEvent, minWarmOf } from '../src/domain/functions.ts';
 import { streamPrefixes } from '../src/domain/streams.ts';
 import type { UserEvent } from '../src/domain/users.ts';
 import type { RecordedEvent } from '../src/ports/event-store.ts';
@@ -10,6 +10,8 @@ export type FunctionsProjection = Projection & {
   /** The owner's live functions, newest first. */
   listByOwner(ownerId: string): FunctionDefinition[];
   countByOwner(ownerId: string): number;
+  /** Every live function whose owner asked for pre-started containers (minWarm > 0). */
+  withMinWarm(): FunctionDefinition[];
 };
 
 export function createFunctionsProjection(db: SqliteDatabase): FunctionsProjection {
@@ -31,6 +33,8 @@ export function createFunctionsProjection(db: SqliteDatabase): FunctionsProjecti
   const select = db.prepare('SELECT definition FROM functions WHERE id = ?');
   const selectOwned = db.prepare('SELECT definition FROM functions WHERE owner_id = ? ORDER BY position DESC');
   const countOwned = db.prepare('SELECT count(*) AS n FROM functions WHERE owner_id = ?');
+  // A text match narrows without SQLite's JSON functions (not every runtime's driver has them).
+  const selectMaybeWarm = db.prepare(`SELECT definition FROM functions WHERE definition LIKE '%"minWarm":%'`);
 
   return {
     name: 'functions',
@@ -63,5 +67,10 @@ export function createFunctionsProjection(db: SqliteDatabase): FunctionsProjecti
     listByOwner: (ownerId) =>
       selectOwned.all(ownerId).map((row) => JSON.parse(String(row.definition)) as FunctionDefinition),
     countByOwner: (ownerId) => Number(countOwned.get(ownerId)?.n ?? 0),
+    withMinWarm: () =>
+      selectMaybeWarm
+        .all()
+        .map((row) => JSON.parse(String(row.definition)) as FunctionDefinition)
+        .filter((definition) => minWarmOf(definition) > 0),
   };
 }

@@ -1,7 +1,7 @@
 /**
  * The api's composition root: from a store, a bus and a read-model database it builds the read
  * models and their runner, the commands' dependencies, the long-running processes (the status
- * recorder, the deadline sweeper) and the HTTP app. Entries (src/entry/) call it; nothing below
+ * recorder, the deadline sweeper, the warm-target sync) and the HTTP app. Entries (src/entry/) call it; nothing below
  * imports it.
  */
 import type { OpenAPIHono } from '@hono/zod-openapi';
@@ -22,6 +22,7 @@ import type { JobBus } from './ports/job-bus.ts';
 import type { SqliteDatabase } from './ports/sqlite.ts';
 import { startDeadlineSweeper } from './processes/deadline-sweeper.ts';
 import { startStatusRecorder } from './processes/status-recorder.ts';
+import { startWarmTargetSync } from './processes/warm-target-sync.ts';
 
 export type ApiParts = {
   store: EventStore;
@@ -76,7 +77,7 @@ export async function startApi(
     jobsWaiting: () => bus.pendingJobs(),
     projectionLag: () => runner.lag(),
   });
-  const processes = [startStatusRecorder(deps), startDeadlineSweeper(deps)];
+  const processes = [startStatusRecorder(deps), startDeadlineSweeper(deps), startWarmTargetSync(deps)];
   return {
     app: createApp(deps, appOptions),
     deps,

@@ -26,7 +26,14 @@ export type Config = {
    * sending must get to read that answer, not a reset (see src/entry/lingering-close.ts).
    */
   linger: { maxBytes: number; maxMs: number };
-  functionLimits: { defaultTimeoutMs: number; maxTimeoutMs: number; defaultMemoryMb: number; maxMemoryMb: number };
+  functionLimits: {
+    defaultTimeoutMs: number;
+    maxTimeoutMs: number;
+    defaultMemoryMb: number;
+    maxMemoryMb: number;
+    /** The most pre-started containers an owner may ask each worker to keep for one function. */
+    maxMinWarm: number;
+  };
   /** Registries functions may pull from (`host[:port]`, `docker.io` for Docker Hub); empty: any. */
   allowedRegistries: ReadonlySet<string>;
   /**

@@ -88,6 +88,7 @@ const schema = z
     FAASBOX_PRESTART_TOTAL: integer(16, 0, 1024),
     FAASBOX_PRESTART_IDLE_MS: integer(300_000, 1_000, 24 * 3_600_000),
     FAASBOX_PRESTART_MAX_AGE_MS: integer(600_000, 10_000, 24 * 3_600_000),
+    FAASBOX_MAX_MIN_WARM: integer(2, 0, 64),
     FAASBOX_METRICS_PORT: z
       .string()
       .trim()
@@ -152,6 +153,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       maxTimeoutMs: e.FAASBOX_MAX_TIMEOUT_MS,
       defaultMemoryMb: e.FAASBOX_DEFAULT_MEMORY_MB,
       maxMemoryMb: e.FAASBOX_MAX_MEMORY_MB,
+      maxMinWarm: e.FAASBOX_MAX_MIN_WARM,
     },
     allowedRegistries: commaSet(e.FAASBOX_ALLOWED_REGISTRIES.toLowerCase()),
     trustedProxies: [...commaSet(e.FAASBOX_TRUSTED_PROXIES)],

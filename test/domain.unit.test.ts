@@ -315,6 +315,16 @@ executions('a start from a worker that does not say how it started is stored wit
   assert.equal(reportFromStatus({ type: 'started', executionId: 'e', at: report.at, workerId: 'w', containerId: 'c', start: 'prestarted' }), { ...report, start: 'prestarted' });
 });
 
+executions('a start notice overtaken by its result is recorded once; the outcome stays', () => {
+  const succeededEvent: ExecutionEvent = {
+    type: 'ExecutionSucceeded',
+    data: { exitCode: 0, stdout: '', stderr: '', truncated: false, durationMs: 3, finishedAt: later(200).toISOString() },
+  };
+  const report = { type: 'STARTED' as const, workerId: 'w', containerId: 'c', at: later(100).toISOString(), start: 'prestarted' as const };
+  execution([queued, succeededEvent]).when({ type: 'RecordReport', report }).then([startedEvent]);
+  execution([queued, succeededEvent, startedEvent]).when({ type: 'RecordReport', report }).then([]);
+});
+
 executions('a late success after a timeout is recorded, as late', () => {
   const timedOutEvent: ExecutionEvent = { type: 'ExecutionTimedOut', data: { finishedAt: later(31_000).toISOString() } };
   const report = { type: 'SUCCEEDED' as const, at: later(32_000).toISOString(), exitCode: 0, stdout: '', stderr: '', truncated: false, durationMs: 3 };

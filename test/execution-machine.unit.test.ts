@@ -47,8 +47,14 @@ machine('queued → failed when no worker could take it (a platform failure befo
   assert.is(snapshot.context.output, null);
 });
 
-machine('a result that overtakes its start notice still counts', () => {
-  assert.is(statusOf(foldExecution(input, [succeeded, started])), 'succeeded');
+machine('a result that overtakes its start notice still counts, and the start notice still says how it ran', () => {
+  const snapshot = foldExecution(input, [succeeded, started]);
+  assert.is(statusOf(snapshot), 'succeeded');
+  assert.equal(snapshot.context.output, output);
+  assert.equal([snapshot.context.workerId, snapshot.context.start, snapshot.context.startedAt], ['w1', 'cold', started.at]);
+  // A second start notice (another worker's, or a redelivery) changes nothing.
+  const again = foldExecution(input, [succeeded, started, { ...started, workerId: 'w2', start: 'prestarted' }]);
+  assert.equal([again.context.workerId, again.context.start], ['w1', 'cold']);
 });
 
 machine('a late result after timedOut is recorded as late and changes nothing', () => {

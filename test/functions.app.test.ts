@@ -7,7 +7,8 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { functionStream } from '../src/domain/streams.ts';
 import { createFunction, signUp } from './support/api.ts';
-import { barrier, conflict } from './support/faults.ts';
+import { syncWarmTargets } from '../src/processes/warm-target-sync.ts';
+import { barrier, busDown, conflict } from './support/faults.ts';
 import { assertProblem } from './support/http-client.ts';
 import { IMAGE, withApp } from './support/in-process-app.ts';
 
@@ -28,6 +29,7 @@ functions('a created function is listed and readable at once, with the defaults 
       env: { GREETING: 'hi' },
       timeoutMs: defaultTimeoutMs,
       memoryMb: defaultMemoryMb,
+      minWarm: 0,
       createdAt: app.clock.now().toISOString(),
     });
     // Read-your-writes: the list (a read model) shows it in the very next request.
@@ -65,11 +67,14 @@ functions('an unknown id and one that is no UUID: 404 to read, to delete, to exe
 functions('a field out of range: 400 naming it, and nothing recorded', async () => {
   await withApp({ worker: false }, async (app) => {
     const user = await signUp(app.request);
-    const { maxTimeoutMs, maxMemoryMb } = app.deps.config.functionLimits;
+    const { maxTimeoutMs, maxMemoryMb, maxMinWarm } = app.deps.config.functionLimits;
     for (const [field, value] of [
       ['timeoutMs', maxTimeoutMs + 1],
       ['timeoutMs', 99],
       ['memoryMb', maxMemoryMb + 1],
+      ['minWarm', maxMinWarm + 1],
+      ['minWarm', -1],
+      ['minWarm', 1.5],
       ['image', 'Not An Image!'],
     ] as const) {
       const reply = await app.request('POST', '/v1/functions', { token: user.token, json: { name: 'bad', image: IMAGE, [field]: value } });
@@ -77,6 +82,47 @@ functions('a field out of range: 400 naming it, and nothing recorded', async () 
       assert.equal(reply.body.errors.map((error: { field: string }) => error.field), [field], JSON.stringify(reply.body));
     }
     assert.equal((await app.stored.readAll()).filter((event) => event.type === 'FunctionCreated'), []);
+  });
+});
+
+functions('minWarm: the function keeps it, workers are told its warm target; deleting it or its owner takes the target away', async () => {
+  await withApp({ worker: false }, async (app) => {
+    const targets = new Map<string, number | null>();
+    const watch = app.bus.watchWarmTargets((functionId, target) => targets.set(functionId, target?.minWarm ?? null));
+    try {
+      const user = await signUp(app.request);
+      const warm = await createFunction(app.request, user.token, { image: IMAGE, command: ['cat'], env: { A: '1' }, minWarm: 2 });
+      const plain = await createFunction(app.request, user.token, { image: IMAGE });
+      assert.is(warm.minWarm, 2);
+      assert.is((await app.request('GET', `/v1/functions/${warm.id}`, { token: user.token })).body.minWarm, 2);
+      assert.equal([...targets], [[warm.id, 2]]);
+      const other = await createFunction(app.request, user.token, { image: IMAGE, minWarm: 1 });
+      assert.is((await app.request('DELETE', `/v1/functions/${warm.id}`, { token: user.token })).status, 200);
+      assert.equal(targets.get(warm.id), null);
+      assert.is((await app.request('DELETE', '/v1/users/me', { token: user.token })).status, 200);
+      assert.equal(targets.get(other.id), null);
+      assert.is(targets.has(plain.id), false);
+      assert.equal(await app.bus.listWarmTargets(), []);
+    } finally {
+      await watch.stop();
+    }
+  });
+});
+
+functions('a warm target the bus could not take is set by the sync; one whose function is gone is removed', async () => {
+  await withApp({ worker: false }, async (app) => {
+    const user = await signUp(app.request);
+    const realSet = app.bus.setWarmTarget;
+    app.bus.setWarmTarget = async () => busDown();
+    const warm = await createFunction(app.request, user.token, { image: IMAGE, minWarm: 1 });
+    app.bus.setWarmTarget = realSet;
+    assert.equal(await app.bus.listWarmTargets(), [], 'not set while the bus was down');
+    // A target left behind by a deletion that could not reach the bus.
+    const gone = await createFunction(app.request, user.token, { image: IMAGE, minWarm: 1 });
+    assert.is((await app.request('DELETE', `/v1/functions/${gone.id}`, { token: user.token })).status, 200);
+    await app.bus.setWarmTarget(gone.id, { functionId: gone.id, ownerId: user.id, image: IMAGE, command: null, env: {}, memoryMb: 128, minWarm: 1 });
+    assert.equal(await syncWarmTargets(app.deps), { set: 1, removed: 1 });
+    assert.equal(await app.bus.listWarmTargets(), [warm.id]);
   });
 });
 

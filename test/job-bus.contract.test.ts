@@ -8,7 +8,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { connect } from '@nats-io/transport-node';
 import { connectNatsJobBus, createInProcessJobBus } from '../src/adapters/job-bus/index.ts';
-import { BusUnavailableError, type Job, type JobBus, type JobDelivery, type StatusMessage, type WarmFunctions } from '../src/ports/job-bus.ts';
+import { BusUnavailableError, type Job, type JobBus, type JobDelivery, type StatusMessage, type WarmFunctions, type WarmTarget } from '../src/ports/job-bus.ts';
 import { within } from './support/eventually.ts';
 import { type NatsServer, startNatsServer } from './support/nats-server.ts';
 
@@ -195,10 +195,14 @@ function defineContract(backend: Backend, { separateServer = false } = {}) {
     const functionId = randomUUID();
     const takenBy: Record<string, string> = {};
     const held: (() => void)[] = [];
+    let warmRunning = 0;
+    let warmMostRunning = 0;
     const warmConsumer = warmWorker.consumeJobs(async (delivery) => {
+      warmMostRunning = Math.max(warmMostRunning, ++warmRunning);
       takenBy[delivery.job.executionId] = 'warm';
       await delivery.ack();
       if (delivery.job.correlationId === 'hold') await new Promise<void>((resolve) => held.push(resolve));
+      warmRunning--;
     }, { concurrency: 2, warm: fixedWarm([functionId]) });
     const coldConsumer = (bus: JobBus) =>
       bus.consumeJobs(async (delivery) => {
@@ -228,6 +232,7 @@ function defineContract(backend: Backend, { separateServer = false } = {}) {
     await sleep(quietMs);
     await Promise.all([warmConsumer.stop(), cold.stop()]);
     assert.is(Object.keys(takenBy).length, forWarm.length + 3, 'each job taken once');
+    assert.is(warmMostRunning, 2, 'warm offers never take the warm worker past its concurrency');
   });
 
   test('a warm job handed back unstarted runs elsewhere, once', async (world) => {
@@ -269,6 +274,39 @@ function defineContract(backend: Backend, { separateServer = false } = {}) {
     await sleep(quietMs);
     await watches[0]!.stop();
     assert.equal([...heard].sort(), [`a ${first}`, `a ${second}`, `b ${first}`].sort());
+  });
+
+  test('warm targets: a watcher hears those set before it started, then each change, in every process', async (world) => {
+    const [api, workerA, workerB] = [await world.connect(), await world.connect(), await world.connect()];
+    const [kept, changed, removed] = [randomUUID(), randomUUID(), randomUUID()];
+    const target = (functionId: string, minWarm: number) => ({
+      functionId,
+      ownerId: 'owner',
+      image: 'registry.local/app:1',
+      command: ['serve', '--once'],
+      env: { MODE: 'warm' },
+      memoryMb: 64,
+      minWarm,
+    });
+    for (const id of [kept, changed, removed]) await api.setWarmTarget(id, target(id, 1));
+    const seen = (into: Map<string, number | null>) => (functionId: string, value: WarmTarget | null) => {
+      if (value) assert.equal(value, target(functionId, value.minWarm));
+      into.set(functionId, value?.minWarm ?? null);
+    };
+    const [inA, inB] = [new Map<string, number | null>(), new Map<string, number | null>()];
+    const watchA = workerA.watchWarmTargets(seen(inA));
+    await eventually(() => inA.size === 3, 'the targets set before the watch');
+    const watchB = workerB.watchWarmTargets(seen(inB));
+    await api.setWarmTarget(changed, target(changed, 3));
+    await api.setWarmTarget(removed, null);
+    const expected = new Map<string, number | null>([[kept, 1], [changed, 3], [removed, null]]);
+    for (const into of [inA, inB]) await eventually(() => into.get(changed) === 3 && into.get(removed) === null, 'the changes');
+    assert.equal((await workerB.listWarmTargets()).sort(), [kept, changed].sort());
+    await Promise.all([watchA.stop(), watchB.stop()]);
+    await api.setWarmTarget(kept, target(kept, 2));
+    await sleep(quietMs);
+    assert.equal(inA, expected);
+    assert.equal(inB, expected);
   });
 
   test('watchStatuses hears the statuses of its execution published after it opened', async (world) => {

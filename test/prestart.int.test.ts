@@ -188,6 +188,31 @@ test('an idle function keeps nothing: its pre-started containers are removed aft
   await eventually('the idle pool empties', 10_000, async () => (runtime.poolCounts().ready === 0 && (await containersOf(runtime)).length === 0 ? true : undefined));
 });
 
+test('a warm target keeps minWarm ready before any call and past the idle time; cleared, it lets them go; retired, they go at once', async () => {
+  const runtime = runtimeWith({ idleMs: 1_500 });
+  const target = { functionId: randomUUID(), ownerId: randomUUID(), image: images.busybox, command: sh('cat; echo warm'), env: { MODE: 'target' }, memoryMb: 64 };
+  runtime.setWarmTarget(target.functionId, { ...target, minWarm: 2 });
+  await ready(runtime, 2);
+  assert.equal(runtime.warm.list(), [target.functionId]);
+  await new Promise((resolve) => setTimeout(resolve, 2_500));
+  assert.is(runtime.poolCounts().ready, 2, 'kept past the idle time');
+  // A call with the same spec takes one of them.
+  const ran = await functionSpec(target)(runtime, { stdin: bytes('x ') });
+  assert.is(ran.start, 'prestarted');
+  assert.is(asExited(ran).stdout, 'x warm\n');
+  await ready(runtime, 2);
+  runtime.setWarmTarget(target.functionId, null);
+  await eventually('idle again, and no target: none kept', 10_000, async () => (runtime.poolCounts().ready === 0 ? true : undefined));
+  runtime.setWarmTarget(target.functionId, { ...target, minWarm: 1 });
+  await ready(runtime, 1);
+  const retiredAt = Date.now();
+  runtime.retireFunction(target.functionId);
+  await runtime.removalsSettled();
+  assert.equal(runtime.warm.list(), []);
+  assert.equal(await containersOf(runtime), []);
+  assert.ok(Date.now() - retiredAt < 5_000);
+});
+
 test("this worker's pre-started containers left by an earlier run are reaped; its live ones and another live worker's are not", async () => {
   const earlier = runtimeWith();
   const run = functionSpec({ command: ['true'] });

@@ -80,6 +80,7 @@ export function startWorkerRole(config: Config, bus: JobBus, metrics: Metrics, l
   const diskCheck = setInterval(() => void pruner.pruneToLowWater(), config.worker.housekeepingIntervalMs);
   diskCheck.unref();
   const deletions = bus.watchFunctionDeletions((functionId) => containers.retireFunction(functionId));
+  const warmTargets = bus.watchWarmTargets((functionId, target) => containers.setWarmTarget(functionId, target));
   return {
     workerId,
     get inFlight() {
@@ -87,7 +88,7 @@ export function startWorkerRole(config: Config, bus: JobBus, metrics: Metrics, l
     },
     async stop() {
       clearInterval(diskCheck);
-      await deletions.stop();
+      await Promise.all([deletions.stop(), warmTargets.stop()]);
       await worker.stop();
       await containers.close();
     },

@@ -336,6 +336,7 @@ export interface components {
             };
             timeoutMs: number;
             memoryMb: number;
+            minWarm: number;
             /** Format: date-time */
             createdAt: string;
         };
@@ -348,6 +349,8 @@ export interface components {
             };
             timeoutMs?: number;
             memoryMb?: number;
+            /** @description Containers each worker keeps pre-started for it, from now on, called or not (default 0: only while it is called) */
+            minWarm?: number;
         };
         FunctionList: {
             functions: components["schemas"]["Function"][];

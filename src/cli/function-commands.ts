@@ -8,7 +8,7 @@ import { resolveFunction } from './resolve-function.ts';
 export function addFunctionCommands(program: Command) {
   const fn = program.command('fn').description('functions: create, list, show, remove, invoke');
 
-  type CreateOptions = ClientOptions & { image: string; timeout?: number; memory?: number; env?: Record<string, string> };
+  type CreateOptions = ClientOptions & { image: string; timeout?: number; memory?: number; minWarm?: number; env?: Record<string, string> };
   withClientOptions(
     fn
       .command('create')
@@ -18,6 +18,7 @@ export function addFunctionCommands(program: Command) {
       .requiredOption('--image <ref>', 'the container image, e.g. registry.local:5000/team/app:1.2')
       .option('--timeout <ms>', 'kill the run after this many milliseconds (default: the server’s)', positiveInteger)
       .option('--memory <mb>', 'memory limit in MB (default: the server’s)', positiveInteger)
+      .option('--min-warm <n>', 'containers each worker keeps pre-started for it, called or not (default 0)', wholeNumber)
       .option('--env <NAME=VALUE>', 'an environment variable; repeat for more', collectEnv)
       .addHelpText('after', "\nExample:\n  faasbox fn create shout --image 127.0.0.1:5000/faasbox/busybox:1 --env LANG=C -- sh -c 'tr a-z A-Z'"),
   ).action((name: string, command: string[], options: CreateOptions) =>
@@ -29,6 +30,7 @@ export function addFunctionCommands(program: Command) {
         ...(options.env !== undefined ? { env: options.env } : {}),
         ...(options.timeout !== undefined ? { timeoutMs: options.timeout } : {}),
         ...(options.memory !== undefined ? { memoryMb: options.memory } : {}),
+        ...(options.minWarm !== undefined ? { minWarm: options.minWarm } : {}),
       });
       if (session.json) return void printJson(created);
       console.log(`created function ${created.name}: ${created.id}`);
@@ -62,6 +64,7 @@ export function addFunctionCommands(program: Command) {
           ['env', Object.entries(shown.env).map(([key, value]) => shellQuote(`${key}=${value}`)).join(' ') || '(none)'],
           ['timeout', `${shown.timeoutMs} ms`],
           ['memory', `${shown.memoryMb} MB`],
+          ['kept warm', shown.minWarm > 0 ? `${shown.minWarm} pre-started per worker` : 'while called'],
           ['created', shown.createdAt],
         ]);
       }),
@@ -104,6 +107,11 @@ export function addFunctionCommands(program: Command) {
 
 function positiveInteger(value: string): number {
   if (!/^\d+$/.test(value) || Number(value) < 1) throw new InvalidArgumentError('must be a positive whole number');
+  return Number(value);
+}
+
+function wholeNumber(value: string): number {
+  if (!/^\d+$/.test(value)) throw new InvalidArgumentError('must be a whole number');
   return Number(value);
 }
 

@@ -1,10 +1,11 @@
-import { type FunctionDefinition, type FunctionSpec, functionDecider } from '../domain/functions.ts';
+import { type FunctionDefinition, type FunctionSpec, functionDecider, warmTargetOf } from '../domain/functions.ts';
+import { describeError } from '../ports/logger.ts';
 import { functionStream } from '../domain/streams.ts';
 import type { CommandDeps, ReadYourWrites } from './deps.ts';
 import { awaitProjections, commandContext } from './context.ts';
 import { handleCommand } from './handle-command.ts';
 
-type Deps = Pick<CommandDeps, 'store' | 'clock' | 'newId'> & ReadYourWrites;
+type Deps = Pick<CommandDeps, 'store' | 'bus' | 'clock' | 'newId' | 'log'> & ReadYourWrites;
 
 export async function createFunction(
   deps: Deps,
@@ -20,7 +21,16 @@ export async function createFunction(
     { type: 'CreateFunction', functionId, ownerId, spec, now: deps.clock.now() },
     commandContext(deps, correlationId),
   );
-  await awaitProjections(deps, result.position);
   if (result.state.status !== 'active') throw new Error('function creation recorded nothing');
-  return result.state.definition;
+  const { definition } = result.state;
+  const target = warmTargetOf(definition);
+  if (target) {
+    // The function exists either way: a target the bus could not take now is set by the api's
+    // periodic sync (processes/warm-target-sync.ts).
+    await deps.bus.setWarmTarget(functionId, target).catch((error: unknown) =>
+      deps.log('warn', 'warm target not set yet', { functionId, correlationId, ...describeError(error) }),
+    );
+  }
+  await awaitProjections(deps, result.position);
+  return definition;
 }

@@ -1,10 +1,11 @@
-import { functionDecider } from '../domain/functions.ts';
+import { type FunctionState, functionDecider, warmTargetOf } from '../domain/functions.ts';
+import { describeError } from '../ports/logger.ts';
 import { functionStream } from '../domain/streams.ts';
 import type { CommandDeps, ReadYourWrites } from './deps.ts';
 import { awaitProjections, commandContext } from './context.ts';
 import { handleCommand } from './handle-command.ts';
 
-type Deps = Pick<CommandDeps, 'store' | 'bus' | 'clock' | 'newId'> & ReadYourWrites;
+type Deps = Pick<CommandDeps, 'store' | 'bus' | 'clock' | 'newId' | 'log'> & ReadYourWrites;
 
 /** Throws FunctionNotFound (unknown or already deleted) or NotFunctionOwner. */
 export async function deleteFunction(
@@ -20,7 +21,21 @@ export async function deleteFunction(
     { type: 'DeleteFunction', requesterId, now: deps.clock.now() },
     commandContext(deps, correlationId),
   );
-  // Workers drop its pre-started containers now; one that misses this drops them when idle.
-  await deps.bus.announceFunctionDeleted(functionId);
+  await retireFunction(deps, result.state, correlationId);
   await awaitProjections(deps, result.position);
+}
+
+/**
+ * After a deletion: workers drop its pre-started containers now (one that misses the
+ * announcement drops them when idle), and its warm target goes (one the bus could not remove
+ * now is removed by the api's periodic sync, processes/warm-target-sync.ts).
+ */
+export async function retireFunction(deps: Pick<CommandDeps, 'bus' | 'log'>, state: FunctionState, correlationId: string): Promise<void> {
+  if (state.status !== 'deleted') return;
+  const { functionId } = state.definition;
+  await deps.bus.announceFunctionDeleted(functionId);
+  if (!warmTargetOf(state.definition)) return;
+  await deps.bus.setWarmTarget(functionId, null).catch((error: unknown) =>
+    deps.log('warn', 'warm target not removed yet', { functionId, correlationId, ...describeError(error) }),
+  );
 }

@@ -5,9 +5,10 @@ import { emailStream, functionStream, userStream } from '../domain/streams.ts';
 import { userDecider } from '../domain/users.ts';
 import type { CommandDeps, ReadYourWrites } from './deps.ts';
 import { awaitProjections, commandContext } from './context.ts';
+import { retireFunction } from './delete-function.ts';
 import { handleCommand } from './handle-command.ts';
 
-type Deps = Pick<CommandDeps, 'store' | 'bus' | 'clock' | 'newId'> & ReadYourWrites;
+type Deps = Pick<CommandDeps, 'store' | 'bus' | 'clock' | 'newId' | 'log'> & ReadYourWrites;
 
 /**
  * Deletes the user, frees the email for a new registration, and deletes the user's functions.
@@ -42,7 +43,7 @@ export async function deleteUser(deps: Deps, userId: string, correlationId: stri
         context,
       );
       position = result.position ?? position;
-      await deps.bus.announceFunctionDeleted(definition.functionId);
+      await retireFunction(deps, result.state, correlationId);
     } catch (error) {
       // Deleted meanwhile by its owner: the goal is reached.
       if (!(error instanceof DomainError && error.code === 'FunctionNotFound')) throw error;

@@ -32,15 +32,15 @@ export type ExecutionCommand =
   | { type: 'ExpireExecution'; now: Date };
 
 /**
- * A report is worth recording when the machine changes because of it: a new state or a late
- * result. A late result of a kind already recorded late is that same fact delivered again (a
+ * A report is worth recording when the machine changes because of it: a new state, a start
+ * notice its result overtook, or a late result. A late result of a kind already recorded late is that same fact delivered again (a
  * status redelivered after its recorder failed): its event id is derived from the kind
  * (commands/record-report.ts), so the store would take it as a retry, and the one who decided
  * it would count it again.
  */
 const changes = (before: ExecutionSnapshot, report: ExecutionReport) => {
   const [after] = transition(executionMachine, before, report);
-  if (after.value !== before.value) return true;
+  if (after.value !== before.value || after.context.startedAt !== before.context.startedAt) return true;
   return after.context.late.length !== before.context.late.length && !before.context.late.some((late) => late.type === report.type);
 };
 

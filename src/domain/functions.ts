@@ -8,9 +8,20 @@ export type FunctionSpec = {
   env: Record<string, string>;
   timeoutMs: number;
   memoryMb: number;
+  /**
+   * Pre-started containers each worker keeps for it from its creation on, called or not (0: only
+   * while it is called). Absent from functions created before it existed: read it with minWarmOf.
+   */
+  minWarm?: number;
 };
 
 export type FunctionDefinition = FunctionSpec & { functionId: string; ownerId: string; createdAt: string };
+
+export const minWarmOf = (definition: Pick<FunctionSpec, 'minWarm'>): number => definition.minWarm ?? 0;
+
+/** What workers need to keep a function's containers ready before any call; null when it asks for none. */
+export const warmTargetOf = ({ functionId, ownerId, image, command, env, memoryMb, minWarm }: FunctionDefinition) =>
+  minWarm ? { functionId, ownerId, image, command, env, memoryMb, minWarm } : null;
 
 export type FunctionEvent =
   | DomainEvent<'FunctionCreated', FunctionDefinition>

@@ -81,6 +81,13 @@ export function functionSchemas(limits: Config['functionLimits'], allowedRegistr
         .optional(),
       timeoutMs: z.number().int().min(100).max(limits.maxTimeoutMs).optional(),
       memoryMb: z.number().int().min(6).max(limits.maxMemoryMb).optional(),
+      minWarm: z
+        .number()
+        .int()
+        .min(0)
+        .max(limits.maxMinWarm)
+        .optional()
+        .openapi({ description: 'Containers each worker keeps pre-started for it, from now on, called or not (default 0: only while it is called)' }),
     })
     .openapi('FunctionInput');
 
@@ -93,6 +100,7 @@ export function functionSchemas(limits: Config['functionLimits'], allowedRegistr
       env: z.record(z.string(), z.string()),
       timeoutMs: z.number().int(),
       memoryMb: z.number().int(),
+      minWarm: z.number().int(),
       createdAt: z.iso.datetime(),
     })
     .openapi('Function');

@@ -79,6 +79,12 @@ export type WarmFunctions = {
   onChange(listener: () => void): () => void;
 };
 
+/**
+ * A function whose owner asked for pre-started containers before any call (`minWarm`): every
+ * worker keeps that many ready for it, made from this spec, until the function is deleted.
+ */
+export type WarmTarget = Pick<Job, 'functionId' | 'ownerId' | 'image' | 'command' | 'env' | 'memoryMb'> & { minWarm: number };
+
 export type Consumer = {
   /** Stops taking new messages. Handlers already running go on; the caller waits for them. */
   stop(): Promise<void>;
@@ -107,6 +113,18 @@ export interface JobBus {
   announceFunctionDeleted(functionId: string): Promise<void>;
   /** Hears every announcement made from now on, in any process. */
   watchFunctionDeletions(handler: (functionId: string) => void): Consumer;
+  /**
+   * Sets the function's warm target (null: it has none any more), for every worker now and
+   * later. Resolves once the target is stored; BusUnavailableError when it cannot be now.
+   */
+  setWarmTarget(functionId: string, target: WarmTarget | null): Promise<void>;
+  /**
+   * Every target set now, then every change: `handler(functionId, null)` when one is removed.
+   * A watcher that starts later still hears the targets set before.
+   */
+  watchWarmTargets(handler: (functionId: string, target: WarmTarget | null) => void): Consumer;
+  /** The functions that have a warm target now. */
+  listWarmTargets(): Promise<string[]>;
   /** Resolves once the status is durable. */
   publishStatus(status: StatusMessage): Promise<void>;
   /**

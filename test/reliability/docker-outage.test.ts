@@ -16,6 +16,7 @@ import { ensureTestImages } from '../support/test-images.ts';
 import { reportFigure } from './support/report.ts';
 import { type StoppableDocker, startStoppableDocker } from './support/stoppable-docker.ts';
 import { within } from '../support/eventually.ts';
+import { executionContainers } from '../support/execution-containers.ts';
 
 const CYCLES = 10;
 /** Submitted while the engine is down, besides the one that waits for its answer. */
@@ -113,8 +114,8 @@ async function pullInto(engine: StoppableDocker, image: string): Promise<void> {
   );
 }
 
-const ourContainers = async (engine: StoppableDocker) =>
-  engine.docker.listContainers({ all: true, filters: { label: ['faasbox.execution'] } });
+/** Executions' containers: pre-started ones still waiting in the pool are the worker's, not leftovers. */
+const ourContainers = async (engine: StoppableDocker) => executionContainers(engine.docker);
 
 type Figures = {
   cycles: number;

@@ -11,6 +11,7 @@ import * as assert from 'uvu/assert';
 import { type Cluster, startCluster } from './support/cluster.ts';
 import { OPERATIONS, percentiles, runSimulatedUsers } from './support/load-users.ts';
 import { reportFigure } from './support/report.ts';
+import { type ExecutionContainer, executionContainers } from '../support/execution-containers.ts';
 
 const USERS = 100;
 const LOAD_SECONDS = loadSeconds(process.env.RELIABILITY_LOAD_SECONDS);
@@ -94,7 +95,7 @@ load(`${USERS} users loop through the whole API: no error but intended 429s`, as
   cluster = undefined;
   await stopping.stop();
   assert.equal(
-    (await containersOf(workerIds)).map((c) => c.Labels['faasbox.execution']),
+    (await containersOf(workerIds)).map((c) => c.executionId),
     [],
     'no container of this cluster is left once it stopped',
   );
@@ -109,8 +110,7 @@ function loadSeconds(raw: string | undefined): number {
   return seconds;
 }
 
-async function containersOf(workers: Set<string>): Promise<Docker.ContainerInfo[]> {
+async function containersOf(workers: Set<string>): Promise<ExecutionContainer[]> {
   if (workers.size === 0) return [];
-  const listed = await docker.listContainers({ all: true, filters: { label: ['faasbox.execution'] } });
-  return listed.filter((container) => workers.has(container.Labels['faasbox.worker'] ?? ''));
+  return executionContainers(docker, (workerId) => workers.has(workerId));
 }

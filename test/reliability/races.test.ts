@@ -15,6 +15,7 @@ import { grantOperator } from '../support/operator-command.ts';
 import type { ServerProcess } from '../support/server-process.ts';
 import { type Cluster, startCluster } from './support/cluster.ts';
 import { reportFigure } from './support/report.ts';
+import { type ExecutionContainer, executionContainers } from '../support/execution-containers.ts';
 
 const LIMIT = 2;
 const USERS = 10;
@@ -120,7 +121,7 @@ races(`${USERS * EXECUTIONS_PER_USER} executions of ${USERS} users at once: neve
   // Measured first and asserted after the figures are out, so a failed run still reports them.
   const observed = containersPerUser(samples, ownerOf);
   const log = await readExecutionLog(users, ownerOf);
-  const left = (await containersOf(workerIds)).map((c) => `${c.Labels['faasbox.execution']} ${c.State}`);
+  const left = (await containersOf(workerIds)).map((c) => `${c.executionId} ${c.State}`);
   reportFigure('races: per-user limit under concurrent submissions', {
     apis: apis.length,
     workers: workerIds.size,
@@ -244,9 +245,8 @@ async function executeUntilAccepted(
 
 type ContainerSample = { executionId: string; running: boolean }[];
 
-async function containersOf(workers: Set<string>): Promise<Docker.ContainerInfo[]> {
-  const listed = await docker.listContainers({ all: true, filters: { label: ['faasbox.execution'] } });
-  return listed.filter((container) => workers.has(container.Labels['faasbox.worker'] ?? ''));
+async function containersOf(workers: Set<string>): Promise<ExecutionContainer[]> {
+  return executionContainers(docker, (workerId) => workers.has(workerId));
 }
 
 async function removeContainersOf(workers: Set<string>): Promise<void> {
@@ -266,7 +266,7 @@ function sampleContainers(workers: Set<string>) {
   const loop = (async () => {
     while (sampling) {
       const listed = await containersOf(workers);
-      samples.push(listed.map((c) => ({ executionId: c.Labels['faasbox.execution'] ?? '', running: c.State === 'running' })));
+      samples.push(listed.map((c) => ({ executionId: c.executionId, running: c.State === 'running' })));
       await sleep(SAMPLE_EVERY_MS);
     }
   })();

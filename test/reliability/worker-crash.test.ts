@@ -20,6 +20,7 @@ import type { ServerProcess } from '../support/server-process.ts';
 import { type Cluster, startCluster } from './support/cluster.ts';
 import { reportFigure } from './support/report.ts';
 import { eventually } from '../support/eventually.ts';
+import { type ExecutionContainer, executionContainers } from '../support/execution-containers.ts';
 
 const docker = new Docker({ socketPath: '/var/run/docker.sock' });
 
@@ -86,9 +87,8 @@ async function msFromQueuedToTerminal(store: EventStore, executionId: string): P
 }
 
 /** The containers of these executions, whatever their state: other suites share the engine. */
-async function containersOf(executionIds: readonly string[]): Promise<Docker.ContainerInfo[]> {
-  const all = await docker.listContainers({ all: true, filters: { label: ['faasbox.execution'] } });
-  return all.filter((container) => executionIds.includes(container.Labels['faasbox.execution'] ?? ''));
+async function containersOf(executionIds: readonly string[]): Promise<ExecutionContainer[]> {
+  return (await executionContainers(docker)).filter((container) => executionIds.includes(container.executionId));
 }
 
 const jobsReceived = (worker: ServerProcess, executionIds: readonly string[]) =>
@@ -128,7 +128,7 @@ test('every execution of a killed worker ends within timeout + grace, frees its 
       await Promise.all(inFlight.map((execution, i) => untilRunning(apiUrl(i), execution)));
 
       // Kill exactly the workers whose containers run these executions.
-      const holders = new Set((await containersOf(ids)).map((container) => container.Labels['faasbox.worker']));
+      const holders = new Set((await containersOf(ids)).map((container) => container.workerId));
       const victims = c.workers.filter((worker) => holders.has(c.workerIdOf(worker)));
       assert.ok(victims.length > 0, `no worker of the cluster holds ${ids.join(', ')}`);
       await Promise.all(victims.map((worker) => worker.kill()));

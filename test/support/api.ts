@@ -52,6 +52,7 @@ export type FunctionInput = {
   env?: Record<string, string>;
   timeoutMs?: number;
   memoryMb?: number;
+  minWarm?: number;
 };
 
 /** The function as the api answers it, with its defaults filled in. */

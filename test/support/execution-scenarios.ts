@@ -4,6 +4,7 @@ import type { Test } from 'uvu';
 import { type FunctionInput, createFunction, signUp } from './api.ts';
 import { assertProblem, call } from './http-client.ts';
 import { eventually } from './eventually.ts';
+import { executionContainers } from './execution-containers.ts';
 
 /**
  * The execution flows every deployment must pass, written once and run against each shape of
@@ -13,10 +14,7 @@ export type Deployment = { url: string; image: string; missingImage: string; wor
 
 const docker = new Docker({ socketPath: '/var/run/docker.sock' });
 /** This deployment's containers only: other suites may share the engine. */
-const containersOf = async (deployment: Deployment) =>
-  (await docker.listContainers({ all: true, filters: { label: ['faasbox.execution'] } })).filter((container) =>
-    deployment.workerIds.includes(container.Labels['faasbox.worker'] ?? ''),
-  );
+const containersOf = (deployment: Deployment) => executionContainers(docker, (workerId) => deployment.workerIds.includes(workerId));
 
 const newUser = (url: string) => signUp(url, { tag: 'exec' });
 
@@ -159,6 +157,24 @@ export function addExecutionScenarios(test: Test, deployment: () => Deployment, 
     assert.ok((await readyFor(kept)).length > 0, 'the other function keeps its pre-started container');
     const again = await execute(url(), token, kept, 'still here');
     assert.is(again.body.stdout, 'still here');
+  });
+
+  test('minWarm: every worker has containers ready before the first call, which is served pre-started', async () => {
+    const { token } = await newUser(url());
+    const created = await createFunction(url(), token, { image: deployment().image, command: ['cat'], minWarm: 1 });
+    assert.is(created.minWarm, 1);
+    await eventually('each worker keeps one ready', 20_000, async () => {
+      const ready = await docker.listContainers({ filters: { label: [`faasbox.prestarted=${created.id}`] } });
+      const workers = new Set(ready.map((container) => container.Labels['faasbox.worker']));
+      return deployment().workerIds.every((id) => workers.has(id)) ? true : undefined;
+    });
+    const first = await execute(url(), token, created.id, 'first call');
+    assert.is(first.body.stdout, 'first call');
+    // The record says so once the start notice is recorded (it may come after the answer).
+    await eventually('the record says how it started', 5_000, async () => {
+      const stored = await call(url(), 'GET', `/v1/executions/${first.body.executionId}`, { token });
+      return stored.body.start === 'prestarted' ? true : undefined;
+    });
   });
 
   test('a missing image is a failed execution with a reason, not a server error', async () => {

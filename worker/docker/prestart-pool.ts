@@ -5,8 +5,9 @@
  * changes what an execution does, only how soon it starts.
  *
  * How many a function gets: while it is called (its last call less than `idleMs` ago), as many
- * as it has had executions at once lately (at least one), at most `perFunction`; none once idle.
- * Never more than `total` for the whole worker, counting those starting.
+ * as it has had executions at once lately (at least one); none once idle; never fewer than its
+ * owner's minWarm; at most `perFunction`. Never more than `total` for the whole worker, counting
+ * those starting.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
@@ -48,8 +49,14 @@ export type PrestartPool = {
   drop(): Promise<void>;
   /** The function was deleted: its containers go now, and none is started for it any more. */
   retire(functionId: string): void;
+  /** Its owner asked for `minWarm` containers kept ready, called or not (capped by perFunction). */
+  setTarget(spec: PoolSpec, minWarm: number): void;
+  /** Not any more: it keeps containers only while it is called. */
+  clearTarget(functionId: string): void;
   /** The functions with a container ready now: the bus offers their jobs to this worker first. */
   readonly warm: WarmFunctions;
+  /** Resolves once the removals of its containers under way now are done. */
+  removalsSettled(): Promise<void>;
   /** Removes everything and starts nothing more. */
   close(): Promise<void>;
 };
@@ -74,6 +81,8 @@ type Pooled = {
   lastCalledAt: number;
   /** After a failed prepare, no new attempt before this (an image that cannot be pulled, a bad spec). */
   retryAt: number;
+  /** Kept ready whether it is called or not (its owner's minWarm). */
+  minWarm: number;
   releaseImage: (() => void) | null;
 };
 
@@ -108,7 +117,7 @@ export function createPrestartPool(settings: PrestartSettings, backend: PoolBack
   const held = () => [...functions.values()].reduce((sum, f) => sum + f.ready.length + f.starting, 0);
   const wanted = (f: Pooled) => {
     const called = now() - f.lastCalledAt < settings.idleMs;
-    return called ? Math.min(settings.perFunction, Math.max(1, f.peak)) : 0;
+    return Math.min(settings.perFunction, Math.max(f.minWarm, called ? Math.max(1, f.peak) : 0));
   };
 
   /** Starts and removals under way: close() waits for both, so a stopped worker leaves no container. */
@@ -152,7 +161,7 @@ export function createPrestartPool(settings: PrestartSettings, backend: PoolBack
       f.retryAt = 0;
     }
     if (!f) {
-      f = { spec, key, ready: [], starting: 0, inFlight: 0, peak: 0, lastCalledAt: -Infinity, retryAt: 0, releaseImage: backend.hold(spec.image) };
+      f = { spec, key, ready: [], starting: 0, inFlight: 0, peak: 0, lastCalledAt: -Infinity, retryAt: 0, minWarm: 0, releaseImage: backend.hold(spec.image) };
       functions.set(spec.functionId, f);
     }
     return f;
@@ -263,6 +272,15 @@ export function createPrestartPool(settings: PrestartSettings, backend: PoolBack
       f.releaseImage = null;
       readyChanged();
     },
+    setTarget(spec, minWarm) {
+      if (closed) return;
+      entryFor(spec).minWarm = minWarm;
+      fill();
+    },
+    clearTarget(functionId) {
+      const f = functions.get(functionId);
+      if (f) f.minWarm = 0;
+    },
     warm: {
       has: (functionId) => (functions.get(functionId)?.ready.length ?? 0) > 0,
       list: () => [...functions.values()].filter((f) => f.ready.length > 0).map((f) => f.spec.functionId),
@@ -276,6 +294,7 @@ export function createPrestartPool(settings: PrestartSettings, backend: PoolBack
       for (const slot of [...functions.values()].flatMap((f) => f.ready.splice(0))) discard(slot);
       await settled(removals);
     },
+    removalsSettled: () => settled(removals),
     async close() {
       closed = true;
       clearInterval(housekeeping);

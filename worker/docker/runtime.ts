@@ -8,7 +8,7 @@ import { performance } from 'node:perf_hooks';
 import type Docker from 'dockerode';
 import type { ContainerRunOutcome } from '../../src/domain/execution-outcome.ts';
 import type { ContainerRunSpec, ContainerRuntime } from '../../src/ports/container-runtime.ts';
-import type { WarmFunctions } from '../../src/ports/job-bus.ts';
+import type { WarmFunctions, WarmTarget } from '../../src/ports/job-bus.ts';
 import type { Logger } from '../../src/ports/logger.ts';
 import type { ImagePruner } from '../disk/index.ts';
 import { isNoSuchImage } from '../docker-engine.ts';
@@ -70,9 +70,11 @@ export type DockerRuntime = ContainerRuntime & {
   dropPrestarted(): Promise<void>;
   /** The function was deleted: its pre-started containers go now. */
   retireFunction(functionId: string): void;
+  /** The function's warm target (its owner's minWarm), or null when it has none any more. */
+  setWarmTarget(functionId: string, target: WarmTarget | null): void;
   /** Functions with a pre-started container ready (none without a pool). */
   readonly warm: WarmFunctions;
-  /** Resolves once the removals under way now are done (tests, and close). */
+  /** Resolves once the removals under way now are done, the pool's included (tests, and close). */
   removalsSettled(): Promise<void>;
   /** Removes the pool's containers and waits for every removal under way. */
   close(): Promise<void>;
@@ -229,9 +231,14 @@ export function createDockerRuntime(docker: Docker, options: DockerRuntimeOption
     poolCounts: () => pool?.counts() ?? { ready: 0, starting: 0, hits: 0, misses: 0 },
     dropPrestarted: async () => pool?.drop(),
     retireFunction: (functionId) => pool?.retire(functionId),
+    setWarmTarget(functionId, target) {
+      if (target === null) return pool?.clearTarget(functionId);
+      const { minWarm, ...spec } = target;
+      pool?.setTarget(spec, minWarm);
+    },
     warm: pool?.warm ?? NO_WARM_FUNCTIONS,
     async removalsSettled() {
-      await Promise.all(removing.values());
+      await Promise.all([...removing.values(), pool?.removalsSettled()]);
     },
     async close() {
       await pool?.close();

@@ -19,6 +19,7 @@ import {
   type StatusMessage,
   type StatusWatch,
   type WarmFunctions,
+  type WarmTarget,
 } from '../../ports/job-bus.ts';
 import { retryDelayMs } from './retry-delay.ts';
 
@@ -48,6 +49,8 @@ export function createInProcessJobBus(): JobBus {
   const statusConsumers: StatusConsumer[] = [];
   const watchers = new Map<string, Set<(status: StatusMessage) => void>>();
   const deletionListeners = new Set<(functionId: string) => void>();
+  const warmTargets = new Map<string, WarmTarget>();
+  const warmTargetListeners = new Set<(functionId: string, target: WarmTarget | null) => void>();
   const seenJobs = new RecentIds(duplicateWindowMs);
   const seenStatuses = new RecentIds(duplicateWindowMs);
   /** Jobs waiting out their back-off: not taken, so they count as pending. */
@@ -234,6 +237,43 @@ export function createInProcessJobBus(): JobBus {
       };
     },
 
+    async setWarmTarget(functionId, target) {
+      ensureOpen();
+      if (target === null) warmTargets.delete(functionId);
+      else warmTargets.set(functionId, structuredClone(target));
+      for (const listener of [...warmTargetListeners]) {
+        try {
+          listener(functionId, structuredClone(target));
+        } catch {}
+      }
+    },
+
+    watchWarmTargets(handler) {
+      const listener = (functionId: string, target: WarmTarget | null) => handler(functionId, target);
+      if (!closed) {
+        warmTargetListeners.add(listener);
+        // The targets as they are when this runs: a change made before it was heard already.
+        queueMicrotask(() => {
+          if (!warmTargetListeners.has(listener)) return;
+          for (const [functionId, target] of warmTargets) {
+            try {
+              listener(functionId, structuredClone(target));
+            } catch {}
+          }
+        });
+      }
+      return {
+        stop: async () => {
+          warmTargetListeners.delete(listener);
+        },
+      };
+    },
+
+    async listWarmTargets() {
+      ensureOpen();
+      return [...warmTargets.keys()];
+    },
+
     async pendingJobs() {
       return jobs.length + jobsBackingOff;
     },
@@ -245,6 +285,7 @@ export function createInProcessJobBus(): JobBus {
       statusConsumers.length = 0;
       watchers.clear();
       deletionListeners.clear();
+      warmTargetListeners.clear();
       for (const timer of timers) clearTimeout(timer);
       timers.clear();
     },

@@ -2,7 +2,7 @@ import { type OpenAPIHono, createRoute } from '@hono/zod-openapi';
 import { createFunction } from '../../commands/create-function.ts';
 import { deleteFunction } from '../../commands/delete-function.ts';
 import { DomainError } from '../../domain/errors.ts';
-import type { FunctionDefinition } from '../../domain/functions.ts';
+import { type FunctionDefinition, minWarmOf } from '../../domain/functions.ts';
 import { UUID } from '../../domain/ids.ts';
 import { functionsOf, ownedFunction } from '../../queries/functions.ts';
 import type { AppDeps } from '../deps.ts';
@@ -19,6 +19,7 @@ export const functionView = (definition: FunctionDefinition) => ({
   env: definition.env,
   timeoutMs: definition.timeoutMs,
   memoryMb: definition.memoryMb,
+  minWarm: minWarmOf(definition),
   createdAt: definition.createdAt,
 });
 
@@ -59,6 +60,7 @@ export function addFunctionRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps, authe
         env: input.env ?? {},
         timeoutMs: input.timeoutMs ?? limits.defaultTimeoutMs,
         memoryMb: input.memoryMb ?? limits.defaultMemoryMb,
+        minWarm: input.minWarm ?? 0,
       },
       c.get('requestId'),
     );

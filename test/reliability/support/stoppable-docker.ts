@@ -28,6 +28,7 @@ export type StoppableDocker = {
 };
 
 const START_TIMEOUT_MS = 30_000;
+const START_ATTEMPTS = 3;
 const STOP_TIMEOUT_MS = 15_000;
 /** Seconds dockerd gives running containers on an orderly stop before it kills them. */
 const SHUTDOWN_TIMEOUT_S = 2;
@@ -61,7 +62,23 @@ export async function startStoppableDocker(): Promise<StoppableDocker> {
   const instance = { dir, daemon: () => (daemon && isRunning(daemon) ? daemon : null) };
   live.add(instance);
 
+  /**
+   * After a crash dockerd 20.10 sometimes gives up on its managed containerd ("timeout waiting
+   * for containerd to start") while the old one is still winding down its shims: that is the
+   * engine's start, not what a test checks, so it is tried again a few times.
+   */
   const startEngine = async () => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await startEngineOnce();
+      } catch (error) {
+        if (attempt >= START_ATTEMPTS || !/timeout waiting for containerd/.test(String(error))) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 2_000));
+      }
+    }
+  };
+
+  const startEngineOnce = async () => {
     if (instance.daemon()) throw new Error('the engine is already running');
     const logFd = openSync(logFile, 'a');
     const started = spawn(

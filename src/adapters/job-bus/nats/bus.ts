@@ -10,7 +10,8 @@
  * - The servers must allow payloads of a few MB (`max_payload: 8MB`): a status carries up to
  *   1 MiB of stdout and 1 MiB of stderr.
  */
-import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
+import { type JetStreamClient, jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
+import type { KV } from '@nats-io/kv';
 import { errors, type NatsConnection } from '@nats-io/nats-core';
 import { BusUnavailableError, type Consumer, type Job, type JobBus, type StatusWatch } from '../../../ports/job-bus.ts';
 import { retryDelayMs } from '../retry-delay.ts';
@@ -22,7 +23,8 @@ import { decodeStatus, encodeMessage } from './codec.ts';
 import { handleJobMessage } from './job-delivery.ts';
 import { type Puller, pullBySlots } from './pull-by-slots.ts';
 import { ensureTopology, functionDeletedSubject, jobsStream, jobsSubject, recorderDurable, resultsStream, resultsSubject, workersDurable } from './topology.ts';
-import { offerToWarmWorker, serveWarmOffers, slotsKeptForWarmOffers } from './warm-offers.ts';
+import { offerToWarmWorker, serveWarmOffers } from './warm-offers.ts';
+import { openWarmTargetsBucket, warmTargetStore } from './warm-targets.ts';
 
 /** Statuses are recorded one at a time per api process, which keeps one execution's in order. */
 const statusConcurrency = 1;
@@ -41,11 +43,11 @@ export type NatsJobBusTopology = {
 export async function openNatsJobBus(nc: NatsConnection, { replicas = 1 }: NatsJobBusTopology = {}): Promise<JobBus> {
   const jsm = await jetstreamManager(nc);
   await ensureTopology(jsm, replicas);
-  return createNatsJobBus(nc, jsm);
+  const js = jetstream(nc, { timeout: publishTimeoutMs });
+  return createNatsJobBus(nc, js, jsm, await openWarmTargetsBucket(js, replicas));
 }
 
-function createNatsJobBus(nc: NatsConnection, jsm: JetStreamManager): JobBus {
-  const js = jetstream(nc, { timeout: publishTimeoutMs });
+function createNatsJobBus(nc: NatsConnection, js: JetStreamClient, jsm: JetStreamManager, warmTargetsBucket: KV): JobBus {
   let closed = false;
   let connected = true;
   const consumers = new Set<Puller>();
@@ -97,6 +99,18 @@ function createNatsJobBus(nc: NatsConnection, jsm: JetStreamManager): JobBus {
   };
 
   const claims = jobClaims(js, jsm, whileConnected);
+  const warmTargets = warmTargetStore(warmTargetsBucket, whileConnected, () => closed);
+  /** Watches that are not pulls: stopped on close too. */
+  const watches = new Set<Consumer>();
+  const watching = (watch: Consumer): Consumer => {
+    watches.add(watch);
+    return {
+      stop: async () => {
+        watches.delete(watch);
+        await watch.stop();
+      },
+    };
+  };
 
   const track = (consumer: Puller): Consumer => {
     consumers.add(consumer);
@@ -119,12 +133,7 @@ function createNatsJobBus(nc: NatsConnection, jsm: JetStreamManager): JobBus {
 
     consumeJobs(handler, { concurrency, warm }) {
       if (!Number.isInteger(concurrency) || concurrency < 1) throw new RangeError(`concurrency must be a positive integer, got ${concurrency}`);
-      const puller = pullBySlots(
-        () => js.consumers.get(jobsStream, workersDurable),
-        concurrency,
-        (msg) => handleJobMessage(msg, claims, handler),
-        slotsKeptForWarmOffers(warm, concurrency),
-      );
+      const puller = pullBySlots(() => js.consumers.get(jobsStream, workersDurable), concurrency, (msg) => handleJobMessage(msg, claims, handler));
       if (!warm) return track(puller);
       const offers = serveWarmOffers(nc, warm, puller, claims, handler, queueJob);
       return track({
@@ -152,11 +161,25 @@ function createNatsJobBus(nc: NatsConnection, jsm: JetStreamManager): JobBus {
           } catch {}
         },
       });
-      return {
+      return watching({
         stop: async () => {
           if (!subscription.isClosed()) subscription.unsubscribe();
         },
-      };
+      });
+    },
+
+    async setWarmTarget(functionId, target) {
+      ensureAvailable();
+      await warmTargets.set(functionId, target);
+    },
+
+    watchWarmTargets(handler) {
+      return watching(warmTargets.watch(handler));
+    },
+
+    async listWarmTargets() {
+      ensureAvailable();
+      return warmTargets.list();
     },
 
     async publishStatus(status) {
@@ -224,8 +247,9 @@ function createNatsJobBus(nc: NatsConnection, jsm: JetStreamManager): JobBus {
     async close() {
       if (closed) return;
       closed = true;
-      await Promise.all([...consumers].map((consumer) => consumer.stop()));
+      await Promise.all([...consumers, ...watches].map((consumer) => consumer.stop()));
       consumers.clear();
+      watches.clear();
       if (nc.isClosed()) return;
       // Drain flushes acks still buffered; it cannot finish while the server is away.
       if (connected) await withTimeout(nc.drain(), closeTimeoutMs).catch(() => nc.close());

@@ -14,12 +14,11 @@ const pullRetryMs = 1_000;
 
 export type Puller = Consumer & {
   /**
-   * Takes a free slot for a job that came another way (a warm offer), or null when none is free;
-   * the returned function frees it.
+   * Takes a slot for a job that came another way (a warm offer), or null when every slot runs a
+   * job; the returned function frees it. A slot a pull request was waiting on may be taken so:
+   * a message that then arrives with no slot free is handed straight back, for another worker.
    */
   reserve(): (() => void) | null;
-  /** `keepFree` may have changed: pull for the slots it no longer keeps. */
-  rebalance(): void;
   /**
    * Drops the pull requests under way and asks again. A restarted server has forgotten them,
    * and nats.js asks again only once JetStream answers, else after a back-off as long as the
@@ -28,16 +27,7 @@ export type Puller = Consumer & {
   repull(): void;
 };
 
-/**
- * `keepFree()`: slots not to pull for while it says so, kept for jobs that come another way
- * (warm offers): a pull request waiting for every free slot would leave none for them.
- */
-export function pullBySlots(
-  getConsumer: () => Promise<JsConsumer>,
-  concurrency: number,
-  handle: (msg: JsMsg) => Promise<void>,
-  keepFree: () => number = () => 0,
-): Puller {
+export function pullBySlots(getConsumer: () => Promise<JsConsumer>, concurrency: number, handle: (msg: JsMsg) => Promise<void>): Puller {
   let stopped = false;
   let running = 0;
   let requested = 0;
@@ -56,8 +46,8 @@ export function pullBySlots(
       for await (const msg of batch) {
         arrived++;
         requested--;
-        if (stopped) {
-          // Arrived after stop: hand it straight back for another consumer.
+        if (stopped || running >= concurrency) {
+          // Arrived after stop, or its slot went to a warm offer: straight back, for another consumer.
           bestEffort(() => msg.nak());
           continue;
         }
@@ -81,7 +71,7 @@ export function pullBySlots(
 
   const loop = async () => {
     while (!stopped) {
-      const free = concurrency - running - requested - keepFree();
+      const free = concurrency - running - requested;
       if (free <= 0) {
         await new Promise<void>((resolve) => (wake = resolve));
         continue;
@@ -107,7 +97,7 @@ export function pullBySlots(
 
   return {
     reserve: () => {
-      if (stopped || concurrency - running - requested <= 0) return null;
+      if (stopped || running >= concurrency) return null;
       running++;
       let freed = false;
       return () => {
@@ -117,7 +107,6 @@ export function pullBySlots(
         wakeUp();
       };
     },
-    rebalance: wakeUp,
     repull: () => {
       for (const batch of batches) void batch.close().catch(() => undefined);
     },

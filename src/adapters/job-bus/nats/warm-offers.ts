@@ -107,7 +107,6 @@ export function serveWarmOffers(
         // A closed connection, or an id that is no subject: that function is served cold.
       }
     }
-    puller.rebalance();
   };
 
   const stopFollowing = warm.onChange(follow);
@@ -125,7 +124,3 @@ export function serveWarmOffers(
     },
   };
 }
-
-/** Slots a worker keeps out of its pulls while it holds functions warm: one, if it has more than one. */
-export const slotsKeptForWarmOffers = (warm: WarmFunctions | undefined, concurrency: number) => (): number =>
-  warm !== undefined && concurrency > 1 && warm.list().length > 0 ? 1 : 0;
