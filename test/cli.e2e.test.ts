@@ -212,6 +212,7 @@ cli('fn create takes --env (a value may hold "=") and the command after --', asy
     env: { GREETING: 'a=b', LANG: 'C' },
     timeoutMs: 20000,
     memoryMb: 64,
+    minWarm: 0,
     createdAt: shout.createdAt,
   });
 
@@ -222,6 +223,9 @@ cli('fn create takes --env (a value may hold "=") and the command after --', asy
   const invalid = await faasbox(ada, ['fn', 'create', 'bad', '--image', 'not an image!', '--timeout', '999999999']);
   assert.is(invalid.status, 1);
   assert.match(invalid.stderr, /^faasbox: invalid request: --image: must be an image reference[^;]*; --timeout: .*300000\n$/);
+  const tooWarm = await faasbox(ada, ['fn', 'create', 'warm', '--image', image, '--min-warm', '99']);
+  assert.is(tooWarm.status, 1);
+  assert.match(tooWarm.stderr, /^faasbox: invalid request: --min-warm: .*2\n$/);
 });
 
 cli('fn ls prints a table, and the API objects with --json', async () => {

@@ -15,7 +15,7 @@ import type { Logger } from '../src/ports/logger.ts';
 import type { ContainerRunOutcome } from '../src/domain/execution-outcome.ts';
 import type { ContainerRunSpec } from '../src/ports/container-runtime.ts';
 import { NO_DISK_SPACE, type ImagePruner, type ImagePrunerOptions, type PruneReport, createImagePruner, isOutOfSpace } from '../worker/disk/index.ts';
-import { createDockerRuntime } from '../worker/docker/index.ts';
+import { type DockerRuntimeOptions, createDockerRuntime } from '../worker/docker/index.ts';
 import { BUILT_AGENT_PATH } from '../worker/agent/binary.ts';
 import { ensureFillerImages } from './support/filler-images.ts';
 import { type Registry, startRegistry } from './support/registry.ts';
@@ -98,7 +98,12 @@ function ballast(leaveBytes: number): () => void {
 type Harness = { runtime: ReturnType<typeof createDockerRuntime>; pruner: ImagePruner; logs: Array<{ level: string; message: string; fields: Record<string, unknown> }> };
 
 /** A runtime and its pruner over the small engine; every reactive prune's report is kept for the closing figure. */
-function harness(pruning: Partial<ImagePrunerOptions> = {}, docker: Docker = small.docker, prunerDocker: Docker = small.docker): Harness {
+function harness(
+  pruning: Partial<ImagePrunerOptions> = {},
+  docker: Docker = small.docker,
+  prunerDocker: Docker = small.docker,
+  runtimeOptions: Partial<DockerRuntimeOptions> = {},
+): Harness {
   const logs: Harness['logs'] = [];
   const log: Logger = (level, message, fields = {}) => logs.push({ level, message, fields });
   // highWater 100: "above 100%" never happens, so only the reactive path prunes unless a test says otherwise.
@@ -111,7 +116,7 @@ function harness(pruning: Partial<ImagePrunerOptions> = {}, docker: Docker = sma
       return report;
     },
   };
-  return { runtime: createDockerRuntime(docker, { workerId, agentPath: BUILT_AGENT_PATH, pruner: recording }), pruner: recording, logs };
+  return { runtime: createDockerRuntime(docker, { workerId, agentPath: BUILT_AGENT_PATH, pruner: recording, ...runtimeOptions }), pruner: recording, logs };
 }
 
 /** A client of the small engine that notes the engine's message for every image removal it refuses. */
@@ -303,6 +308,9 @@ test('on a disk full to the last block, pruning still frees room, though the eng
   assert.equal(await imagesPresent(), [filler[1], filler[6]].sort());
   const removals = recordingFailedRemovals();
   const removeBallast = ballast(0);
+  // The engine may still be freeing what an earlier test removed: what it frees meanwhile is taken too.
+  await new Promise((resolve) => setTimeout(resolve, 1_000));
+  const removeTopUp = ballast(0);
   try {
     const { runtime } = harness({}, small.docker, removals.docker);
     const before = reports.length;
@@ -319,6 +327,7 @@ test('on a disk full to the last block, pruning still frees room, though the eng
     console.log(`disk-full: engine on removing an image with 0 bytes free: ${removals.failures[0]}`);
     for (const failure of removals.failures) assert.match(failure, /repositories\.json.*no space left on device/);
   } finally {
+    removeTopUp();
     removeBallast();
   }
 });
@@ -446,6 +455,51 @@ test('(e) images in FAASBOX_KEEP_IMAGES are never pruned, however they are named
   assert.equal(nothing.removed, []);
   assert.ok(proactive.logs.some((entry) => entry.message === 'disk still above low water after pruning'), JSON.stringify(proactive.logs));
   assert.equal(await imagesPresent(), [filler[3], filler[5]].sort());
+});
+
+test('(f) pre-started containers are dropped before any image is pruned; the image of a function the pool serves stays', async () => {
+  // Present now: filler-3 and filler-5, used by nothing; filler-2 too (a pull needs room for the
+  // download and the extracted layer: two unused images' worth).
+  assert.equal(await imagesPresent(), [filler[3], filler[5]].sort());
+  await pull(filler[2] as string);
+  const seenAtDrop: { images: string[]; ready: number }[] = [];
+  let pooled: Harness | undefined;
+  const beforePrune = async () => {
+    await pooled?.runtime.dropPrestarted();
+    seenAtDrop.push({ images: await imagesPresent(), ready: pooled?.runtime.poolCounts().ready ?? -1 });
+  };
+  pooled = harness({ beforePrune }, small.docker, small.docker, { prestart: { perFunction: 1, total: 2, idleMs: 60_000, maxAgeMs: 600_000 } });
+  const { runtime } = pooled;
+  try {
+    const warm = specOf(filler[3] as string, { command: ['true'] });
+    assert.is((await run(runtime, warm)).kind, 'exited');
+    await within(
+      (async () => {
+        while (runtime.poolCounts().ready < 1) await new Promise((resolve) => setTimeout(resolve, 50));
+      })(),
+      30_000,
+      'a pre-started container of filler-3',
+    );
+    const [waiting] = await small.docker.listContainers({ filters: { label: [`faasbox.prestarted=${warm.functionId}`] } });
+    assert.ok(waiting, 'the pool holds one');
+
+    const removeBallast = ballast(10 * MiB);
+    try {
+      const outcome = await run(runtime, specOf(filler[6] as string, { command: ['echo', 'it fits'] }));
+      assert.equal(outcome, { ...outcome, kind: 'exited', exitCode: 0, stdout: 'it fits\n' }, JSON.stringify(outcome));
+    } finally {
+      removeBallast();
+    }
+    // The drop came first: when it was done, no image had gone yet and nothing was ready.
+    assert.equal(seenAtDrop[0], { images: [filler[2], filler[3], filler[5]].sort(), ready: 0 });
+    const report = reports.at(-1);
+    assert.equal(removedNames(report).sort(), [filler[2], filler[5]].sort(), 'the unused images go; the pooled function’s does not');
+    assert.ok(await hasImage(small.docker, filler[3] as string));
+    assert.is((await small.docker.listContainers({ all: true, filters: { id: [waiting.Id] } })).length, 0, 'the waiting container was removed');
+  } finally {
+    await runtime.close();
+  }
+  assert.equal(await small.docker.listContainers({ all: true, filters: { label: [`faasbox.worker=${workerId}`] } }), []);
 });
 
 test('the small engine and the registry stop, and nothing of them is left', async () => {

@@ -109,6 +109,7 @@ const OPTION_OF_FIELD: Record<string, string> = {
   image: '--image',
   timeoutMs: '--timeout',
   memoryMb: '--memory',
+  minWarm: '--min-warm',
   command: 'the command after --',
 };
 

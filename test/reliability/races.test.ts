@@ -119,7 +119,8 @@ races(`${USERS * EXECUTIONS_PER_USER} executions of ${USERS} users at once: neve
   assert.is(ownerOf.size, USERS * EXECUTIONS_PER_USER, 'every execution has its own id');
 
   // Measured first and asserted after the figures are out, so a failed run still reports them.
-  const observed = containersPerUser(samples, ownerOf);
+  const finishedAtOf = new Map(accepted.map(({ reply }) => [reply.body.executionId as string, Date.parse(reply.body.finishedAt)]));
+  const observed = containersPerUser(samples, ownerOf, finishedAtOf);
   const log = await readExecutionLog(users, ownerOf);
   const left = (await containersOf(workerIds)).map((c) => `${c.executionId} ${c.State}`);
   reportFigure('races: per-user limit under concurrent submissions', {
@@ -243,7 +244,8 @@ async function executeUntilAccepted(
 
 // ---- the Docker engine
 
-type ContainerSample = { executionId: string; running: boolean }[];
+/** One listing: when it began, and each container of the cluster in it. */
+type ContainerSample = { at: number; containers: { executionId: string; running: boolean }[] };
 
 async function containersOf(workers: Set<string>): Promise<ExecutionContainer[]> {
   return executionContainers(docker, (workerId) => workers.has(workerId));
@@ -265,8 +267,9 @@ function sampleContainers(workers: Set<string>) {
   let sampling = true;
   const loop = (async () => {
     while (sampling) {
+      const at = Date.now();
       const listed = await containersOf(workers);
-      samples.push(listed.map((c) => ({ executionId: c.executionId, running: c.State === 'running' })));
+      samples.push({ at, containers: listed.map((c) => ({ executionId: c.executionId, running: c.State === 'running' })) });
       await sleep(SAMPLE_EVERY_MS);
     }
   })();
@@ -281,15 +284,21 @@ function sampleContainers(workers: Set<string>) {
   };
 }
 
-/** The most containers one user had at once: running ones (user code) and in any state. */
-function containersPerUser(samples: ContainerSample[], ownerOf: Map<string, string>) {
+/**
+ * The most containers one user had at once: running user code, and in any state. The agent
+ * reports the function's exit in-band, so the worker answers (and the slot is free) while the
+ * engine may still list the container as running for a few tens of milliseconds: a container
+ * whose function had exited, as its worker reported, before the listing began runs no user code.
+ */
+function containersPerUser(samples: ContainerSample[], ownerOf: Map<string, string>, finishedAtOf: Map<string, number>) {
   let maxRunning = 0;
   let maxPresent = 0;
   const seen = new Set<string>();
   for (const sample of samples) {
     const running = new Map<string, number>();
     const present = new Map<string, number>();
-    for (const { executionId, running: isRunning } of sample) {
+    for (const { executionId, running: listedRunning } of sample.containers) {
+      const isRunning = listedRunning && !((finishedAtOf.get(executionId) ?? Infinity) < sample.at);
       const owner = ownerOf.get(executionId);
       // Another test's container on a worker of this cluster cannot exist; count it apart if it does.
       const key = owner ?? `unknown ${executionId}`;
