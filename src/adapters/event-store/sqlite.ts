@@ -187,12 +187,32 @@ export function createSqliteEventStore(db: SqliteDatabase, options: SqliteEventS
 function configure(db: SqliteDatabase): void {
   // busy_timeout first: switching to WAL may itself wait for another process's lock.
   db.exec('PRAGMA busy_timeout = 5000');
-  db.exec('PRAGMA journal_mode = WAL');
+  switchToWal(db);
   // FULL fsyncs the WAL on every commit: an append that returned survives power loss, not just
   // a killed process (NORMAL, the usual WAL pairing, may lose the last commits on power loss).
   db.exec('PRAGMA synchronous = FULL');
   db.exec('PRAGMA foreign_keys = ON');
 }
+
+/**
+ * Two processes opening a new file at once: SQLite may refuse the switch to WAL with "database
+ * is locked" at once, without waiting out busy_timeout. The switch is tried again for a while.
+ */
+function switchToWal(db: SqliteDatabase): void {
+  const giveUpAt = Date.now() + WAL_SWITCH_LIMIT_MS;
+  for (;;) {
+    try {
+      db.exec('PRAGMA journal_mode = WAL');
+      return;
+    } catch (error) {
+      if (Date.now() > giveUpAt || !/locked|busy/i.test(String(error))) throw error;
+      // Opening is synchronous; a short blocking pause, the same on Node, Bun and Deno.
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
+    }
+  }
+}
+
+const WAL_SWITCH_LIMIT_MS = 10_000;
 
 function migrate(db: SqliteDatabase): void {
   inWriteTransaction(db, () => {
