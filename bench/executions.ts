@@ -24,7 +24,9 @@ export async function benchColdExecution(options: ExecutionBenchOptions): Promis
   const runs = options.quick ? 6 : 30;
   const { busybox } = await benchImages();
   return withDeployment(
-    () => startInProcess(options),
+    // The cold path, every time: with the pool on, every call after the first would take a
+    // pre-started container (prestarted-execution measures that path).
+    () => startInProcess(options, { FAASBOX_PRESTART: 'off' }),
     async (deployment) => {
       const client = await signUp(deployment.url);
       const functionId = await client.createFunction({ name: 'noop', image: busybox, command: TRIVIAL });

@@ -17,13 +17,15 @@ import { benchImages } from './images.ts';
 import { loadAverage } from './load-average.ts';
 
 const COMMAND = ['true'];
+/** Room for a burst of eight at once: slots per user, containers per worker, pre-started per function. */
+const BURST_ENV = { FAASBOX_MAX_ACTIVE_PER_USER: '8', FAASBOX_WORKER_CONCURRENCY: '8', FAASBOX_PRESTART_PER_FUNCTION: '8' };
 
 export async function benchPrestartedExecution(options: ExecutionBenchOptions): Promise<Figure[]> {
   const runs = options.quick ? 8 : 30;
   const { busybox } = await benchImages();
   const floor = await bareFloor(busybox, runs);
   const prestarted = await withDeployment(
-    () => startInProcess(options),
+    () => startInProcess(options, BURST_ENV),
     async (deployment) => {
       const client = await signUp(deployment.url);
       const functionId = await client.createFunction({ name: 'noop', image: busybox, command: COMMAND });
@@ -40,7 +42,7 @@ export async function benchPrestartedExecution(options: ExecutionBenchOptions): 
     },
   );
   const cold = await withDeployment(
-    () => startInProcess(options, { FAASBOX_PRESTART: 'off' }),
+    () => startInProcess(options, { ...BURST_ENV, FAASBOX_PRESTART: 'off' }),
     async (deployment) => {
       const client = await signUp(deployment.url);
       const functionId = await client.createFunction({ name: 'noop', image: busybox, command: COMMAND });
@@ -109,6 +111,12 @@ async function burstOfEight(deployment: Deployment, image: string) {
 /** The floor: pre-started bare containers with the same lock-down and agent, driven directly. */
 async function bareFloor(image: string, runs: number) {
   const docker = new Docker();
+  // The floor starts from an image already on the engine, as the pool does.
+  await new Promise<void>((resolve, reject) =>
+    docker.pull(image, (error: Error | null, stream: NodeJS.ReadableStream) =>
+      error ? reject(error) : docker.modem.followProgress(stream, (done: Error | null) => (done ? reject(done) : resolve())),
+    ),
+  );
   const settings = {
     workerId: `bench-floor-${randomUUID().slice(0, 8)}`,
     allowRoot: false,
