@@ -101,6 +101,8 @@ for (const runtime of RUNTIMES) {
       const upper = await createFunction(url, token, 'upper', ['tr', 'a-z', 'A-Z']);
       const slow = await createFunction(url, token, 'slow', ['sh', '-c', `sleep ${SLOW_SECONDS}; cat`]);
       const waiting = execute(url, token, slow, 'still here');
+      // Awaited below; until then a failure must fail this test, not end the whole run unhandled.
+      waiting.catch(() => {});
 
       let start = performance.now();
       assertSucceeded(await execute(url, token, upper, `hello from ${runtime}\n`), `HELLO FROM ${runtime.toUpperCase()}\n`);
@@ -140,6 +142,7 @@ for (const runtime of RUNTIMES) {
       // Shutdown: the api refuses new requests, answers the waiting one, the worker drains.
       const short = await createFunction(url, token, 'short', ['sh', '-c', 'sleep 2; cat']);
       const answered = execute(url, token, short, 'answered while stopping');
+      answered.catch(() => {});
       await untilRunning(workerId);
       await stopped(runtime, server, 'SIGTERM to exit, one execution running (ms)');
       assertSucceeded(await answered, 'answered while stopping');

@@ -155,7 +155,8 @@ async function serveApi(
     },
     { metrics },
   );
-  const server = await runtime.serve(api.app.fetch, {
+  const inFlight = requestsInFlight(api.app.fetch);
+  const server = await runtime.serve(inFlight.fetch, {
     port: config.port,
     hostname: config.host,
     bodyLimitBytes: config.bodyLimitBytes,
@@ -171,7 +172,9 @@ async function serveApi(
     process.exit(1);
   });
   let closed: Promise<void> | undefined;
-  const stopAccepting = () => (closed ??= server.close());
+  // Not every runtime's close waits for every handler (a request waiting for its execution's
+  // outcome was seen cut off at exit on Deno): the handlers are counted here too.
+  const stopAccepting = () => (closed ??= server.close().then(() => inFlight.settled()));
   return {
     stopAccepting,
     async stop() {
@@ -187,4 +190,22 @@ async function serveApi(
 function parseRole(arg: string | undefined): Role {
   if (arg === undefined || arg === 'all' || arg === 'api' || arg === 'worker') return arg ?? 'all';
   throw new ConfigError(`unknown role ${JSON.stringify(arg)}: use all, api or worker`);
+}
+
+/** `fetch`, counting the handlers under way; `settled()` resolves when none is. */
+function requestsInFlight(fetch: FetchHandler): { fetch: FetchHandler; settled(): Promise<void> } {
+  let count = 0;
+  const idle: (() => void)[] = [];
+  return {
+    fetch: async (request, env) => {
+      count++;
+      try {
+        return await fetch(request, env);
+      } finally {
+        count--;
+        if (count === 0) for (const resolve of idle.splice(0)) resolve();
+      }
+    },
+    settled: () => (count === 0 ? Promise.resolve() : new Promise<void>((resolve) => idle.push(resolve))),
+  };
 }

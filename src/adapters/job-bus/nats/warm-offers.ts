@@ -20,7 +20,7 @@ import type { Puller } from './pull-by-slots.ts';
 
 /**
  * How long an api waits for a warm worker before it queues the job for all: a small part of a
- * cold start (~400 ms here), while a worker's claim takes two JetStream round trips.
+ * cold start (~190 ms here), while a worker's claim takes two JetStream round trips.
  */
 export const WARM_OFFER_TIMEOUT_MS = 100;
 const WARM_QUEUE_GROUP = 'warm';
