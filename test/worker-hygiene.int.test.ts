@@ -7,7 +7,6 @@ import { randomUUID } from 'node:crypto';
 import Docker from 'dockerode';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { executionOfContainerName } from '../worker/docker/index.ts';
 import { SHUTDOWN_REASON, WORKER_LOST_REASON } from '../worker/worker.ts';
 import { createFunction, signUp } from './support/api.ts';
 import { call } from './support/http-client.ts';
@@ -16,6 +15,7 @@ import { type Registry, startRegistry } from './support/registry.ts';
 import { type ServerProcess, startServer, tempDir } from './support/server-process.ts';
 import { type TestImages, ensureTestImages } from './support/test-images.ts';
 import { eventually } from './support/eventually.ts';
+import { executionOf } from './support/execution-containers.ts';
 
 const docker = new Docker({ socketPath: '/var/run/docker.sock' });
 const LIMIT = 2;
@@ -55,9 +55,6 @@ const isRunning = (server: ServerProcess) => server.child.exitCode === null && s
 async function containersLabelled(label: string): Promise<Docker.ContainerInfo[]> {
   return docker.listContainers({ all: true, filters: { label: [label] } });
 }
-
-/** The execution a container ran: its label (created for it), or its name (a pre-started one it took). */
-const executionOf = (container: Docker.ContainerInfo) => container.Labels['faasbox.execution'] ?? executionOfContainerName(container.Names[0]);
 
 const newUser = async () => (await signUp(api.url, { tag: 'hygiene' })).token;
 

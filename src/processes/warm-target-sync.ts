@@ -18,17 +18,21 @@ type Deps = Pick<CommandDeps, 'store' | 'bus' | 'projections' | 'log'>;
  */
 export async function syncWarmTargets(deps: Deps): Promise<{ set: number; removed: number }> {
   const live = deps.projections.functions.withMinWarm();
-  for (const definition of live) await deps.bus.setWarmTarget(definition.functionId, warmTargetOf(definition));
+  const present = await deps.bus.listWarmTargets();
+  // A function's target never changes while it lives: only the missing ones are set, so a sync
+  // in the steady state writes nothing and every worker hears nothing.
+  const missing = live.filter((definition) => !present.includes(definition.functionId));
+  for (const definition of missing) await deps.bus.setWarmTarget(definition.functionId, warmTargetOf(definition));
   const wanted = new Set(live.map((definition) => definition.functionId));
   let removed = 0;
-  for (const functionId of await deps.bus.listWarmTargets()) {
+  for (const functionId of present) {
     if (wanted.has(functionId)) continue;
     const { state } = await readState(deps.store, functionDecider, functionStream(functionId));
     if (state.status === 'active' && warmTargetOf(state.definition)) continue;
     await deps.bus.setWarmTarget(functionId, null);
     removed++;
   }
-  return { set: live.length, removed };
+  return { set: missing.length, removed };
 }
 
 /** Syncs once the read models have caught up, then every minute. */

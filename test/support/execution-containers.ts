@@ -13,8 +13,12 @@ export type ExecutionContainer = Docker.ContainerInfo & { executionId: string; w
 export async function executionContainers(docker: Docker, ofWorker: (workerId: string) => boolean = () => true): Promise<ExecutionContainer[]> {
   const listed = await docker.listContainers({ all: true, filters: { label: ['faasbox.worker'] } });
   return listed.flatMap((container) => {
-    const executionId = container.Labels['faasbox.execution'] ?? executionOfContainerName(container.Names[0]);
+    const executionId = executionOf(container);
     const workerId = container.Labels['faasbox.worker'] ?? '';
     return executionId !== null && ofWorker(workerId) ? [{ ...container, executionId, workerId }] : [];
   });
 }
+
+/** The execution a container ran: its label (created for it), or its name (a pre-started one it took); null for neither. */
+export const executionOf = (container: Docker.ContainerInfo): string | null =>
+  container.Labels['faasbox.execution'] ?? executionOfContainerName(container.Names[0]);

@@ -100,11 +100,13 @@ export function createPrestartPool(settings: PrestartSettings, backend: PoolBack
   let hits = 0;
   let misses = 0;
 
+  /** The functions with a container ready now. */
+  const readyFunctionIds = () => [...functions.values()].filter((f) => f.ready.length > 0).map((f) => f.spec.functionId);
   const warmListeners = new Set<() => void>();
   let warmBefore = '';
   /** Tells the listeners when the set of functions with a ready container changed. */
   const readyChanged = () => {
-    const now = [...functions.values()].filter((f) => f.ready.length > 0).map((f) => f.spec.functionId).sort().join(',');
+    const now = readyFunctionIds().sort().join(',');
     if (now === warmBefore) return;
     warmBefore = now;
     for (const listener of [...warmListeners]) {
@@ -125,8 +127,8 @@ export function createPrestartPool(settings: PrestartSettings, backend: PoolBack
   const removals = new Set<Promise<unknown>>();
   const track = (work: Promise<unknown>, set: Set<Promise<unknown>>) => {
     set.add(work);
-    const forget = () => set.delete(work);
-    void work.then(forget, forget);
+    const untrack = () => set.delete(work);
+    void work.then(untrack, untrack);
   };
   const settled = async (set: Set<Promise<unknown>>) => {
     while (set.size > 0) await Promise.allSettled([...set]);
@@ -139,13 +141,16 @@ export function createPrestartPool(settings: PrestartSettings, backend: PoolBack
     queueMicrotask(readyChanged);
   };
 
+  /** Out of the pool: its image may be pruned again. A container of it still starting is discarded when ready. */
+  const remove = (f: Pooled) => {
+    f.releaseImage?.();
+    f.releaseImage = null;
+    functions.delete(f.spec.functionId);
+  };
+
   const forget = (f: Pooled) => {
     for (const slot of f.ready.splice(0)) discard(slot);
-    if (f.starting === 0 && f.inFlight === 0) {
-      f.releaseImage?.();
-      f.releaseImage = null;
-      functions.delete(f.spec.functionId);
-    }
+    if (f.starting === 0 && f.inFlight === 0) remove(f);
   };
 
   const entryFor = (spec: PoolSpec): Pooled => {
@@ -265,11 +270,8 @@ export function createPrestartPool(settings: PrestartSettings, backend: PoolBack
     retire(functionId) {
       const f = functions.get(functionId);
       if (!f) return;
-      // Out of the map first: a container of it still starting is discarded when it is ready.
-      functions.delete(functionId);
       for (const slot of f.ready.splice(0)) discard(slot);
-      f.releaseImage?.();
-      f.releaseImage = null;
+      remove(f);
       readyChanged();
     },
     setTarget(spec, minWarm) {
@@ -283,7 +285,7 @@ export function createPrestartPool(settings: PrestartSettings, backend: PoolBack
     },
     warm: {
       has: (functionId) => (functions.get(functionId)?.ready.length ?? 0) > 0,
-      list: () => [...functions.values()].filter((f) => f.ready.length > 0).map((f) => f.spec.functionId),
+      list: readyFunctionIds,
       onChange(listener) {
         const own = () => listener();
         warmListeners.add(own);

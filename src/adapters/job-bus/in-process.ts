@@ -75,9 +75,9 @@ export function createInProcessJobBus(): JobBus {
    * A consumer with a free slot that holds the job's function warm first; else round robin over
    * consumers with a free slot, so two consumers share the work.
    */
+  const free = (c: JobConsumer) => !c.stopped && c.inFlight < c.concurrency;
   const dispatchJobs = () => {
     while (jobs.length > 0) {
-      const free = (c: JobConsumer) => !c.stopped && c.inFlight < c.concurrency;
       const { functionId } = jobs[0]!.value;
       const consumer =
         pickRoundRobin(jobConsumers, nextJobConsumer, (c) => free(c) && (c.warm?.has(functionId) ?? false)) ??
@@ -178,12 +178,8 @@ export function createInProcessJobBus(): JobBus {
     async publishStatus(status) {
       ensureOpen();
       if (!seenStatuses.add(`${status.executionId}:${status.type}`)) return;
-      for (const watch of watchers.get(status.executionId) ?? []) {
-        // A faulty watcher (an api request) must not fail the publisher (the worker).
-        try {
-          watch(structuredClone(status));
-        } catch {}
-      }
+      // A faulty watcher (an api request) must not fail the publisher (the worker).
+      notifyAll(watchers.get(status.executionId) ?? [], (watch) => watch(structuredClone(status)));
       statuses.push({ value: structuredClone(status), attempt: 1 });
       queueMicrotask(dispatchStatuses);
     },
@@ -219,11 +215,7 @@ export function createInProcessJobBus(): JobBus {
 
     async announceFunctionDeleted(functionId) {
       if (closed) return;
-      for (const listener of [...deletionListeners]) {
-        try {
-          listener(functionId);
-        } catch {}
-      }
+      notifyAll(deletionListeners, (listener) => listener(functionId));
     },
 
     watchFunctionDeletions(handler) {
@@ -241,11 +233,7 @@ export function createInProcessJobBus(): JobBus {
       ensureOpen();
       if (target === null) warmTargets.delete(functionId);
       else warmTargets.set(functionId, structuredClone(target));
-      for (const listener of [...warmTargetListeners]) {
-        try {
-          listener(functionId, structuredClone(target));
-        } catch {}
-      }
+      notifyAll(warmTargetListeners, (listener) => listener(functionId, structuredClone(target)));
     },
 
     watchWarmTargets(handler) {
@@ -255,11 +243,7 @@ export function createInProcessJobBus(): JobBus {
         // The targets as they are when this runs: a change made before it was heard already.
         queueMicrotask(() => {
           if (!warmTargetListeners.has(listener)) return;
-          for (const [functionId, target] of warmTargets) {
-            try {
-              listener(functionId, structuredClone(target));
-            } catch {}
-          }
+          for (const [functionId, target] of warmTargets) notifyAll([listener], (only) => only(functionId, structuredClone(target)));
         });
       }
       return {
@@ -290,6 +274,18 @@ export function createInProcessJobBus(): JobBus {
       timers.clear();
     },
   };
+}
+
+/**
+ * Calls each listener (from a copy of the set: one may stop watching meanwhile); a listener that
+ * throws is its own watcher's fault, never the caller's.
+ */
+function notifyAll<L>(listeners: Iterable<L>, call: (listener: L) => void) {
+  for (const listener of [...listeners]) {
+    try {
+      call(listener);
+    } catch {}
+  }
 }
 
 /** Ids seen within a time window; insertion order is time order, so expiry trims the front. */

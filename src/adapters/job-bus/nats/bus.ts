@@ -102,25 +102,18 @@ function createNatsJobBus(nc: NatsConnection, js: JetStreamClient, jsm: JetStrea
   const warmTargets = warmTargetStore(warmTargetsBucket, whileConnected, () => closed);
   /** Watches that are not pulls: stopped on close too. */
   const watches = new Set<Consumer>();
-  const watching = (watch: Consumer): Consumer => {
-    watches.add(watch);
+  /** Kept in `set` until stopped, so that close() stops what is still running. */
+  const keptIn = <C extends Consumer>(set: Set<C>, consumer: C): Consumer => {
+    set.add(consumer);
     return {
       stop: async () => {
-        watches.delete(watch);
-        await watch.stop();
-      },
-    };
-  };
-
-  const track = (consumer: Puller): Consumer => {
-    consumers.add(consumer);
-    return {
-      stop: async () => {
-        consumers.delete(consumer);
+        set.delete(consumer);
         await consumer.stop();
       },
     };
   };
+  const track = (consumer: Puller) => keptIn(consumers, consumer);
+  const watching = (watch: Consumer) => keptIn(watches, watch);
 
   const queueJob = (job: Job) => publishDurably(jobsSubject, encodeMessage(job), job.executionId);
 

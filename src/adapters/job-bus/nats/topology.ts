@@ -106,11 +106,16 @@ async function ensureConsumer(jsm: JetStreamManager, stream: string, config: Par
   }
 }
 
-export const resultsSubject = (executionId: string): string => {
-  // An id with `.`, `*`, `>` or a space would name other subjects (or all of them).
-  if (!/^[\w-]+$/.test(executionId)) throw new RangeError(`executionId is not a subject token: ${JSON.stringify(executionId)}`);
-  return `${resultsSubjectPrefix}${executionId}`;
-};
+/** An id as one subject token: one with `.`, `*`, `>` or a space would name other subjects (or all of them). */
+function subjectToken(name: string, id: string): string {
+  if (!/^[\w-]+$/.test(id)) throw new RangeError(`${name} is not a subject token: ${JSON.stringify(id)}`);
+  return id;
+}
+
+export const resultsSubject = (executionId: string): string => `${resultsSubjectPrefix}${subjectToken('executionId', executionId)}`;
+
+/** Where workers holding a function's pre-started container hear offers of its jobs (warm-offers.ts). */
+export const warmSubject = (functionId: string): string => `faas.warm.${subjectToken('functionId', functionId)}`;
 
 /** Core NATS, not on a stream: a worker that misses one drops the function's containers at their idle expiry. */
 export const functionDeletedSubject = 'faas.functions.deleted';

@@ -17,21 +17,16 @@ import type { JobClaims } from './claims.ts';
 import { decodeJob, encodeMessage } from './codec.ts';
 import { runClaimedJob } from './job-delivery.ts';
 import type { Puller } from './pull-by-slots.ts';
+import { warmSubject } from './topology.ts';
 
 /**
  * How long an api waits for a warm worker before it queues the job for all: a small part of a
  * cold start (~190 ms here), while a worker's claim takes two JetStream round trips.
  */
-export const WARM_OFFER_TIMEOUT_MS = 100;
+const WARM_OFFER_TIMEOUT_MS = 100;
 const WARM_QUEUE_GROUP = 'warm';
 const TAKEN = 'taken';
 const DECLINED = 'declined';
-
-const warmSubject = (functionId: string): string => {
-  // An id with `.`, `*`, `>` or a space would name other subjects.
-  if (!/^[\w-]+$/.test(functionId)) throw new RangeError(`functionId is not a subject token: ${JSON.stringify(functionId)}`);
-  return `faas.warm.${functionId}`;
-};
 
 /** True when a warm worker took the job; false: queue it for all. Never throws. */
 export async function offerToWarmWorker(nc: NatsConnection, job: Job): Promise<boolean> {
