@@ -35,7 +35,7 @@ const GROUPS: readonly Group[] = [
   { name: 'transport', figures: ['nats-vs-inprocess'], run: benchTransport },
   { name: 'scale-out', figures: ['scale-out-2-workers'], run: benchScaleOut },
   { name: 'api', figures: ['api-functions-node', 'api-functions-bun', 'api-idle-rss'], run: benchApi },
-  { name: 'storage', figures: ['sqlite-append', 'sqlite-append-batch', 'projection-rebuild'], run: benchStorage },
+  { name: 'storage', figures: ['sqlite-append', 'sqlite-append-concurrent', 'sqlite-append-batch', 'projection-rebuild'], run: benchStorage },
 ];
 
 const RESULTS = fileURLToPath(new URL('results.json', import.meta.url));

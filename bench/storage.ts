@@ -2,6 +2,8 @@
  * The embedded event store and the read models, each measured against its target.
  * - `sqlite-append`: single-event commands per second, each an append at its expected revision
  *   through the SQLite store (synchronous=FULL: one fsync per command);
+ * - `sqlite-append-concurrent`: the same commands from 16 writers at once, whose appends share
+ *   commits (group commit: one transaction and one fsync for the appends made at once);
  * - `sqlite-append-batch`: events per second in appends of 100 events;
  * - `projection-rebuild`: `faasbox projections rebuild` over a seeded log of 1 000 000 events
  *   (100 000 with --quick), in events per second, with its peak RSS.
@@ -29,12 +31,15 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 
 export const TARGETS = {
   commandsPerSecond: 5_000,
+  concurrentCommandsPerSecond: 20_000,
   batchEventsPerSecond: 50_000,
   rebuildEventsPerSecond: 100_000,
   rebuildPeakRssMb: 500,
 } as const;
 
 const BATCH = 100;
+/** Writers appending at once in `sqlite-append-concurrent`. */
+const WRITERS = 16;
 /** Commands spread over this many streams, each appended at the revision its writer last saw. */
 const STREAMS = 1_000;
 /** A rate is sampled over windows this long: their median and p95 are the figure's. */
@@ -49,6 +54,7 @@ export async function benchStorage(options: BenchOptions & { profileDir?: string
   try {
     return [
       await benchSingleAppends(join(dir, 'single'), plan),
+      await benchConcurrentAppends(join(dir, 'concurrent'), plan),
       await benchBatchAppends(join(dir, 'batch'), plan),
       await benchRebuild(join(dir, 'rebuild'), plan, profileEnv(options.profileDir)),
     ];
@@ -96,6 +102,29 @@ async function benchSingleAppends(prefix: string, plan: Plan): Promise<Figure> {
   });
 }
 
+async function benchConcurrentAppends(prefix: string, plan: Plan): Promise<Figure> {
+  const store = createSqliteEventStore(openBetterSqlite3(`${prefix}-store.sqlite`));
+  const heads = new Map<string, number>();
+  const latencies: number[] = [];
+  // Each writer has streams of its own, as requests for different executions do.
+  const windows = await sampleConcurrentRate(plan.appendSeconds, WRITERS, async (writer, i) => {
+    const stream = `execution-${writer}-${i % (STREAMS / WRITERS)}`;
+    const started = performance.now();
+    const { nextRevision } = await store.append(stream, [newEvent()], heads.get(stream) ?? 'no_stream');
+    latencies.push(performance.now() - started);
+    heads.set(stream, nextRevision);
+  });
+  await store.close();
+  return compare('sqlite-append-concurrent', 'commands/s', windows, target(TARGETS.concurrentCommandsPerSecond), {
+    what: `single-event appends at the expected revision from ${WRITERS} writers at once, synchronous=FULL (appends made at once share a commit)`,
+    writers: WRITERS,
+    appendLatencyMs: { median: round(median(latencies)), p95: round(percentile(latencies, 95)) },
+    commands: latencies.length,
+    windowMs: WINDOW_MS,
+    loadAverage: loadAverage(),
+  });
+}
+
 async function benchBatchAppends(prefix: string, plan: Plan): Promise<Figure> {
   const store = createSqliteEventStore(openBetterSqlite3(`${prefix}-store.sqlite`));
   let appends = 0;
@@ -137,6 +166,29 @@ async function sampleRate(seconds: number, work: (i: number) => Promise<number>)
       done = 0;
     }
   }
+  return rates;
+}
+
+/** As sampleRate, with `writers` loops running at once, each counting one command per call. */
+async function sampleConcurrentRate(seconds: number, writers: number, work: (writer: number, i: number) => Promise<void>): Promise<number[]> {
+  let done = 0;
+  const end = performance.now() + seconds * 1000;
+  const loops = Array.from({ length: writers }, async (_, writer) => {
+    for (let i = 0; performance.now() < end; i++) {
+      await work(writer, i);
+      done++;
+    }
+  });
+  const rates: number[] = [];
+  let windowStart = performance.now();
+  while (performance.now() < end) {
+    await new Promise((resolve) => setTimeout(resolve, WINDOW_MS));
+    const now = performance.now();
+    rates.push((done * 1000) / (now - windowStart));
+    windowStart = now;
+    done = 0;
+  }
+  await Promise.all(loops);
   return rates;
 }
 

@@ -24,6 +24,7 @@ export const TARGETS: Readonly<Record<string, Target>> = {
   'api-functions-bun': ratioAtLeast(API.ratio),
   'api-idle-rss': { text: `< ${API.idleRssMb} MB`, met: (f) => f.median < API.idleRssMb },
   'sqlite-append': rateAtLeast(STORAGE.commandsPerSecond, 'commands/s'),
+  'sqlite-append-concurrent': rateAtLeast(STORAGE.concurrentCommandsPerSecond, 'commands/s'),
   'sqlite-append-batch': rateAtLeast(STORAGE.batchEventsPerSecond, 'events/s'),
   'projection-rebuild': {
     text: `≥ ${STORAGE.rebuildEventsPerSecond.toLocaleString('en')} events/s, peak RSS < ${STORAGE.rebuildPeakRssMb} MB`,

@@ -56,47 +56,73 @@ function withTempDir<T>(body: (dir: string) => Promise<T>): Promise<T> {
 
 const test = suite('sqlite durability [real processes]');
 
+type Acknowledged = { stream: string; ids: string[]; nextRevision: number; position: number };
+
+/** Starts the appender, kills it with -9 once `lines` appends were acknowledged, and returns them. */
+async function acknowledgedBeforeKill(file: string, args: string[], lines: number): Promise<Acknowledged[]> {
+  const appender = startFixture('append-until-killed.ts', [file, ...args]);
+  try {
+    await eventually(
+      () => appender.lines.length >= lines,
+      () => `${lines} acknowledged appends (stderr: ${appender.stderr()})`,
+      8_000,
+    );
+    appender.child.kill('SIGKILL');
+    await eventually(appender.ended, () => 'the killed process to end', 2_000);
+  } finally {
+    appender.child.kill('SIGKILL');
+  }
+  assert.is(appender.child.signalCode, 'SIGKILL', 'killed, not finished');
+  return appender.lines.map((line) => JSON.parse(line) as Acknowledged);
+}
+
+/** Every acknowledged batch of the stream is stored whole, at its revisions and position. */
+function assertAcknowledgedStored(stream: string, stored: RecordedEvent[], acknowledged: Acknowledged[]) {
+  assert.equal(
+    stored.map((event) => event.revision),
+    stored.map((_, i) => i),
+    `${stream}: revisions 0, 1, 2… with no gap`,
+  );
+  assert.is(stored.length % 3, 0, `${stream}: a batch is written whole or not at all`);
+  // The process may have been killed after a commit and before it printed the result.
+  const batches = stored.length / 3;
+  assert.ok(
+    batches === acknowledged.length || batches === acknowledged.length + 1,
+    `${stream}: ${batches} batches stored, ${acknowledged.length} acknowledged`,
+  );
+  for (const ack of acknowledged) {
+    const batch = stored.slice(ack.nextRevision - 2, ack.nextRevision + 1);
+    assert.equal(
+      batch.map((event) => event.id),
+      ack.ids,
+    );
+    assert.is(batch[2]?.position, ack.position);
+  }
+}
+
 test('every append acknowledged before kill -9 is in the file, and no batch is torn', () =>
   withTempDir(async (dir) => {
     const file = path.join(dir, 'events.sqlite');
-    const appender = startFixture('append-until-killed.ts', [file, 'order-1']);
-    try {
-      await eventually(
-        () => appender.lines.length >= 200,
-        () => `200 acknowledged appends (stderr: ${appender.stderr()})`,
-        8_000,
-      );
-      appender.child.kill('SIGKILL');
-      await eventually(appender.ended, () => 'the killed process to end', 2_000);
-    } finally {
-      appender.child.kill('SIGKILL');
-    }
-    assert.is(appender.child.signalCode, 'SIGKILL', 'killed, not finished');
-
-    type Acknowledged = { ids: string[]; nextRevision: number; position: number };
-    const acknowledged = appender.lines.map((line) => JSON.parse(line) as Acknowledged);
+    const acknowledged = await acknowledgedBeforeKill(file, ['order-1'], 200);
     const store = createSqliteEventStore(openBetterSqlite3(file));
     try {
-      const stored = await store.readStream('order-1');
-      assert.equal(
-        stored.map((event) => event.revision),
-        stored.map((_, i) => i),
-        'revisions 0, 1, 2… with no gap',
-      );
-      assert.is(stored.length % 3, 0, 'a batch is written whole or not at all');
-      // The process may have been killed after a commit and before it printed the result.
-      const batches = stored.length / 3;
-      assert.ok(
-        batches === acknowledged.length || batches === acknowledged.length + 1,
-        `${batches} batches stored, ${acknowledged.length} acknowledged`,
-      );
-      for (const ack of acknowledged) {
-        const batch = stored.slice(ack.nextRevision - 2, ack.nextRevision + 1);
-        assert.equal(
-          batch.map((event) => event.id),
-          ack.ids,
-        );
-        assert.is(batch[2]?.position, ack.position);
+      assertAcknowledgedStored('order-1', await store.readStream('order-1'), acknowledged);
+    } finally {
+      await store.close();
+    }
+  }),
+);
+
+test('sixteen writers whose appends share commits: every acknowledged one survives kill -9, none torn', () =>
+  withTempDir(async (dir) => {
+    const file = path.join(dir, 'events.sqlite');
+    const acknowledged = await acknowledgedBeforeKill(file, ['order', '16'], 1_000);
+    const store = createSqliteEventStore(openBetterSqlite3(file));
+    try {
+      const streams = [...new Set(acknowledged.map((ack) => ack.stream))];
+      assert.ok(streams.length >= 8, `writers interleaved: ${streams.length} streams acknowledged`);
+      for (const stream of streams) {
+        assertAcknowledgedStored(stream, await store.readStream(stream), acknowledged.filter((ack) => ack.stream === stream));
       }
     } finally {
       await store.close();

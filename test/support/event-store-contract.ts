@@ -330,6 +330,32 @@ export function defineEventStoreContract(adapter: AdapterUnderTest) {
     assert.is(stored[1]?.id, winners[0]?.id, 'the stored event is the winner');
   });
 
+  it('concurrent appends to many streams each land at their own revision; those that conflict leave the others', async ({
+    store,
+    stream,
+  }) => {
+    const streams = Array.from({ length: 16 }, (_, i) => stream(`writer${i}`));
+    const taken = stream('taken');
+    await store.append(taken, [newEvent()], 'no_stream');
+
+    const appends = [
+      ...streams.map((name) => store.append(name, newEvents(2), 'no_stream')),
+      store.append(taken, [newEvent()], 'no_stream'), // a conflict
+      store.append(stream('missing'), [newEvent()], 'stream_exists'), // a conflict on a missing stream
+    ];
+    const outcomes = await Promise.allSettled(appends);
+
+    const written = outcomes.slice(0, streams.length);
+    assert.ok(written.every((outcome) => outcome.status === 'fulfilled'), 'every writer of its own stream succeeds');
+    const positions = written.map((outcome) => (outcome as PromiseFulfilledResult<{ position: number }>).value.position);
+    assert.is(new Set(positions).size, positions.length, 'each append has its own position');
+    for (const name of streams) assert.equal((await store.readStream(name)).map((event) => event.revision), [0, 1]);
+    assert.instance((outcomes[streams.length] as PromiseRejectedResult).reason, WrongExpectedRevisionError);
+    assert.is((await store.readStream(taken)).length, 1, 'the conflicting append wrote nothing');
+    assert.instance((outcomes[streams.length + 1] as PromiseRejectedResult).reason, WrongExpectedRevisionError);
+    assert.equal(await store.readStream(stream('missing')), [], 'nor did the other');
+  });
+
   // ── what is stored ────────────────────────────────────────────────────────────────────────
 
   it('data and metadata round-trip: nested JSON, unicode, optional causation id', async ({ store, stream }) => {

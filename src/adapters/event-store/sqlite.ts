@@ -52,6 +52,14 @@ type EventRow = {
 
 type StreamHead = { revision: number; position: number };
 
+type QueuedAppend = {
+  streamName: string;
+  events: readonly NewEvent[];
+  expected: ExpectedRevision;
+  resolve: (result: AppendResult) => void;
+  reject: (error: unknown) => void;
+};
+
 /**
  * The embedded EventStore: one table in a SQLite file. Several processes may share the file;
  * BEGIN IMMEDIATE serialises their appends, and subscriptions poll to see each other's writes.
@@ -130,6 +138,52 @@ export function createSqliteEventStore(db: SqliteDatabase, options: SqliteEventS
     return error;
   };
 
+  /**
+   * Group commit: the appends made while the process was busy share one transaction and one
+   * fsync, each inside a savepoint of its own, so one append's conflict or failure leaves the
+   * others as they would be alone. Every append is acknowledged only after the COMMIT (durable,
+   * as with a commit of its own); a COMMIT that fails fails them all, none of them stored.
+   */
+  let queued: QueuedAppend[] = [];
+  const undoOneAppend = (cause: unknown) => {
+    try {
+      db.exec('ROLLBACK TO one_append');
+    } catch {
+      // SQLite ended the whole transaction itself (SQLITE_FULL, an I/O error): the batch fails
+      // with the error that did it.
+      throw cause;
+    }
+  };
+  const commitQueued = () => {
+    const batch = queued;
+    queued = [];
+    if (batch.length === 0) return;
+    const outcomes: ({ ok: true; result: AppendResult } | { ok: false; error: unknown })[] = [];
+    try {
+      inWriteTransaction(db, () => {
+        for (const { streamName, events, expected } of batch) {
+          db.exec('SAVEPOINT one_append');
+          try {
+            outcomes.push({ ok: true, result: appendNow(streamName, events, expected) });
+          } catch (error) {
+            undoOneAppend(error);
+            outcomes.push({ ok: false, error: explainFailure(error, streamName, expected) });
+          }
+          db.exec('RELEASE one_append');
+        }
+      });
+    } catch (error) {
+      for (const append of batch) append.reject(error);
+      return;
+    }
+    batch.forEach((append, index) => {
+      const outcome = outcomes[index]!;
+      if (outcome.ok) append.resolve(outcome.result);
+      else append.reject(outcome.error);
+    });
+    if (batch.some((append, index) => outcomes[index]!.ok && append.events.length > 0)) appended.notify();
+  };
+
   const readAllNow = ({ after = 0, direction = 'forwards', maxCount }: ReadAllOptions = {}) => {
     const statement = direction === 'forwards' ? statements.allForwards : statements.allBackwards;
     return statement.values(after, limit(maxCount)).map(toRecorded);
@@ -141,16 +195,12 @@ export function createSqliteEventStore(db: SqliteDatabase, options: SqliteEventS
   });
 
   return {
-    async append(streamName, events, expected) {
+    append(streamName, events, expected) {
       assertOpen();
-      let result: AppendResult;
-      try {
-        result = inWriteTransaction(db, () => appendNow(streamName, events, expected));
-      } catch (error) {
-        throw explainFailure(error, streamName, expected);
-      }
-      if (events.length > 0) appended.notify();
-      return result;
+      return new Promise<AppendResult>((resolve, reject) => {
+        queued.push({ streamName, events, expected, resolve, reject });
+        if (queued.length === 1) setImmediate(commitQueued);
+      });
     },
 
     async readStream(streamName, { direction = 'forwards', fromRevision, maxCount } = {}) {
@@ -178,7 +228,8 @@ export function createSqliteEventStore(db: SqliteDatabase, options: SqliteEventS
     },
 
     close() {
-      closing ??= subscriptions.closeAll().then(() => db.close());
+      // Appends already accepted are committed (or fail) before the file closes.
+      closing ??= (commitQueued(), subscriptions.closeAll().then(() => db.close()));
       return closing;
     },
   };
