@@ -103,6 +103,7 @@ export function startWorker(bus: JobBus, runtime: ContainerRuntime, log: Logger,
       return;
     }
     let acked = false;
+    let startedPublished: Promise<unknown> | undefined;
     const outcome = await runtime.run({
       executionId: job.executionId,
       functionId: job.functionId,
@@ -123,7 +124,9 @@ export function startWorker(bus: JobBus, runtime: ContainerRuntime, log: Logger,
         acked = true;
         await delivery.ack();
         log('info', 'execution started', { ...fields, containerId, start, createStartMs: phases.createStart ?? null });
-        await publish({
+        // Not waited for: the function starts at once, and the final status waits for this one,
+        // so the two keep their order. Should it never get through, the final one says it all.
+        startedPublished = publish({
           type: 'started',
           executionId: job.executionId,
           at: now().toISOString(),
@@ -131,7 +134,7 @@ export function startWorker(bus: JobBus, runtime: ContainerRuntime, log: Logger,
           containerId,
           start,
           correlationId: job.correlationId,
-        });
+        }).catch((error: unknown) => log('warn', 'start could not be reported', { ...fields, ...describeError(error) }));
       },
     });
     if (!acked && signal.aborted && outcome.kind === 'failed' && !outcome.started) {
@@ -143,6 +146,7 @@ export function startWorker(bus: JobBus, runtime: ContainerRuntime, log: Logger,
     // A platform failure before start is final too: the same job would fail the same way.
     if (!acked) await delivery.ack();
     const status = statusFromRun(outcome, job, now());
+    await startedPublished;
     await publish({ ...status, correlationId: job.correlationId, phases });
     const exitCode = outcome.kind === 'exited' ? outcome.exitCode : null;
     const ended = { ...fields, outcome: status.type, exitCode, phases };
