@@ -14,7 +14,7 @@ export type Execution = {
 };
 
 export type FaasboxClient = {
-  createFunction(spec: { name: string; image: string; command: string[]; timeoutMs?: number }): Promise<string>;
+  createFunction(spec: { name: string; image: string; command: string[]; timeoutMs?: number; reuse?: boolean }): Promise<string>;
   /** One synchronous execution; throws unless it succeeded. `correlationId` finds its log lines. */
   execute(functionId: string, correlationId?: string): Promise<{ ms: number; execution: Execution }>;
   /** `?wait=false`: resolves with the execution id once it is queued. */

@@ -130,7 +130,7 @@ async function bareFloor(image: string, runs: number) {
   const exit: number[] = [];
   for (let i = 0; i < runs + 2; i++) {
     const config = containerConfig(
-      { image, argv: ['echo', 'x'], env: {}, memoryMb: 128 },
+      { image, argv: ['echo', 'x'], env: {}, memoryMb: 128, reuse: false },
       { role: 'prestarted', functionId: 'bench', ownerId: 'bench', slotId: randomUUID() },
       settings,
     );

@@ -20,6 +20,7 @@ import type { Figure } from './figure.ts';
 import { releaseBenchImages } from './images.ts';
 import { describeMachine, summarizeMachine } from './machine.ts';
 import { benchPrestartedExecution } from './prestarted.ts';
+import { benchReuseThroughput } from './reuse.ts';
 import { benchScaleOut } from './scale-out.ts';
 import { benchStorage } from './storage.ts';
 import { TARGETS } from './targets.ts';
@@ -32,6 +33,7 @@ const GROUPS: readonly Group[] = [
   { name: 'cold-execution', figures: ['cold-execution-overhead'], run: benchColdExecution },
   { name: 'prestarted-execution', figures: ['prestarted-execution'], run: benchPrestartedExecution },
   { name: 'concurrency', figures: CONCURRENCY_LEVELS.map((n) => `concurrency-${n}`), run: benchConcurrency },
+  { name: 'reuse', figures: ['reuse-throughput', 'reuse-throughput-nats'], run: benchReuseThroughput },
   { name: 'transport', figures: ['nats-vs-inprocess'], run: benchTransport },
   { name: 'scale-out', figures: ['scale-out-2-workers'], run: benchScaleOut },
   { name: 'api', figures: ['api-functions-node', 'api-functions-bun', 'api-idle-rss'], run: benchApi },

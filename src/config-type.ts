@@ -33,6 +33,8 @@ export type Config = {
     maxMemoryMb: number;
     /** The most pre-started containers an owner may ask each worker to keep for one function. */
     maxMinWarm: number;
+    /** Whether a function may ask for `reuse` (FAASBOX_REUSE). */
+    reuseAllowed: boolean;
   };
   /** Registries functions may pull from (`host[:port]`, `docker.io` for Docker Hub); empty: any. */
   allowedRegistries: ReadonlySet<string>;
@@ -77,6 +79,16 @@ export type Config = {
     total: number;
     idleMs: number;
     maxAgeMs: number;
+  };
+  /**
+   * Containers that serve successive executions of a function that asked for it, cleaned in
+   * between (worker/docker/prestart-pool.ts). A reused container lives at most prestart.maxAgeMs.
+   */
+  reuse: {
+    /** Off: an api refuses `reuse: true`, and a worker runs such functions in fresh containers. */
+    enabled: boolean;
+    /** Executions one container serves before it is replaced. */
+    maxExecutions: number;
   };
   /**
    * A `worker` process serves GET /metrics on this port (on `host`); undefined: no metrics

@@ -89,6 +89,8 @@ const schema = z
     FAASBOX_PRESTART_IDLE_MS: integer(300_000, 1_000, 24 * 3_600_000),
     FAASBOX_PRESTART_MAX_AGE_MS: integer(600_000, 10_000, 24 * 3_600_000),
     FAASBOX_MAX_MIN_WARM: integer(2, 0, 64),
+    FAASBOX_REUSE: z.enum(['on', 'off']).default('on'),
+    FAASBOX_REUSE_MAX_EXECUTIONS: integer(1_000, 1, 1_000_000),
     FAASBOX_METRICS_PORT: z
       .string()
       .trim()
@@ -154,6 +156,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       defaultMemoryMb: e.FAASBOX_DEFAULT_MEMORY_MB,
       maxMemoryMb: e.FAASBOX_MAX_MEMORY_MB,
       maxMinWarm: e.FAASBOX_MAX_MIN_WARM,
+      reuseAllowed: e.FAASBOX_REUSE === 'on',
     },
     allowedRegistries: commaSet(e.FAASBOX_ALLOWED_REGISTRIES.toLowerCase()),
     trustedProxies: [...commaSet(e.FAASBOX_TRUSTED_PROXIES)],
@@ -184,6 +187,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       idleMs: e.FAASBOX_PRESTART_IDLE_MS,
       maxAgeMs: e.FAASBOX_PRESTART_MAX_AGE_MS,
     },
+    reuse: { enabled: e.FAASBOX_REUSE === 'on', maxExecutions: e.FAASBOX_REUSE_MAX_EXECUTIONS },
     metricsPort: e.FAASBOX_METRICS_PORT,
     docker: dockerEndpoint(e.DOCKER_HOST),
   };

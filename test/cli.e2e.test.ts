@@ -213,8 +213,16 @@ cli('fn create takes --env (a value may hold "=") and the command after --', asy
     timeoutMs: 20000,
     memoryMb: 64,
     minWarm: 0,
+    reuse: false,
     createdAt: shout.createdAt,
   });
+
+  const reused = await createFunction(ada, ['reused', '--image', image, '--reuse', '--', 'cat']);
+  assert.is(reused.reuse, true);
+  const shown = await faasbox(ada, ['fn', 'get', 'reused']);
+  assertOk(shown);
+  assert.match(shown.stdout, /^containers\s+reused, cleaned between executions$/m);
+  assertOk(await faasbox(ada, ['fn', 'rm', 'reused']));
 
   const text = await faasbox(ada, ['fn', 'create', 'greet', '--image', image, '--env', 'GREETING=a=b', '--', 'sh', '-c', 'printf %s "$GREETING"']);
   assertOk(text);

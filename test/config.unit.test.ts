@@ -13,7 +13,7 @@ config('defaults need no variable at all', () => {
   assert.is(loaded.tokenLifetimeSeconds, 3600);
   assert.is(loaded.bcryptCost, 10);
   assert.is(loaded.bodyLimitBytes, 1024 * 1024);
-  assert.equal(loaded.functionLimits, { defaultTimeoutMs: 30_000, maxTimeoutMs: 300_000, defaultMemoryMb: 128, maxMemoryMb: 2048, maxMinWarm: 2 });
+  assert.equal(loaded.functionLimits, { defaultTimeoutMs: 30_000, maxTimeoutMs: 300_000, defaultMemoryMb: 128, maxMemoryMb: 2048, maxMinWarm: 2, reuseAllowed: true });
 });
 
 config('FAASBOX_OPERATORS is refused, pointing at `faasbox operators grant`, without echoing the emails; empty is accepted', () => {

@@ -151,6 +151,7 @@ function specOf(image: string, overrides: Partial<ContainerRunSpec> = {}): Conta
     stdin: new Uint8Array(),
     timeoutMs: 30_000,
     memoryMb: 32,
+    reuse: false,
     correlationId: randomUUID(),
     onStarted: async () => {},
     ...overrides,

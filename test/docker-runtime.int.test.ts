@@ -38,6 +38,7 @@ function specOf(overrides: Partial<ContainerRunSpec>): ContainerRunSpec {
     image: images.busybox,
     command: null,
     env: {},
+    reuse: false,
     stdin: new Uint8Array(),
     timeoutMs: 10_000,
     memoryMb: 64,

@@ -30,6 +30,7 @@ functions('a created function is listed and readable at once, with the defaults 
       timeoutMs: defaultTimeoutMs,
       memoryMb: defaultMemoryMb,
       minWarm: 0,
+      reuse: false,
       createdAt: app.clock.now().toISOString(),
     });
     // Read-your-writes: the list (a read model) shows it in the very next request.
@@ -75,6 +76,7 @@ functions('a field out of range: 400 naming it, and nothing recorded', async () 
       ['minWarm', maxMinWarm + 1],
       ['minWarm', -1],
       ['minWarm', 1.5],
+      ['reuse', 'yes'],
       ['image', 'Not An Image!'],
     ] as const) {
       const reply = await app.request('POST', '/v1/functions', { token: user.token, json: { name: 'bad', image: IMAGE, [field]: value } });
@@ -106,6 +108,29 @@ functions('minWarm: the function keeps it, workers are told its warm target; del
     } finally {
       await watch.stop();
     }
+  });
+});
+
+functions('reuse: the function keeps it and its jobs ask for it; an operator who turned it off gets it refused, nothing recorded', async () => {
+  await withApp({}, async (app) => {
+    const user = await signUp(app.request);
+    const reused = await createFunction(app.request, user.token, { image: IMAGE, command: ['cat'], reuse: true });
+    const plain = await createFunction(app.request, user.token, { image: IMAGE });
+    assert.equal([reused.reuse, plain.reuse], [true, false]);
+    assert.is((await app.request('GET', `/v1/functions/${reused.id}`, { token: user.token })).body.reuse, true);
+    for (const id of [reused.id, plain.id]) {
+      assert.is((await app.request('POST', `/v1/functions/${id}/executions`, { token: user.token, body: 'x' })).status, 200);
+    }
+    assert.equal(app.runtime.runs.map((run) => run.reuse), [true, false]);
+  });
+  await withApp({ worker: false, config: (config) => ({ ...config, functionLimits: { ...config.functionLimits, reuseAllowed: false } }) }, async (app) => {
+    const user = await signUp(app.request);
+    const reply = await app.request('POST', '/v1/functions', { token: user.token, json: { name: 'reused', image: IMAGE, reuse: true } });
+    assertProblem(reply, 400);
+    assert.equal(reply.body.errors.map((error: { field: string }) => error.field), ['reuse']);
+    assert.match(JSON.stringify(reply.body), /FAASBOX_REUSE=off/);
+    assert.is((await app.request('POST', '/v1/functions', { token: user.token, json: { name: 'fresh', image: IMAGE, reuse: false } })).status, 201);
+    assert.equal((await app.stored.readAll()).filter((event) => event.type === 'FunctionCreated').length, 1);
   });
 });
 

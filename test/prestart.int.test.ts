@@ -38,7 +38,7 @@ const bytes = (text: string) => new TextEncoder().encode(text);
 
 /** One function: its spec, apart from each execution's own id, stdin and overrides. */
 function functionSpec(overrides: Partial<ContainerRunSpec> = {}) {
-  const base = { functionId: randomUUID(), ownerId: randomUUID(), image: images.busybox, command: sh('cat'), env: {}, timeoutMs: 10_000, memoryMb: 64, ...overrides };
+  const base = { functionId: randomUUID(), ownerId: randomUUID(), image: images.busybox, command: sh('cat'), env: {}, timeoutMs: 10_000, memoryMb: 64, reuse: false, ...overrides };
   return async (runtime: DockerRuntime, execution: Partial<ContainerRunSpec> = {}): Promise<Ran> => {
     let start: StartKind | null = null;
     let containerId: string | null = null;

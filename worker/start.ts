@@ -17,7 +17,7 @@ import type { Metrics } from '../src/metrics/metrics.ts';
 import type { JobBus } from '../src/ports/job-bus.ts';
 import { createImagePruner } from './disk/index.ts';
 import { createDockerRuntime, reapOrphans } from './docker/index.ts';
-import { measurePrestartPool } from '../src/metrics/metrics.ts';
+import { measurePrestartPool, measureReusePool } from '../src/metrics/metrics.ts';
 import { agentBinary } from './agent/binary.ts';
 import { type RunningWorker, startWorker } from './worker.ts';
 
@@ -62,11 +62,16 @@ export function startWorkerRole(config: Config, bus: JobBus, metrics: Metrics, l
     nofile: config.worker.nofile,
     agentPath: agentBinary(config.worker.agentPath, !config.docker || 'socketPath' in config.docker),
     prestart: config.prestart.enabled ? config.prestart : undefined,
+    // One container per execution at once at most; it lives as long as a pre-started one may wait.
+    reuse: config.reuse.enabled
+      ? { maxExecutions: config.reuse.maxExecutions, maxAgeMs: config.prestart.maxAgeMs, idleMs: config.prestart.idleMs, perFunction: config.worker.concurrency }
+      : undefined,
     log,
     pruner,
   });
   dropPrestarted = () => containers.dropPrestarted();
   measurePrestartPool(metrics, () => containers.poolCounts());
+  measureReusePool(metrics, () => containers.reuseCounts());
   // A live worker kills a container by its function's timeout: past the longest timeout plus
   // the grace, its worker is gone.
   const overdueAfterMs = config.functionLimits.maxTimeoutMs + config.executions.graceMs;

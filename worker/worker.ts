@@ -114,6 +114,7 @@ export function startWorker(bus: JobBus, runtime: ContainerRuntime, log: Logger,
       stdin: decodeJobStdin(job.stdin),
       timeoutMs: job.timeoutMs,
       memoryMb: job.memoryMb,
+      reuse: job.reuse === true,
       correlationId: job.correlationId,
       signal,
       onPhase: (phase, ms) => {

@@ -337,6 +337,7 @@ export interface components {
             timeoutMs: number;
             memoryMb: number;
             minWarm: number;
+            reuse: boolean;
             /** Format: date-time */
             createdAt: string;
         };
@@ -351,6 +352,8 @@ export interface components {
             memoryMb?: number;
             /** @description Containers each worker keeps pre-started for it, from now on, called or not (default 0: only while it is called) */
             minWarm?: number;
+            /** @description One container serves successive executions, one at a time: every process of the last one killed and /tmp emptied in between (default false: a fresh container for each). Refused when the operator turned reuse off. */
+            reuse?: boolean;
         };
         FunctionList: {
             functions: components["schemas"]["Function"][];
@@ -375,10 +378,10 @@ export interface components {
             /** Format: date-time */
             finishedAt: string | null;
             /**
-             * @description prestarted: its container was started ahead of the call; cold: created for it; null: not started yet, or not known
+             * @description prestarted: its container was started ahead of the call; cold: created for it; reused: it served earlier executions of the function (reuse), cleaned since; null: not started yet, or not known
              * @enum {string|null}
              */
-            start: "prestarted" | "cold" | null;
+            start: "prestarted" | "cold" | "reused" | null;
             lateResults: {
                 type: string;
                 at: string;

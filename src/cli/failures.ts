@@ -110,6 +110,7 @@ const OPTION_OF_FIELD: Record<string, string> = {
   timeoutMs: '--timeout',
   memoryMb: '--memory',
   minWarm: '--min-warm',
+  reuse: '--reuse',
   command: 'the command after --',
 };
 

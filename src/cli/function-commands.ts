@@ -8,7 +8,7 @@ import { resolveFunction } from './resolve-function.ts';
 export function addFunctionCommands(program: Command) {
   const fn = program.command('fn').description('functions: create, list, show, remove, invoke');
 
-  type CreateOptions = ClientOptions & { image: string; timeout?: number; memory?: number; minWarm?: number; env?: Record<string, string> };
+  type CreateOptions = ClientOptions & { image: string; timeout?: number; memory?: number; minWarm?: number; reuse?: boolean; env?: Record<string, string> };
   withClientOptions(
     fn
       .command('create')
@@ -19,6 +19,7 @@ export function addFunctionCommands(program: Command) {
       .option('--timeout <ms>', 'kill the run after this many milliseconds (default: the server’s)', positiveInteger)
       .option('--memory <mb>', 'memory limit in MB (default: the server’s)', positiveInteger)
       .option('--min-warm <n>', 'containers each worker keeps pre-started for it, called or not (default 0)', wholeNumber)
+      .option('--reuse', 'one container serves successive executions, cleaned in between (default: a fresh one each)')
       .option('--env <NAME=VALUE>', 'an environment variable; repeat for more', collectEnv)
       .addHelpText('after', "\nExample:\n  faasbox fn create shout --image 127.0.0.1:5000/faasbox/busybox:1 --env LANG=C -- sh -c 'tr a-z A-Z'"),
   ).action((name: string, command: string[], options: CreateOptions) =>
@@ -31,6 +32,7 @@ export function addFunctionCommands(program: Command) {
         ...(options.timeout !== undefined ? { timeoutMs: options.timeout } : {}),
         ...(options.memory !== undefined ? { memoryMb: options.memory } : {}),
         ...(options.minWarm !== undefined ? { minWarm: options.minWarm } : {}),
+        ...(options.reuse ? { reuse: true } : {}),
       });
       if (session.json) return void printJson(created);
       console.log(`created function ${created.name}: ${created.id}`);
@@ -65,6 +67,7 @@ export function addFunctionCommands(program: Command) {
           ['timeout', `${shown.timeoutMs} ms`],
           ['memory', `${shown.memoryMb} MB`],
           ['kept warm', shown.minWarm > 0 ? `${shown.minWarm} pre-started per worker` : 'while called'],
+          ['containers', shown.reuse ? 'reused, cleaned between executions' : 'a fresh one per execution'],
           ['created', shown.createdAt],
         ]);
       }),

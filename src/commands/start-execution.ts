@@ -3,7 +3,7 @@ import { type ExecutionSnapshot, executionMachine, statusOf } from '../../actors
 import { DomainError } from '../domain/errors.ts';
 import { type ExecutionReport, isTerminal, reportFromStatus } from '../domain/execution-outcome.ts';
 import { type ExecutionState, executionDecider } from '../domain/executions.ts';
-import type { FunctionDefinition } from '../domain/functions.ts';
+import { type FunctionDefinition, reuseOf } from '../domain/functions.ts';
 import { executionStream } from '../domain/streams.ts';
 import { BusUnavailableError, type StatusMessage, type StatusWatch, encodeJobStdin } from '../ports/job-bus.ts';
 import type { CommandDeps, ReadYourWrites } from './deps.ts';
@@ -74,6 +74,7 @@ export async function startExecution(
       env: definition.env,
       timeoutMs: definition.timeoutMs,
       memoryMb: definition.memoryMb,
+      reuse: reuseOf(definition),
       stdin: encodeJobStdin(stdin),
       deadline: deadline.toISOString(),
       correlationId: options.correlationId,
@@ -111,6 +112,7 @@ async function watchOutcome(deps: Deps, executionId: string, deadline: Date, cor
   const actor = createActor(executionMachine, { input: { executionId, deadline: deadline.toISOString() } });
   let lastStatus: StatusMessage | undefined;
   let lastReport: ExecutionReport | undefined;
+  let startStatus: StatusMessage | undefined;
   const finished = new Promise<ExecutionSnapshot>((resolve) => {
     actor.subscribe((snapshot) => {
       if (isTerminal(statusOf(snapshot))) resolve(snapshot);
@@ -122,6 +124,7 @@ async function watchOutcome(deps: Deps, executionId: string, deadline: Date, cor
     watch = await deps.bus.watchStatuses(executionId, (status) => {
       lastStatus = status;
       lastReport = reportFromStatus(status);
+      if (lastReport.type === 'STARTED') startStatus = status;
       actor.send(lastReport);
     });
   } catch (error) {
@@ -133,9 +136,12 @@ async function watchOutcome(deps: Deps, executionId: string, deadline: Date, cor
     actor.stop();
     await watch.close();
     const heardOutcome = lastReport !== undefined && lastReport.type !== 'STARTED' && snapshot.context.finishedAt === lastReport.at;
-    return heardOutcome
-      ? recordStatus(deps, lastStatus!, correlationId)
-      : expireExecution(deps, executionId, deadline, correlationId);
+    if (!heardOutcome) return expireExecution(deps, executionId, deadline, correlationId);
+    const recorded = await recordStatus(deps, lastStatus!, correlationId);
+    // The start came just before the outcome (its publish was retried) and the recorder has not
+    // recorded it yet: the answer says when it started all the same.
+    const startMissing = recorded.status === 'present' && recorded.snapshot.context.startedAt === null;
+    return startMissing && startStatus ? recordStatus(deps, startStatus, correlationId) : recorded;
   });
   return {
     outcome,

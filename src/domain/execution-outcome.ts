@@ -28,7 +28,7 @@ export type TerminalStatus = (typeof TERMINAL_STATUSES)[number];
  * its payload, or one created and started for it (a cold start). Either way the container is
  * used for that one execution only.
  */
-export const START_KINDS = ['prestarted', 'cold'] as const;
+export const START_KINDS = ['prestarted', 'cold', 'reused'] as const;
 export type StartKind = (typeof START_KINDS)[number];
 
 export const isTerminal = (status: ExecutionStatus): status is TerminalStatus => (TERMINAL_STATUSES as readonly string[]).includes(status);

@@ -13,15 +13,22 @@ export type FunctionSpec = {
    * while it is called). Absent from functions created before it existed: read it with minWarmOf.
    */
   minWarm?: number;
+  /**
+   * One container serves successive executions of it, one at a time, cleaned in between (its
+   * owner's opt-in). Absent from functions created before it existed: read it with reuseOf.
+   */
+  reuse?: boolean;
 };
 
 export type FunctionDefinition = FunctionSpec & { functionId: string; ownerId: string; createdAt: string };
 
 export const minWarmOf = (definition: Pick<FunctionSpec, 'minWarm'>): number => definition.minWarm ?? 0;
 
+export const reuseOf = (definition: Pick<FunctionSpec, 'reuse'>): boolean => definition.reuse ?? false;
+
 /** What workers need to keep a function's containers ready before any call; null when it asks for none. */
-export const warmTargetOf = ({ functionId, ownerId, image, command, env, memoryMb, minWarm }: FunctionDefinition) =>
-  minWarm ? { functionId, ownerId, image, command, env, memoryMb, minWarm } : null;
+export const warmTargetOf = ({ functionId, ownerId, image, command, env, memoryMb, minWarm, reuse }: FunctionDefinition) =>
+  minWarm ? { functionId, ownerId, image, command, env, memoryMb, reuse: reuse ?? false, minWarm } : null;
 
 export type FunctionEvent =
   | DomainEvent<'FunctionCreated', FunctionDefinition>

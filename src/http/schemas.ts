@@ -88,6 +88,14 @@ export function functionSchemas(limits: Config['functionLimits'], allowedRegistr
         .max(limits.maxMinWarm)
         .optional()
         .openapi({ description: 'Containers each worker keeps pre-started for it, from now on, called or not (default 0: only while it is called)' }),
+      reuse: z
+        .boolean()
+        .refine((reuse) => limits.reuseAllowed || !reuse, { message: 'is turned off on this platform (FAASBOX_REUSE=off)' })
+        .optional()
+        .openapi({
+          description:
+            'One container serves successive executions, one at a time: every process of the last one killed and /tmp emptied in between (default false: a fresh container for each). Refused when the operator turned reuse off.',
+        }),
     })
     .openapi('FunctionInput');
 
@@ -101,6 +109,7 @@ export function functionSchemas(limits: Config['functionLimits'], allowedRegistr
       timeoutMs: z.number().int(),
       memoryMb: z.number().int(),
       minWarm: z.number().int(),
+      reuse: z.boolean(),
       createdAt: z.iso.datetime(),
     })
     .openapi('Function');

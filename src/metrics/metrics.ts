@@ -200,3 +200,17 @@ export function measurePrestartPool(metrics: Metrics, read: () => { ready: numbe
     },
   });
 }
+
+export function measureReusePool(metrics: Metrics, read: () => { idle: number; busy: number }) {
+  new Gauge({
+    name: 'faasbox_reused_containers',
+    help: 'Containers kept by this worker for functions that reuse them, by state: idle (clean, waiting) or busy (running an execution, or being cleaned after one).',
+    labelNames: ['state'],
+    registers: [metrics.registry],
+    collect() {
+      const counts = read();
+      this.set({ state: 'idle' }, counts.idle);
+      this.set({ state: 'busy' }, counts.busy);
+    },
+  });
+}

@@ -20,6 +20,8 @@ export type ContainerRunSpec = {
   stdin: Uint8Array;
   timeoutMs: number;
   memoryMb: number;
+  /** Its container may serve further executions of the function, cleaned in between (reuse). */
+  reuse: boolean;
   correlationId: string;
   /**
    * Aborting kills the container, whatever it is doing; the outcome is then `failed` with the

@@ -14,6 +14,8 @@ export type Job = {
   env: Record<string, string>;
   timeoutMs: number;
   memoryMb: number;
+  /** The function opted in to container reuse (absent from older apis: false). */
+  reuse?: boolean;
   /** The request body, base64-encoded (encodeJobStdin): it goes to the container's stdin. */
   stdin: string;
   /** ISO time after which the job must not start any more (nobody waits for it). */
@@ -83,7 +85,7 @@ export type WarmFunctions = {
  * A function whose owner asked for pre-started containers before any call (`minWarm`): every
  * worker keeps that many ready for it, made from this spec, until the function is deleted.
  */
-export type WarmTarget = Pick<Job, 'functionId' | 'ownerId' | 'image' | 'command' | 'env' | 'memoryMb'> & { minWarm: number };
+export type WarmTarget = Pick<Job, 'functionId' | 'ownerId' | 'image' | 'command' | 'env' | 'memoryMb' | 'reuse'> & { minWarm: number };
 
 export type Consumer = {
   /** Stops taking new messages. Handlers already running go on; the caller waits for them. */

@@ -53,6 +53,7 @@ export type FunctionInput = {
   timeoutMs?: number;
   memoryMb?: number;
   minWarm?: number;
+  reuse?: boolean;
 };
 
 /** The function as the api answers it, with its defaults filled in. */

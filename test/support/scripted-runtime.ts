@@ -29,6 +29,8 @@ export type ScriptedRun = {
   readonly executionId: string;
   readonly image: string;
   readonly stdin: string;
+  /** Whether the job asked for a reused container. */
+  readonly reuse: boolean;
   readonly behaviour: Behaviour;
   /** Where the run is: not started yet, user code "running", or over. */
   readonly phase: 'starting' | 'running' | 'ended';
@@ -73,6 +75,7 @@ export function createScriptedRuntime(): ScriptedRuntime {
       executionId: spec.executionId,
       image: spec.image,
       stdin,
+      reuse: spec.reuse,
       behaviour,
       phase: 'starting',
       outcome: undefined,

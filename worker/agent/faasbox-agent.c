@@ -3,6 +3,7 @@
  * worker's side and describes the frames).
  *
  *   faasbox-agent CMD [ARGS...]
+ *   faasbox-agent --reuse CMD [ARGS...]
  *
  * The worker creates and starts a container ahead of the call with this agent as its entrypoint,
  * so that a call finds a container already running and still gets a fresh one. The agent says
@@ -10,26 +11,44 @@
  * stdout and stderr onto its own stdout, and ends with the function's exit status in-band ('X'),
  * or 'F' when CMD cannot be run.
  *
+ * With --reuse one container serves one execution after another, and each must find it as the
+ * first did: a process, a file in /tmp or /dev/shm, or an IPC object left by one call would
+ * otherwise reach the next, which may be another caller's. So each go (version 2) carries the
+ * length of its stdin, which the agent passes to a new process of CMD through a pipe; after 'X'
+ * or 'F' the agent kills every other process of the container, empties its scratch directories
+ * and removes SysV IPC objects, then says 'C' (clean) and waits for the next go. What it cannot
+ * clean it reports in a 'D' (dirty) and exits, and the worker discards the container.
+ *
  * Why ours: tini and dumb-init reap zombies and forward signals, but neither can hold a command
  * back until a go signal nor report its exit in-band on a framed stdout, and the function must not
  * be able to forge that report. The images it runs in may have no shell and no libc, so it is
  * static; it is bind-mounted read-only and needs no network. Built by build.sh.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/msg.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/sem.h>
+#include <sys/shm.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static const unsigned char GO_HEADER[8] = {'F', 'B', 'X', 'G', 'O', 1, 0, 0};
+/* Followed by the big-endian u32 length of the execution's stdin, then that stdin. */
+static const unsigned char REUSE_GO_HEADER[8] = {'F', 'B', 'X', 'G', 'O', 2, 0, 0};
 
 #define HEADER 5
 #define MAX_PAYLOAD 65536
@@ -64,10 +83,14 @@ static void send_frame(char type, size_t length) {
   write_all(frame, HEADER + length);
 }
 
-static int fail(const char *message, int status) {
+static void send_text(char type, const char *message) {
   size_t length = strnlen(message, MAX_PAYLOAD);
   memcpy(frame + HEADER, message, length);
-  send_frame('F', length);
+  send_frame(type, length);
+}
+
+static int fail(const char *message, int status) {
+  send_text('F', message);
   return status;
 }
 
@@ -91,18 +114,77 @@ static void drain(int fd, char type) {
     if ((n = relay(fd, type, (size_t)left)) == 0) return;
 }
 
-/* 0 when the header came, 1 at EOF (the worker discarded the container), -1 when it is wrong.
- * Reads exactly 8 bytes: whatever follows is the function's stdin. */
-static int await_go(void) {
-  unsigned char header[sizeof GO_HEADER];
-  size_t got = 0;
-  while (got < sizeof header) {
-    ssize_t n = read(0, header + got, sizeof header - got);
+/* 1 when all `length` bytes came from stdin, 0 at EOF. Never more: what follows is not ours. */
+static int read_exactly(unsigned char *bytes, size_t length) {
+  while (length > 0) {
+    ssize_t n = read(0, bytes, length);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return 1;
-    got += (size_t)n;
+    if (n <= 0) return 0;
+    bytes += n;
+    length -= (size_t)n;
   }
-  return memcmp(header, GO_HEADER, sizeof header) == 0 ? 0 : -1;
+  return 1;
+}
+
+/* 0 when the header came, 1 at EOF (the worker discarded the container), -1 when it is wrong.
+ * Reads exactly 8 bytes: whatever follows is the function's stdin (or, in reuse, its length). */
+static int await_go(const unsigned char *expected) {
+  unsigned char header[sizeof GO_HEADER];
+  if (!read_exactly(header, sizeof header)) return 1;
+  return memcmp(header, expected, sizeof header) == 0 ? 0 : -1;
+}
+
+/* In reuse mode the function's stdin is a pipe, fed with the next `left` bytes of the agent's
+ * stdin through `buffer`: the function must not see the next go, nor hold the agent's stdin. */
+struct feed {
+  uint32_t left;
+  int pipe; /* the write end, non-blocking; -1 once closed */
+  size_t start, end;
+  unsigned char buffer[65536];
+};
+
+/* Moves the feed on by what the last poll said of fd 0 (`from`) and of the pipe (`to`), and sets
+ * what the next poll waits for. Nothing here may block: the function's output must keep flowing. */
+static void pump(struct feed *feed, struct pollfd *from, struct pollfd *to) {
+  if (from->revents) {
+    size_t most = feed->left < sizeof feed->buffer ? feed->left : sizeof feed->buffer;
+    ssize_t n = read(0, feed->buffer, most);
+    if (n > 0) {
+      feed->left -= (uint32_t)n;
+      feed->start = 0;
+      /* Once the function has closed its stdin, the rest is read only to keep the framing. */
+      feed->end = feed->pipe < 0 ? 0 : (size_t)n;
+    } else if (n == 0 || errno != EINTR) {
+      feed->left = 0; /* the worker's stdin ended early: so does the function's */
+    }
+  }
+  if (to->revents) {
+    ssize_t n = write(feed->pipe, feed->buffer + feed->start, feed->end - feed->start);
+    if (n > 0) {
+      feed->start += (size_t)n;
+    } else if (n < 0 && errno != EAGAIN && errno != EINTR) {
+      close(feed->pipe); /* EPIPE: the function closed its stdin or exited */
+      feed->pipe = -1;
+      feed->start = feed->end = 0;
+    }
+  }
+  int buffered = feed->start < feed->end;
+  if (!buffered && feed->left == 0 && feed->pipe >= 0) {
+    close(feed->pipe); /* all passed on: the function reads EOF */
+    feed->pipe = -1;
+  }
+  from->fd = !buffered && feed->left > 0 ? 0 : -1;
+  to->fd = buffered ? feed->pipe : -1;
+}
+
+/* The stdin the function did not take, read and dropped, so that the next read is the next go. */
+static void skip_stdin(struct feed *feed) {
+  while (feed->left > 0) {
+    ssize_t n = read(0, feed->buffer, feed->left < sizeof feed->buffer ? feed->left : sizeof feed->buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;
+    feed->left -= (uint32_t)n;
+  }
 }
 
 static void close_other_fds(int keep) {
@@ -113,12 +195,12 @@ static void close_other_fds(int keep) {
     if (fd != keep) close(fd);
 }
 
-static void run_child(char **argv, int out, int err, int error_pipe) {
+static void run_child(char **argv, int in, int out, int err, int error_pipe) {
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, NULL);
   signal(SIGPIPE, SIG_DFL); /* an ignored signal stays ignored across exec */
-  if (dup2(out, 1) < 0 || dup2(err, 2) < 0) _exit(127);
+  if ((in >= 0 && dup2(in, 0) < 0) || dup2(out, 1) < 0 || dup2(err, 2) < 0) _exit(127);
   close_other_fds(error_pipe);
   execvp(argv[0], argv);
   int error = errno;
@@ -127,33 +209,33 @@ static void run_child(char **argv, int out, int err, int error_pipe) {
   _exit(127);
 }
 
-int main(int argc, char **argv) {
-  /* Not dumpable: /proc/1 then belongs to root, so the function (same uid, no capabilities)
-   * cannot open /proc/1/fd/1 and write frames of its own. exec makes the function dumpable again. */
-  prctl(PR_SET_DUMPABLE, 0);
-  signal(SIGPIPE, SIG_IGN);
-  sigset_t chld;
-  sigemptyset(&chld);
-  sigaddset(&chld, SIGCHLD);
-  sigprocmask(SIG_BLOCK, &chld, NULL);
-  int sigfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
+static void drain_signals(int sigfd) {
+  struct signalfd_siginfo info;
+  while (read(sigfd, &info, sizeof info) > 0) {
+  }
+}
 
-  send_frame('R', 0);
-  int go = await_go();
-  if (go > 0) return 0;
-  if (go < 0) return fail("agent: bad go header", 125);
-  if (argc < 2) return fail("no command specified", 127);
+/* Runs CMD once and reports it with 'X' or 'F'; returns its status. Without a feed (one-shot) the
+ * function's stdin is the agent's own. */
+static int execute(char **command, int sigfd, struct feed *feed) {
+  if (!command[0]) return fail("no command specified", 127);
   if (sigfd < 0) return fail("agent: signalfd failed", 125);
 
-  int out[2], err[2], error_pipe[2];
-  if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0 || pipe2(error_pipe, O_CLOEXEC) != 0)
+  int out[2], err[2], error_pipe[2], in[2] = {-1, -1};
+  if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0 || pipe2(error_pipe, O_CLOEXEC) != 0 ||
+      (feed && pipe2(in, O_CLOEXEC) != 0))
     return fail("agent: pipe failed", 125);
   pid_t child = fork();
   if (child < 0) return fail("agent: fork failed", 125);
-  if (child == 0) run_child(argv + 1, out[1], err[1], error_pipe[1]);
+  if (child == 0) run_child(command, in[0], out[1], err[1], error_pipe[1]);
   close(out[1]);
   close(err[1]);
   close(error_pipe[1]);
+  if (feed) {
+    close(in[0]);
+    feed->pipe = in[1];
+    fcntl(feed->pipe, F_SETFL, O_NONBLOCK);
+  }
 
   int exec_error;
   ssize_t n;
@@ -161,18 +243,21 @@ int main(int argc, char **argv) {
   while (n < 0 && errno == EINTR);
   if (n == sizeof exec_error) {
     char message[512];
-    snprintf(message, sizeof message, "exec %s failed: %s", argv[1], strerror(exec_error));
+    snprintf(message, sizeof message, "exec %s failed: %s", command[0], strerror(exec_error));
     /* As tini and a shell: 126 when found but not executable, 127 otherwise. */
     int not_executable = exec_error == EACCES || exec_error == EPERM || exec_error == ENOEXEC;
     return fail(message, not_executable ? 126 : 127);
   }
   close(error_pipe[0]);
 
-  struct pollfd fds[3] = {{.fd = out[0], .events = POLLIN}, {.fd = err[0], .events = POLLIN}, {.fd = sigfd, .events = POLLIN}};
+  /* The last two are the feed's: fd 0 and the function's stdin, or nothing in one-shot mode. */
+  struct pollfd fds[5] = {{.fd = out[0], .events = POLLIN}, {.fd = err[0], .events = POLLIN}, {.fd = sigfd, .events = POLLIN},
+                          {.fd = -1, .events = POLLIN}, {.fd = -1, .events = POLLOUT}};
   const char types[2] = {'O', 'E'};
   int status = -1, signal_number = 0;
   while (status < 0) {
-    if (poll(fds, 3, -1) < 0) continue;
+    if (feed) pump(feed, &fds[3], &fds[4]);
+    if (poll(fds, 5, -1) < 0) continue;
     for (int i = 0; i < 2; i++) {
       /* At EOF (POLLHUP and nothing left) the pipe leaves the poll: only the exit ends the run. */
       if (fds[i].revents && !relay(fds[i].fd, types[i], MAX_PAYLOAD)) {
@@ -181,9 +266,7 @@ int main(int argc, char **argv) {
       }
     }
     if (!fds[2].revents) continue;
-    struct signalfd_siginfo info;
-    while (read(sigfd, &info, sizeof info) > 0) {
-    }
+    drain_signals(sigfd);
     /* As PID 1 every orphan of the namespace is ours too: a zombie left counts against the pids
      * limit. */
     int wait_status;
@@ -205,6 +288,204 @@ int main(int argc, char **argv) {
   exit_payload[3] = (unsigned char)code;
   exit_payload[4] = (unsigned char)signal_number;
   send_frame('X', 5);
-  /* The same status as Docker's own exit code; the kernel then ends the rest of the namespace. */
   return status;
+}
+
+/* ---- reuse: a clean slate between executions ---- */
+
+/* Where a function can leave files: each is a mount of its own, which it cannot replace. */
+static const char *const SCRATCH[] = {"/tmp", "/dev/shm", "/dev/mqueue"};
+#define SCRATCH_COUNT (sizeof SCRATCH / sizeof SCRATCH[0])
+
+/* What a function, having the agent's uid, can change and the next one would inherit: the
+ * scratch directories' modes (when it owns them, as root without capabilities does) and PID 1's
+ * own limits, priority and CPUs (prlimit, setpriority and sched_setaffinity allow the same uid). */
+struct inherited {
+  mode_t scratch_modes[SCRATCH_COUNT]; /* 0: absent */
+  struct rlimit limits[RLIM_NLIMITS];
+  int nice;
+  cpu_set_t cpus;
+};
+
+static void observe(struct inherited *state) {
+  memset(state, 0, sizeof *state); /* padding too, for memcmp */
+  struct stat st;
+  for (size_t i = 0; i < SCRATCH_COUNT; i++)
+    if (lstat(SCRATCH[i], &st) == 0) state->scratch_modes[i] = st.st_mode;
+  for (int limit = 0; limit < RLIM_NLIMITS; limit++) getrlimit(limit, &state->limits[limit]);
+  state->nice = getpriority(PRIO_PROCESS, 0);
+  sched_getaffinity(0, sizeof state->cpus, &state->cpus);
+}
+
+static long elapsed_ms(const struct timespec *since) {
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return (now.tv_sec - since->tv_sec) * 1000 + (now.tv_nsec - since->tv_nsec) / 1000000;
+}
+
+/* From PID 1, kill(-1) reaches every other process of the namespace (one uid, which none can
+ * change), stopped ones too. It is repeated because a process may fork while it goes round, until
+ * none is left to reap: every orphan becomes PID 1's child, so no child left means no process. */
+static int kill_others(int sigfd) {
+  struct timespec start;
+  clock_gettime(CLOCK_MONOTONIC, &start);
+  for (;;) {
+    kill(-1, SIGKILL);
+    pid_t pid;
+    while ((pid = waitpid(-1, NULL, WNOHANG)) > 0) {
+    }
+    if (pid < 0 && errno == ECHILD) return 1;
+    /* A process in uninterruptible sleep dies when it wakes, if ever. */
+    if (elapsed_ms(&start) > 5000) return 0;
+    struct pollfd child_exit = {.fd = sigfd, .events = POLLIN};
+    poll(&child_exit, 1, 10);
+    drain_signals(sigfd);
+  }
+}
+
+/* Removes everything in the directory `fd` (and closes it), never through a symlink; 1 when it is
+ * empty afterwards. No other process is left, so nothing changes between a check and its use. */
+static int empty_dir(int fd) {
+  DIR *dir = fdopendir(fd);
+  if (!dir) {
+    close(fd);
+    return 0;
+  }
+  struct dirent *entry;
+  while ((entry = readdir(dir))) {
+    const char *name = entry->d_name;
+    struct stat st;
+    if (!strcmp(name, ".") || !strcmp(name, "..")) continue;
+    if (fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISDIR(st.st_mode)) {
+      unlinkat(fd, name, 0);
+      continue;
+    }
+    /* A function may have taken its own rights away (chmod 000); it owns the directory, and so
+     * does the agent, its uid. */
+    fchmodat(fd, name, S_IRWXU, 0);
+    int inner = openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (inner >= 0) empty_dir(inner);
+    unlinkat(fd, name, AT_REMOVEDIR);
+  }
+  rewinddir(dir);
+  int empty = 1;
+  while ((entry = readdir(dir)))
+    if (strcmp(entry->d_name, ".") && strcmp(entry->d_name, "..")) empty = 0;
+  closedir(dir);
+  return empty;
+}
+
+/* 1 when the directory is as it was at the start and empty, or not writable, as at the start. */
+static int clean_scratch(const char *path, mode_t mode_at_start) {
+  struct stat st;
+  if (lstat(path, &st) != 0) return errno == ENOENT && mode_at_start == 0;
+  if (st.st_mode != mode_at_start && chmod(path, mode_at_start & 07777) != 0) return 0;
+  /* Where the agent cannot write, neither could the function: it has the same uid. */
+  if (access(path, W_OK) != 0) return 1;
+  int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  return fd >= 0 && empty_dir(fd);
+}
+
+union semun {
+  int val;
+  struct semid_ds *buf;
+  unsigned short *array;
+  struct seminfo *__buf;
+};
+
+/* The container has an IPC namespace of its own, so every object in it is the function's. The
+ * _STAT_ANY commands list them whatever their mode; the counts of the _INFO commands verify. */
+static int remove_sysv_ipc(void) {
+  struct shm_info shm;
+  struct shmid_ds segment;
+  int last = shmctl(0, SHM_INFO, (struct shmid_ds *)&shm);
+  for (int index = 0, id; index <= last; index++)
+    if ((id = shmctl(index, SHM_STAT_ANY, &segment)) >= 0) shmctl(id, IPC_RMID, NULL);
+
+  struct seminfo sem;
+  struct semid_ds set;
+  last = semctl(0, 0, SEM_INFO, (union semun){.__buf = &sem});
+  for (int index = 0, id; index <= last; index++)
+    if ((id = semctl(index, 0, SEM_STAT_ANY, (union semun){.buf = &set})) >= 0) semctl(id, 0, IPC_RMID);
+
+  struct msginfo msg;
+  struct msqid_ds queue;
+  last = msgctl(0, MSG_INFO, (struct msqid_ds *)&msg);
+  for (int index = 0, id; index <= last; index++)
+    if ((id = msgctl(index, MSG_STAT_ANY, &queue)) >= 0) msgctl(id, IPC_RMID, NULL);
+
+  /* A segment still attached would outlive IPC_RMID, but no process is left to hold one. */
+  return shmctl(0, SHM_INFO, (struct shmid_ds *)&shm) >= 0 && shm.used_ids == 0 &&
+         semctl(0, 0, SEM_INFO, (union semun){.__buf = &sem}) >= 0 && sem.semusz == 0 &&
+         msgctl(0, MSG_INFO, (struct msqid_ds *)&msg) >= 0 && msg.msgpool == 0;
+}
+
+/* NULL when the container is as the first execution found it, else why not. */
+static const char *clean_up(int sigfd, const struct inherited *at_start) {
+  /* Outside a PID namespace of its own (a plain process, as in the tests), kill(-1) would reach
+   * every process of the uid and /tmp would be the host's: no clean slate to promise there. */
+  if (getpid() != 1) return "agent: not PID 1, so no clean slate";
+  if (!kill_others(sigfd)) return "agent: processes outlived SIGKILL";
+  static char reason[64];
+  for (size_t i = 0; i < SCRATCH_COUNT; i++) {
+    if (clean_scratch(SCRATCH[i], at_start->scratch_modes[i])) continue;
+    snprintf(reason, sizeof reason, "agent: %s not emptied", SCRATCH[i]);
+    return reason;
+  }
+  if (!remove_sysv_ipc()) return "agent: SysV IPC objects left";
+  struct inherited now;
+  observe(&now);
+  if (memcmp(&now, at_start, sizeof now) != 0) return "agent: its limits, priority or CPUs were changed";
+  return NULL;
+}
+
+/* Executions until the worker ends stdin; 125 when the container cannot be made clean again. */
+static int serve(char **command, int sigfd) {
+  static struct feed feed;
+  struct inherited at_start;
+  observe(&at_start);
+  for (;;) {
+    unsigned char length[4];
+    int go = await_go(REUSE_GO_HEADER);
+    if (go == 0 && !read_exactly(length, sizeof length)) go = 1;
+    if (go > 0) return 0;
+    if (go < 0) return fail("agent: bad go header", 125);
+    if (sigfd < 0) return fail("agent: signalfd failed", 125);
+
+    feed.left = (uint32_t)length[0] << 24 | (uint32_t)length[1] << 16 | (uint32_t)length[2] << 8 | length[3];
+    feed.pipe = -1;
+    feed.start = feed.end = 0;
+    execute(command, sigfd, &feed);
+    skip_stdin(&feed);
+    /* Whatever the execution opened (its pipes, on any path) goes with it. */
+    close_other_fds(sigfd);
+    const char *dirty = clean_up(sigfd, &at_start);
+    if (dirty) {
+      send_text('D', dirty);
+      return 125;
+    }
+    send_frame('C', 0);
+  }
+}
+
+int main(int argc, char **argv) {
+  /* Not dumpable: /proc/1 then belongs to root, so the function (same uid, no capabilities)
+   * cannot open /proc/1/fd/1 and write frames of its own. exec makes the function dumpable again. */
+  prctl(PR_SET_DUMPABLE, 0);
+  signal(SIGPIPE, SIG_IGN);
+  sigset_t chld;
+  sigemptyset(&chld);
+  sigaddset(&chld, SIGCHLD);
+  sigprocmask(SIG_BLOCK, &chld, NULL);
+  int sigfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
+  int reuse = argc > 1 && strcmp(argv[1], "--reuse") == 0;
+
+  /* Until the go, and between executions in reuse mode, no other process runs: none to reap. */
+  send_frame('R', 0);
+  if (reuse) return serve(argv + 2, sigfd);
+  int go = await_go(GO_HEADER);
+  if (go > 0) return 0;
+  if (go < 0) return fail("agent: bad go header", 125);
+  /* The same status as Docker's own exit code; the kernel then ends the rest of the namespace. */
+  return execute(argv + 1, sigfd, NULL);
 }

@@ -12,12 +12,34 @@
  *   'E'  bytes the function wrote to stderr
  *   'X'  the function's exit: i32 status as a shell gives it (the code, or 128 + the signal), u8 signal (0: exited)
  *   'F'  the function could not be started: a UTF-8 message ("exec nope failed: No such file or directory")
+ *   'C'  reuse only, empty: the container is clean again and the agent waits for the next go
+ *   'D'  reuse only: a UTF-8 reason why the container could not be cleaned; the agent exits
  *
- * After 'X' or 'F' the agent exits, and with it the container.
+ * In the default, one-shot mode the agent exits after 'X' or 'F', and with it the container.
+ *
+ * Reuse (`faasbox-agent --reuse CMD...`): one container serves successive executions of one
+ * function, each of which must find it as the first did, since it may be another caller's. Each
+ * go is reuseGo(n) followed by exactly n bytes of stdin, which the agent passes to a new process
+ * of CMD through a pipe. After 'X' or 'F' the agent kills every other process of the container,
+ * empties /tmp, /dev/shm and /dev/mqueue, removes SysV IPC objects, then sends 'C' and reads the
+ * next go; or sends 'D' and exits, and the container must be discarded. EOF instead of a go ends it.
+ * The agent must be the container's PID 1: as a plain process it always ends with 'D'.
  */
 
 /** Written to the agent's stdin to start the function: "FBXGO" and the protocol version 1. */
 export const GO_HEADER = Uint8Array.from([0x46, 0x42, 0x58, 0x47, 0x4f, 0x01, 0x00, 0x00]);
+
+/** The reuse mode's go: "FBXGO", the protocol version 2, then the big-endian u32 length of the stdin that follows. */
+export const GO_HEADER_REUSE = Uint8Array.from([0x46, 0x42, 0x58, 0x47, 0x4f, 0x02, 0x00, 0x00]);
+
+/** The 12 bytes that start one execution in reuse mode; exactly `stdinLength` bytes of stdin must follow. */
+export function reuseGo(stdinLength: number): Uint8Array {
+  if (!Number.isInteger(stdinLength) || stdinLength < 0 || stdinLength > 0xffff_ffff) throw new RangeError(`stdin of ${stdinLength} bytes`);
+  const header = new Uint8Array(12);
+  header.set(GO_HEADER_REUSE);
+  new DataView(header.buffer).setUint32(8, stdinLength);
+  return header;
+}
 
 export type AgentFrame =
   | { type: 'ready' }
@@ -25,6 +47,8 @@ export type AgentFrame =
   | { type: 'stderr'; bytes: Buffer }
   | { type: 'exit'; status: number; signal: number }
   | { type: 'execFailed'; message: string }
+  | { type: 'clean' }
+  | { type: 'dirty'; message: string }
   /** Not a frame the agent writes: what reached the worker was not the protocol (an agent of another version, or none). */
   | { type: 'garbled'; detail: string };
 
@@ -46,7 +70,7 @@ export function agentFrameReader(onFrame: (frame: AgentFrame) => void): (chunk: 
     while (data.length - offset >= HEADER_BYTES) {
       const type = String.fromCharCode(data[offset] as number);
       const length = data.readUInt32BE(offset + 1);
-      if (!'ROEXF'.includes(type) || length > MAX_PAYLOAD) {
+      if (!'ROEXFCD'.includes(type) || length > MAX_PAYLOAD) {
         broken = true;
         onFrame({ type: 'garbled', detail: `frame type 0x${(data[offset] as number).toString(16)}, length ${length}` });
         return;
@@ -75,6 +99,10 @@ function decodeFrame(type: string, payload: Buffer): AgentFrame {
     case 'X':
       if (payload.length !== 5) return { type: 'garbled', detail: `exit frame of ${payload.length} bytes` };
       return { type: 'exit', status: payload.readInt32BE(0), signal: payload[4] as number };
+    case 'C':
+      return { type: 'clean' };
+    case 'D':
+      return { type: 'dirty', message: payload.toString('utf8') };
     default:
       return { type: 'execFailed', message: payload.toString('utf8') };
   }

@@ -24,6 +24,8 @@ export type ContainerTemplate = {
   argv: string[];
   env: Record<string, string>;
   memoryMb: number;
+  /** The agent serves one execution after another, cleaning up in between (reuse). */
+  reuse: boolean;
 };
 
 /** Which container this is: an execution's (created for it), or one pre-started for a function. */
@@ -35,6 +37,8 @@ export const MiB = 1024 * 1024;
 const NOBODY = '65534:65534';
 /** Where the agent is mounted: a path no image uses, at the root so it needs no directory of the image's. */
 export const AGENT_TARGET = '/.faasbox-agent';
+/** The agent's first argument when it serves one execution after another (worker/agent/protocol.ts). */
+const REUSE_FLAG = '--reuse';
 
 export function containerConfig(template: ContainerTemplate, identity: ContainerIdentity, settings: LockDown): Docker.ContainerCreateOptions {
   const memoryBytes = template.memoryMb * MiB;
@@ -46,7 +50,7 @@ export function containerConfig(template: ContainerTemplate, identity: Container
     // command only on the go (agent-session.ts). Cmd is that command in full, the image's
     // entrypoint included, because an Entrypoint set here replaces the image's.
     Entrypoint: [AGENT_TARGET],
-    Cmd: template.argv,
+    Cmd: template.reuse ? [REUSE_FLAG, ...template.argv] : template.argv,
     Env: Object.entries(template.env).map(([name, value]) => `${name}=${value}`),
     User: settings.allowRoot ? undefined : NOBODY,
     Labels: labels,

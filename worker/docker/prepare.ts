@@ -8,13 +8,15 @@ import { performance } from 'node:perf_hooks';
 import type Docker from 'dockerode';
 import { withTimeout } from '../../src/lib/timers.ts';
 import { type ImagePruner, retriedWhenOutOfSpace } from '../disk/index.ts';
-import { type AgentSession, attachAgent } from './agent-session.ts';
+import { type AgentMode, type AgentSession, attachAgent } from './agent-session.ts';
 
 export type PreparedContainer = {
   container: Docker.Container;
   session: AgentSession;
   /** performance.now() when it became ready. */
   readyAt: number;
+  /** once: the agent exits after the execution; reuse: it cleans up and waits for the next. */
+  mode: AgentMode;
 };
 
 /** The step that failed, for the run's reason ("container could not start: …"). */
@@ -37,7 +39,8 @@ const READY_TIMEOUT_MS = 10_000;
 export async function prepareContainer(
   docker: Docker,
   config: Docker.ContainerCreateOptions,
-  settings: { outputLimitBytes: number; pruner: ImagePruner | null },
+  /** `mode`: the agent's, as the config's command asks for it (default once). */
+  settings: { outputLimitBytes: number; pruner: ImagePruner | null; mode?: AgentMode },
 ): Promise<PreparedContainer> {
   const what = `from ${config.Image}`;
   let container: Docker.Container;
@@ -49,7 +52,7 @@ export async function prepareContainer(
     throw new PrepareError('created', error);
   }
   try {
-    let session = await attachAgent(container, settings.outputLimitBytes).catch((error: unknown) => {
+    let session = await attachAgent(container, settings.outputLimitBytes, settings.mode).catch((error: unknown) => {
       throw new PrepareError('attached', error);
     });
     try {
@@ -61,7 +64,7 @@ export async function prepareContainer(
         // engine closes its streams: the retry needs a new attach (seen on Docker 20.10).
         async () => {
           session.close();
-          session = await attachAgent(container, settings.outputLimitBytes);
+          session = await attachAgent(container, settings.outputLimitBytes, settings.mode);
         },
       );
     } catch (error) {
@@ -74,7 +77,7 @@ export async function prepareContainer(
       session.close();
       throw new PrepareError('started', error);
     }
-    return { container, session, readyAt: performance.now() };
+    return { container, session, readyAt: performance.now(), mode: settings.mode ?? 'once' };
   } catch (error) {
     await removeContainer(container);
     throw error;

@@ -309,12 +309,12 @@ export function createPrestartPool(settings: PrestartSettings, backend: PoolBack
   };
 }
 
-/** Two specs give the same key only when their containers would be the same. */
-function keyOf(spec: PoolSpec): string {
+/** Two specs give the same key only when their containers would be the same, owner included. */
+export function keyOf(spec: PoolSpec): string {
   const env = Object.entries(spec.env).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   return createHash('sha256')
     .update(JSON.stringify([spec.ownerId, spec.image, spec.command, env, spec.memoryMb]))
     .digest('hex');
 }
 
-export const templateOf = (spec: PoolSpec, argv: string[]): ContainerTemplate => ({ image: spec.image, argv, env: spec.env, memoryMb: spec.memoryMb });
+export const templateOf = (spec: PoolSpec, argv: string[], reuse = false): ContainerTemplate => ({ image: spec.image, argv, env: spec.env, memoryMb: spec.memoryMb, reuse });

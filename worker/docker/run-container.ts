@@ -27,7 +27,7 @@ const SIGKILL = 9;
 
 export async function runPrepared(
   docker: Docker,
-  { container, session }: PreparedContainer,
+  { container, session, mode }: PreparedContainer,
   spec: ContainerRunSpec,
   settings: RunSettings,
   start: StartKind,
@@ -55,7 +55,7 @@ export async function runPrepared(
       if (end.kind === 'timedOut') return { kind: 'timedOut', ...collected() };
       return { kind: 'failed', reason: abortReason(spec.signal), started: true };
     }
-    return await outcomeOf(end.agent, container, settings, collected);
+    return await outcomeOf(end.agent, container, settings, collected, mode);
   } catch (error) {
     return { kind: 'failed', reason: await failureReason(docker, error, 'container failed'), started: true };
   }
@@ -66,6 +66,7 @@ async function outcomeOf(
   container: Docker.Container,
   settings: RunSettings,
   collected: () => Omit<Extract<ContainerRunOutcome, { kind: 'exited' }>, 'kind' | 'exitCode' | 'oomKilled'>,
+  mode: PreparedContainer['mode'],
 ): Promise<ContainerRunOutcome> {
   switch (agent.kind) {
     case 'execFailed':
@@ -73,6 +74,9 @@ async function outcomeOf(
     case 'exited': {
       // A SIGKILL the function did not send itself is most often the kernel's OOM killer: only
       // the engine knows, once it has seen the container exit.
+      // A reused container's agent lives on and would keep the engine from ever seeing an exit:
+      // the container goes (it serves no more after a SIGKILL), and its end tells.
+      if (agent.signal === SIGKILL && mode === 'reuse') await killContainer(container);
       const oomKilled = agent.signal === SIGKILL ? (await engineExit(container, settings)).oomKilled : false;
       return { kind: 'exited', exitCode: agent.status, oomKilled, ...collected() };
     }

@@ -16,7 +16,8 @@ import { type ContainerIdentity, type ContainerTemplate, type LockDown, MiB, con
 import { abortReason, failureReason, notStarted } from './failure-reasons.ts';
 import { type ImageCommand, type PullPolicy, imageCommand, imageSupply } from './images.ts';
 import { PrepareError, type PreparedContainer, prepareContainer, removeContainer } from './prepare.ts';
-import { type PoolCounts, type PrestartPool, type PrestartSettings, createPrestartPool, templateOf } from './prestart-pool.ts';
+import { type PoolCounts, type PoolSpec, type PrestartPool, type PrestartSettings, createPrestartPool, templateOf } from './prestart-pool.ts';
+import { type ReuseCounts, type ReusePool, type ReuseSettings, createReusePool } from './reuse-pool.ts';
 import { type RunSettings, reportPhase, runPrepared } from './run-container.ts';
 
 export type DockerRuntimeOptions = {
@@ -49,6 +50,8 @@ export type DockerRuntimeOptions = {
   agentPath: string;
   /** Pre-started containers; none (every execution a cold start) when absent. */
   prestart?: PrestartSettings;
+  /** Containers reused by the functions that ask for it; without, those run as any other. */
+  reuse?: ReuseSettings;
   /** Where the pool's failures to pre-start are told. */
   log?: Logger;
   /**
@@ -66,6 +69,8 @@ export type DockerRuntime = ContainerRuntime & {
   /** Whether this runtime still owns the container (pooled, running, or being removed): not the reaper's. */
   owns(container: { containerId: string; slotId: string | null }): boolean;
   poolCounts(): PoolCounts;
+  /** Containers kept for functions that reuse them: idle (clean, waiting) and busy (running or being cleaned). */
+  reuseCounts(): ReuseCounts;
   /** Drops the pre-started containers, so that their images can be pruned. */
   dropPrestarted(): Promise<void>;
   /** The function was deleted: its pre-started containers go now. */
@@ -81,6 +86,16 @@ export type DockerRuntime = ContainerRuntime & {
 };
 
 const NO_WARM_FUNCTIONS: WarmFunctions = { has: () => false, list: () => [], onChange: () => () => {} };
+
+/** The functions with a container ready in either pool: pre-started, or clean to be reused. */
+const eitherWarm = (a: WarmFunctions, b: WarmFunctions): WarmFunctions => ({
+  has: (functionId) => a.has(functionId) || b.has(functionId),
+  list: () => [...new Set([...a.list(), ...b.list()])],
+  onChange(listener) {
+    const offs = [a.onChange(listener), b.onChange(listener)];
+    return () => offs.forEach((off) => off());
+  },
+});
 
 export function createDockerRuntime(docker: Docker, options: DockerRuntimeOptions): DockerRuntime {
   const settings: Settings = {
@@ -105,22 +120,22 @@ export function createDockerRuntime(docker: Docker, options: DockerRuntimeOption
   const renaming = new Map<string, Promise<void>>();
 
   const prepare = (template: ContainerTemplate, identity: ContainerIdentity) =>
-    prepareContainer(docker, containerConfig(template, identity, settings), settings);
+    prepareContainer(docker, containerConfig(template, identity, settings), { ...settings, mode: template.reuse ? 'reuse' : 'once' });
+
+  /** A pool's container for the function, made ahead of a call (or, reused, for one). */
+  const preparePooled = async (spec: PoolSpec, slotId: string, reuse: boolean) => {
+    const command = await images.ensure(spec.image);
+    const argv = imageCommand(command, spec.command);
+    if (argv.length === 0) throw new Error('no command specified');
+    return prepare(templateOf(spec, argv, reuse), { role: 'prestarted', functionId: spec.functionId, ownerId: spec.ownerId, slotId });
+  };
+  const holdImage = (image: string) => pruner?.hold(image) ?? (() => {});
 
   const pool: PrestartPool | null = options.prestart
-    ? createPrestartPool(
-        options.prestart,
-        {
-          async prepare(spec, slotId) {
-            const command = await images.ensure(spec.image);
-            const argv = imageCommand(command, spec.command);
-            if (argv.length === 0) throw new Error('no command specified');
-            return prepare(templateOf(spec, argv), { role: 'prestarted', functionId: spec.functionId, ownerId: spec.ownerId, slotId });
-          },
-          hold: (image) => pruner?.hold(image) ?? (() => {}),
-        },
-        options.log ?? (() => {}),
-      )
+    ? createPrestartPool(options.prestart, { prepare: (spec, slotId) => preparePooled(spec, slotId, false), hold: holdImage }, options.log ?? (() => {}))
+    : null;
+  const reusePool: ReusePool | null = options.reuse
+    ? createReusePool(options.reuse, { prepare: (spec, slotId) => preparePooled(spec, slotId, true), hold: holdImage }, options.log ?? (() => {}))
     : null;
 
   /** The image's command; else the outcome of the run that could not get it. */
@@ -135,17 +150,23 @@ export function createDockerRuntime(docker: Docker, options: DockerRuntimeOption
     return spec.signal?.aborted ? notStarted(abortReason(spec.signal)) : command;
   };
 
-  /** A container created and started for this execution; else the outcome of the run that could not get one. */
-  const coldStart = async (spec: ContainerRunSpec): Promise<PreparedContainer | ContainerRunOutcome> => {
+  /**
+   * A container created and started for this execution (or, reused, for its function's
+   * executions from this one on); else the outcome of the run that could not get one.
+   */
+  const coldStart = async (spec: ContainerRunSpec, reuseSlot: string | null = null): Promise<PreparedContainer | ContainerRunOutcome> => {
     const pulling = performance.now();
     let image = await imageFor(spec);
     if ('kind' in image) return image;
     reportPhase(spec, 'pull', pulling);
     const creating = performance.now();
-    const identity: ContainerIdentity = { role: 'execution', executionId: spec.executionId, correlationId: spec.correlationId };
+    const identity: ContainerIdentity =
+      reuseSlot === null
+        ? { role: 'execution', executionId: spec.executionId, correlationId: spec.correlationId }
+        : { role: 'prestarted', functionId: spec.functionId, ownerId: spec.ownerId, slotId: reuseSlot };
     const templateFor = (command: ImageCommand): ContainerTemplate | null => {
       const argv = imageCommand(command, spec.command);
-      return argv.length === 0 ? null : { image: spec.image, argv, env: spec.env, memoryMb: spec.memoryMb };
+      return argv.length === 0 ? null : { image: spec.image, argv, env: spec.env, memoryMb: spec.memoryMb, reuse: reuseSlot !== null };
     };
     let template = templateFor(image);
     // The engine's own words for an image with no command and a function that names none.
@@ -185,7 +206,40 @@ export function createDockerRuntime(docker: Docker, options: DockerRuntimeOption
     removing.set(id, removal);
   };
 
+  /**
+   * A function that asked for reuse: a clean container of it, or one made now that will serve
+   * its next executions too. No rename: the container is the function's, not one execution's
+   * (a reaper removes it without reporting anyone; the deadline sweeper ends what it ran).
+   */
+  const runReused = async (spec: ContainerRunSpec, reuse: ReusePool): Promise<ContainerRunOutcome> => {
+    const taking = performance.now();
+    let borrowed = await reuse.borrow(spec);
+    if (borrowed) reportPhase(spec, 'take', taking);
+    else {
+      const slotId = reuse.slotFor();
+      const cold = await coldStart(spec, slotId);
+      if ('kind' in cold) {
+        reuse.abandon(slotId);
+        return cold;
+      }
+      borrowed = reuse.adopt(spec, cold, slotId);
+    }
+    const { id } = borrowed.prepared.container;
+    running.add(id);
+    let outcome: ContainerRunOutcome | undefined;
+    try {
+      outcome = await runPrepared(docker, borrowed.prepared, spec, settings, borrowed.start);
+      return outcome;
+    } finally {
+      running.delete(id);
+      // Only a run its agent reported serves again, once the agent says it is clean; a timeout
+      // or a SIGKILL (the memory limit, perhaps) ended the container with the run.
+      borrowed.giveBack(outcome?.kind === 'exited' && !outcome.oomKilled);
+    }
+  };
+
   const run = async (spec: ContainerRunSpec): Promise<ContainerRunOutcome> => {
+    if (spec.reuse && reusePool) return runReused(spec, reusePool);
     const taking = performance.now();
     const pooled = pool?.take(spec) ?? null;
     try {
@@ -227,21 +281,35 @@ export function createDockerRuntime(docker: Docker, options: DockerRuntimeOption
     async ping() {
       await docker.ping();
     },
-    owns: (container) => running.has(container.containerId) || removing.has(container.containerId) || (pool?.holds(container) ?? false),
+    owns: (container) =>
+      running.has(container.containerId) ||
+      removing.has(container.containerId) ||
+      (pool?.holds(container) ?? false) ||
+      (reusePool?.holds(container) ?? false),
     poolCounts: () => pool?.counts() ?? { ready: 0, starting: 0, hits: 0, misses: 0 },
-    dropPrestarted: async () => pool?.drop(),
-    retireFunction: (functionId) => pool?.retire(functionId),
-    setWarmTarget(functionId, target) {
-      if (target === null) return pool?.clearTarget(functionId);
-      const { minWarm, ...spec } = target;
-      pool?.setTarget(spec, minWarm);
+    reuseCounts: () => reusePool?.counts() ?? { idle: 0, busy: 0 },
+    async dropPrestarted() {
+      await Promise.all([pool?.drop(), reusePool?.drop()]);
     },
-    warm: pool?.warm ?? NO_WARM_FUNCTIONS,
+    retireFunction(functionId) {
+      pool?.retire(functionId);
+      reusePool?.retire(functionId);
+    },
+    setWarmTarget(functionId, target) {
+      if (target === null) {
+        pool?.clearTarget(functionId);
+        return reusePool?.clearTarget(functionId);
+      }
+      const { minWarm, reuse, ...spec } = target;
+      if (reuse && reusePool) reusePool.setTarget(spec, minWarm);
+      else pool?.setTarget(spec, minWarm);
+    },
+    warm: eitherWarm(pool?.warm ?? NO_WARM_FUNCTIONS, reusePool?.warm ?? NO_WARM_FUNCTIONS),
     async removalsSettled() {
-      await Promise.all([...removing.values(), pool?.removalsSettled()]);
+      await Promise.all([...removing.values(), pool?.removalsSettled(), reusePool?.removalsSettled()]);
     },
     async close() {
-      await pool?.close();
+      await Promise.all([pool?.close(), reusePool?.close()]);
       await Promise.all(removing.values());
     },
   };

@@ -24,7 +24,7 @@ const ExecutionResultSchema = z
     queuedAt: z.iso.datetime(),
     startedAt: z.iso.datetime().nullable(),
     finishedAt: z.iso.datetime().nullable(),
-    start: z.enum(START_KINDS).nullable().openapi({ description: 'prestarted: its container was started ahead of the call; cold: created for it; null: not started yet, or not known' }),
+    start: z.enum(START_KINDS).nullable().openapi({ description: 'prestarted: its container was started ahead of the call; cold: created for it; reused: it served earlier executions of the function (reuse), cleaned since; null: not started yet, or not known' }),
     lateResults: z.array(z.object({ type: z.string(), at: z.string() })),
   })
   .openapi('Execution');

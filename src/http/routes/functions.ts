@@ -2,7 +2,7 @@ import { type OpenAPIHono, createRoute } from '@hono/zod-openapi';
 import { createFunction } from '../../commands/create-function.ts';
 import { deleteFunction } from '../../commands/delete-function.ts';
 import { DomainError } from '../../domain/errors.ts';
-import { type FunctionDefinition, minWarmOf } from '../../domain/functions.ts';
+import { type FunctionDefinition, minWarmOf, reuseOf } from '../../domain/functions.ts';
 import { UUID } from '../../domain/ids.ts';
 import { functionsOf, ownedFunction } from '../../queries/functions.ts';
 import type { AppDeps } from '../deps.ts';
@@ -20,6 +20,7 @@ export const functionView = (definition: FunctionDefinition) => ({
   timeoutMs: definition.timeoutMs,
   memoryMb: definition.memoryMb,
   minWarm: minWarmOf(definition),
+  reuse: reuseOf(definition),
   createdAt: definition.createdAt,
 });
 
@@ -61,6 +62,7 @@ export function addFunctionRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps, authe
         timeoutMs: input.timeoutMs ?? limits.defaultTimeoutMs,
         memoryMb: input.memoryMb ?? limits.defaultMemoryMb,
         minWarm: input.minWarm ?? 0,
+        reuse: input.reuse ?? false,
       },
       c.get('requestId'),
     );
