@@ -105,10 +105,15 @@ export function createReusePool(settings: ReuseSettings, backend: ReuseBackend, 
   let closed = false;
 
   const warmListeners = new Set<() => void>();
-  const idleFunctionIds = () => [...entries.values()].filter((e) => e.idle.length > 0).map((e) => e.spec.functionId);
+  /**
+   * Warm: the functions with a container here, idle or busy. A busy one is back within
+   * milliseconds of its execution's end (borrow waits for it), and a job placed here rather than
+   * queued for all keeps the function's executions on the containers it already has.
+   */
+  const warmFunctionIds = () => [...entries.values()].filter((e) => e.idle.length + e.busy > 0).map((e) => e.spec.functionId);
   let warmBefore = '';
   const warmChanged = () => {
-    const current = idleFunctionIds().sort().join(',');
+    const current = warmFunctionIds().sort().join(',');
     if (current === warmBefore) return;
     warmBefore = current;
     for (const listener of [...warmListeners]) {
@@ -154,10 +159,13 @@ export function createReusePool(settings: ReuseSettings, backend: ReuseBackend, 
 
   /** A clean container back, to a waiting call or the idle list; else removed. */
   const shelve = (entry: Entry, container: Container) => {
-    if (!serves(entry, container)) return discard(container);
-    const waiter = entry.waiting.shift();
+    const waiter = serves(entry, container) ? entry.waiting.shift() : undefined;
     if (waiter) return waiter(container);
-    if (entry.idle.length >= Math.max(settings.perFunction, entry.minWarm)) return discard(container);
+    if (!serves(entry, container) || entry.idle.length >= Math.max(settings.perFunction, entry.minWarm)) {
+      discard(container);
+      wakeOne(entry);
+      return warmChanged();
+    }
     entry.idle.push(container);
     // One that dies while it waits (killed from outside, the engine restarting) leaves.
     void container.prepared.session.ended.then(() => {
@@ -172,6 +180,7 @@ export function createReusePool(settings: ReuseSettings, backend: ReuseBackend, 
 
   const lend = (entry: Entry, container: Container): Borrowed => {
     entry.busy += 1;
+    warmChanged();
     const start = container.start;
     container.start = 'reused';
     container.executions += 1;
@@ -185,6 +194,7 @@ export function createReusePool(settings: ReuseSettings, backend: ReuseBackend, 
         if (!reusable) {
           entry.busy -= 1;
           discard(container);
+          warmChanged();
           return wakeOne(entry);
         }
         const { session } = container.prepared;
@@ -193,6 +203,7 @@ export function createReusePool(settings: ReuseSettings, backend: ReuseBackend, 
           entry.busy -= 1;
           if (!clean) {
             discard(container);
+            warmChanged();
             return wakeOne(entry);
           }
           shelve(entry, { ...container, prepared: { ...container.prepared, session: session.next() } });
@@ -205,7 +216,7 @@ export function createReusePool(settings: ReuseSettings, backend: ReuseBackend, 
 
   /** A container went away while calls waited for one: the first of them makes its own. */
   const wakeOne = (entry: Entry) => {
-    if (entry.busy < entry.waiting.length) entry.waiting.shift()?.(null);
+    if (entry.busy + entry.starting < entry.waiting.length) entry.waiting.shift()?.(null);
   };
 
   /** Containers of functions whose owner asked for some ahead of calls (minWarm). */
@@ -229,6 +240,7 @@ export function createReusePool(settings: ReuseSettings, backend: ReuseBackend, 
         )
         .finally(() => {
           entry.starting -= 1;
+          wakeOne(entry);
         });
     }
   };
@@ -268,8 +280,8 @@ export function createReusePool(settings: ReuseSettings, backend: ReuseBackend, 
         warmChanged();
         return lend(entry, ready);
       }
-      if (entry.busy <= entry.waiting.length) return null;
-      // One is being cleaned or is about to be: faster than making one.
+      if (entry.busy + entry.starting <= entry.waiting.length) return null;
+      // One is being cleaned or started (minWarm): faster than making one.
       const container = await new Promise<Container | null>((resolve) => {
         const waiter = (value: Container | null) => {
           clearTimeout(timer);
@@ -319,8 +331,11 @@ export function createReusePool(settings: ReuseSettings, backend: ReuseBackend, 
       await this.removalsSettled();
     },
     warm: {
-      has: (functionId) => (entries.get(functionId)?.idle.length ?? 0) > 0,
-      list: idleFunctionIds,
+      has: (functionId) => {
+        const entry = entries.get(functionId);
+        return entry !== undefined && entry.idle.length + entry.busy > 0;
+      },
+      list: warmFunctionIds,
       onChange(listener) {
         const own = () => listener();
         warmListeners.add(own);
