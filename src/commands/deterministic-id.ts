@@ -5,8 +5,27 @@ import { toHex } from '../lib/hex.ts';
  * fact (the recorder and the waiting request, or a redelivered status) write it once: the
  * store takes an append whose first event id is already in the stream as a retry.
  */
-export async function deterministicEventId(...parts: string[]): Promise<string> {
-  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(parts.join('\u0000'))));
+export function deterministicEventId(...parts: string[]): Promise<string> {
+  const key = parts.join('\u0000');
+  let id = recentIds.get(key);
+  if (id === undefined) {
+    id = eventIdOf(key);
+    recentIds.set(key, id);
+    // The oldest goes first: a Map iterates in insertion order.
+    if (recentIds.size > RECENT_IDS) recentIds.delete(recentIds.keys().next().value!);
+  }
+  return id;
+}
+
+/**
+ * The recorder and the waiting request derive the same ids moments apart: kept, the second asks
+ * nothing of WebCrypto (whose digest is asynchronous, a hop to another thread each time).
+ */
+const recentIds = new Map<string, Promise<string>>();
+const RECENT_IDS = 1024;
+
+async function eventIdOf(key: string): Promise<string> {
+  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(key)));
   digest[6] = (digest[6]! & 0x0f) | 0x50; // RFC 9562 layout, version 5 (name-based)
   digest[8] = (digest[8]! & 0x3f) | 0x80;
   const hex = toHex(digest.subarray(0, 16));

@@ -1,5 +1,5 @@
-import { type ExecutionSnapshot, NO_WORKER_REASON, executionMachine, statusOf } from '../../actors/execution.ts';
-import { initialTransition, transition } from 'xstate';
+import { type ExecutionSnapshot, NO_WORKER_REASON, executionMachine, queuedSnapshot, statusOf } from '../../actors/execution.ts';
+import { transition } from 'xstate';
 import type { Decider, DomainEvent } from './decider.ts';
 import { DomainError } from './errors.ts';
 import { type ExecutionReport, type ExecutionReportEvent, eventFromReport, reportFromEvent } from './execution-outcome.ts';
@@ -49,8 +49,7 @@ export const executionDecider: Decider<ExecutionCommand, ExecutionEvent, Executi
 
   evolve: (state, event) => {
     if (event.type === 'ExecutionQueued') {
-      const [snapshot] = initialTransition(executionMachine, { executionId: event.data.executionId, deadline: event.data.deadline });
-      return { status: 'present', queued: event.data, snapshot };
+      return { status: 'present', queued: event.data, snapshot: queuedSnapshot({ executionId: event.data.executionId, deadline: event.data.deadline }) };
     }
     if (state.status === 'absent') return state;
     const [snapshot] = transition(executionMachine, state.snapshot, reportFromEvent(event));
