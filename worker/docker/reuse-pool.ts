@@ -75,7 +75,8 @@ const CLEAN_TIMEOUT_MS = 5_000;
 const BORROW_WAIT_MS = 150;
 const HOUSEKEEPING_MS = 1_000;
 
-type Container = { prepared: PreparedContainer; slotId: string; executions: number; bornAt: number; start: StartKind };
+/** `key`: the spec it was made from (keyOf): a function that changed since gets none of it. */
+type Container = { prepared: PreparedContainer; slotId: string; key: string; executions: number; bornAt: number; start: StartKind };
 
 type Entry = {
   spec: PoolSpec;
@@ -154,6 +155,7 @@ export function createReusePool(settings: ReuseSettings, backend: ReuseBackend, 
   const serves = (entry: Entry, container: Container) =>
     !closed &&
     entries.get(entry.spec.functionId) === entry &&
+    container.key === entry.key &&
     container.executions < settings.maxExecutions &&
     now() - container.bornAt < settings.maxAgeMs;
 
@@ -223,6 +225,7 @@ export function createReusePool(settings: ReuseSettings, backend: ReuseBackend, 
   const fill = (entry: Entry) => {
     while (!closed && entry.retryAt <= now() && entry.idle.length + entry.busy + entry.starting < entry.minWarm) {
       entry.starting += 1;
+      const { key } = entry;
       const slotId = randomUUID();
       slots.add(slotId);
       void backend
@@ -230,7 +233,7 @@ export function createReusePool(settings: ReuseSettings, backend: ReuseBackend, 
         .then(
           (prepared) => {
             containers.add(prepared.container.id);
-            shelve(entry, { prepared, slotId, executions: 0, bornAt: now(), start: 'prestarted' });
+            shelve(entry, { prepared, slotId, key, executions: 0, bornAt: now(), start: 'prestarted' });
           },
           (error: unknown) => {
             slots.delete(slotId);
@@ -302,7 +305,8 @@ export function createReusePool(settings: ReuseSettings, backend: ReuseBackend, 
     },
     adopt(spec, prepared, slotId) {
       containers.add(prepared.container.id);
-      return lend(entryFor(spec), { prepared, slotId, executions: 0, bornAt: now(), start: 'cold' });
+      const entry = entryFor(spec);
+      return lend(entry, { prepared, slotId, key: entry.key, executions: 0, bornAt: now(), start: 'cold' });
     },
     abandon: (slotId) => void slots.delete(slotId),
     holds: ({ containerId, slotId }) => containers.has(containerId) || (slotId !== null && slots.has(slotId)),
