@@ -294,6 +294,7 @@ functions('a created function is listed at once, with defaults filled in', async
     timeoutMs: 30_000,
     memoryMb: 128,
     minWarm: 0,
+    reuse: false,
   });
   const listed = await api('GET', '/v1/functions', { token: user.token });
   assert.is(listed.status, 200);

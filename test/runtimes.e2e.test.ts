@@ -73,9 +73,10 @@ async function stopped(runtime: Runtime, server: ServerProcess, timing: string) 
 const docker = new Docker({ socketPath: '/var/run/docker.sock' });
 
 /** Until a container of this worker runs: the execution has started, not merely been queued. */
+/** Until an execution's own container runs: a pre-started one (`faasbox.prestarted`) is no execution yet. */
 async function untilRunning(workerId: string) {
   for (let i = 0; i < 200; i++) {
-    const running = await docker.listContainers({ filters: { label: [`faasbox.worker=${workerId}`], status: ['running'] } });
+    const running = await docker.listContainers({ filters: { label: [`faasbox.worker=${workerId}`, 'faasbox.execution'], status: ['running'] } });
     if (running.length > 0) return;
     await new Promise((resolve) => setTimeout(resolve, 50));
   }

@@ -7,6 +7,7 @@ import type { PhaseDurations, StatusMessage } from '../ports/job-bus.ts';
 import type { CommandDeps } from './deps.ts';
 import { deterministicEventId } from './deterministic-id.ts';
 import { handleCommand } from './handle-command.ts';
+import { oneAtATime } from './one-at-a-time.ts';
 import { releaseSlots } from './slots.ts';
 
 /** What recording an execution's report needs: its append, the slots it frees, its metrics and log line. */
@@ -43,10 +44,8 @@ async function decideExecution(
   phases?: PhaseDurations,
 ): Promise<ExecutionState> {
   const id = await deterministicEventId(executionId, fact);
-  const result = await handleCommand(deps.store, executionDecider, executionStream(executionId), command, {
-    correlationId,
-    newId: () => id,
-  });
+  const stream = executionStream(executionId);
+  const result = await oneAtATime(deps.store, stream, () => handleCommand(deps.store, executionDecider, stream, command, { correlationId, newId: () => id }));
   observeAppended(deps, executionId, result.events, result.state, correlationId, phases);
   await releaseWhenFinished(deps, executionId, result.state, { correlationId, causationId: id });
   return result.state;

@@ -1,9 +1,9 @@
 import { DomainError } from '../domain/errors.ts';
 import { slotDecider } from '../domain/slots.ts';
 import { GLOBAL_SLOTS_STREAM, userSlotsStream } from '../domain/streams.ts';
-import type { EventStore } from '../ports/event-store.ts';
 import type { CommandDeps } from './deps.ts';
 import { type CommandContext, handleCommand } from './handle-command.ts';
+import { oneAtATime } from './one-at-a-time.ts';
 
 export type SlotDeps = Pick<CommandDeps, 'store' | 'clock' | 'config'>;
 
@@ -55,27 +55,4 @@ export async function releaseSlots(deps: Pick<CommandDeps, 'store' | 'clock'>, s
       handleCommand(deps.store, slotDecider, stream, { type: 'ReleaseSlot', executionId, now: deps.clock.now() }, context, { stateInLastEvent: true }),
     );
   }
-}
-
-/**
- * A slot stream is every execution of its user (or of the platform) at once: in this process its
- * commands take turns. Side by side they would all read one revision and all but one conflict,
- * again and again, one commit apart: 32 requests of one user at once spent their 25 attempts.
- * Other processes still meet a conflict, and decide again.
- */
-const slotQueues = new WeakMap<EventStore, Map<string, Promise<void>>>();
-
-function oneAtATime<T>(store: EventStore, stream: string, work: () => Promise<T>): Promise<T> {
-  let queues = slotQueues.get(store);
-  if (!queues) slotQueues.set(store, (queues = new Map()));
-  const result = (queues.get(stream) ?? Promise.resolve()).then(work);
-  const settled = result.then(
-    () => {},
-    () => {},
-  );
-  queues.set(stream, settled);
-  void settled.then(() => {
-    if (queues.get(stream) === settled) queues.delete(stream);
-  });
-  return result;
 }
