@@ -10,14 +10,13 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Duplex, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import Docker from 'dockerode';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { type AgentFrame, GO_HEADER, GO_HEADER_REUSE, agentFrameReader, reuseGo } from '../worker/agent/protocol.ts';
-import { demuxOutput } from '../worker/docker/output.ts';
+import { attachToAgent } from './support/agent-attach.ts';
 import { within } from './support/eventually.ts';
 import { type Registry, startRegistry } from './support/registry.ts';
 import { type TestImages, ensureTestImages } from './support/test-images.ts';
@@ -244,17 +243,7 @@ async function startContainer(image: string, command: string[], options: { reuse
     },
   });
   const log = frameLog();
-  let agentStderr = '';
-  const stream = (await container.attach({ stream: true, stdin: true, stdout: true, stderr: true, hijack: true })) as Duplex;
-  stream.on('error', () => {});
-  const sink = (write: (chunk: Buffer) => void) =>
-    new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        write(chunk);
-        done();
-      },
-    });
-  demuxOutput(stream, sink(log.read), sink((chunk) => (agentStderr += chunk.toString('utf8'))));
+  const { stream, agentStderr } = await attachToAgent(container, log.read);
   await container.start();
   // After the start: a wait on a container not yet started answers at once.
   const containerExit = container.wait();
@@ -276,7 +265,7 @@ async function startContainer(image: string, command: string[], options: { reuse
       const { State: state } = await container.inspect();
       stream.destroy();
       await container.remove({ force: true, v: true });
-      assert.is(agentStderr, '', "the agent's own stderr");
+      assert.is(agentStderr(), '', "the agent's own stderr");
       return state.ExitCode;
     },
   };

@@ -9,14 +9,13 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable, type Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import Docker from 'dockerode';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { type AgentFrame, GO_HEADER, agentFrameReader } from '../worker/agent/protocol.ts';
-import { demuxOutput } from '../worker/docker/output.ts';
+import { attachToAgent } from './support/agent-attach.ts';
 import { within } from './support/eventually.ts';
 import { type Registry, startRegistry } from './support/registry.ts';
 import { type TestImages, ensureTestImages } from './support/test-images.ts';
@@ -311,17 +310,7 @@ async function runInContainer(image: string, command: string[], options: { pidsL
   });
   try {
     const log = frameLog();
-    let agentStderr = '';
-    const stream = (await container.attach({ stream: true, stdin: true, stdout: true, stderr: true, hijack: true })) as Duplex;
-    stream.on('error', () => {});
-    const sink = (write: (chunk: Buffer) => void) =>
-      new Writable({
-        write(chunk: Buffer, _encoding, done) {
-          write(chunk);
-          done();
-        },
-      });
-    demuxOutput(stream, sink(log.read), sink((chunk) => (agentStderr += chunk.toString('utf8'))));
+    const { stream, agentStderr } = await attachToAgent(container, log.read);
     await container.start();
     // After the start: a wait on a container not yet started answers at once.
     const exited = container.wait();
@@ -331,7 +320,7 @@ async function runInContainer(image: string, command: string[], options: { pidsL
     await within(exited, 10_000, 'the container to exit');
     const { State: state } = await container.inspect();
     stream.destroy();
-    return { ...log, exitCode: state.ExitCode, agentStderr };
+    return { ...log, exitCode: state.ExitCode, agentStderr: agentStderr() };
   } finally {
     await container.remove({ force: true, v: true });
   }

@@ -19,6 +19,8 @@ export type SqliteEventStoreOptions = {
 };
 
 const SCHEMA_VERSION = 1;
+/** SQLite's own words for an event id already stored: the one thing every driver shares. */
+const STORED_ID = 'UNIQUE constraint failed: events.id';
 
 // AUTOINCREMENT, not a plain rowid: a position is never reused, even for the last row.
 // UNIQUE(stream_name, revision) is the index every stream read and the conflict check use.
@@ -95,12 +97,20 @@ export function createSqliteEventStore(db: SqliteDatabase, options: SqliteEventS
     return { nextRevision: last.revision, position: last.position };
   };
 
+  /**
+   * The append, or the earlier one it retries. A retry is looked for only when the append cannot
+   * be made as it stands (a conflict here, or an event id the insert finds stored: see
+   * commitQueued): most appends are new, and the lookup would cost each of them a query.
+   */
   const appendNow = (streamName: string, events: readonly NewEvent[], expected: ExpectedRevision): AppendResult => {
-    const earlier = retriedAppend(streamName, events);
-    if (earlier !== undefined) return earlier;
-
     const head = streamHead(streamName);
-    assertExpectedRevision(streamName, expected, head?.revision ?? 'no_stream');
+    try {
+      assertExpectedRevision(streamName, expected, head?.revision ?? 'no_stream');
+    } catch (error) {
+      const earlier = retriedAppend(streamName, events);
+      if (earlier !== undefined) return earlier;
+      throw error;
+    }
     if (events.length === 0) return { nextRevision: head?.revision ?? -1, position: head?.position ?? 0 };
 
     const recordedAt = now().toISOString();
@@ -122,6 +132,8 @@ export function createSqliteEventStore(db: SqliteDatabase, options: SqliteEventS
     return { nextRevision: revision, position };
   };
 
+  const isStoredId = (error: unknown) => error instanceof Error && error.message.includes(STORED_ID);
+
   /** Turns a constraint failure into the error the port promises; anything else passes through. */
   const explainFailure = (error: unknown, streamName: string, expected: ExpectedRevision): unknown => {
     const message = error instanceof Error ? error.message : '';
@@ -130,7 +142,7 @@ export function createSqliteEventStore(db: SqliteDatabase, options: SqliteEventS
     if (message.includes('UNIQUE constraint failed: events.stream_name, events.revision')) {
       return new WrongExpectedRevisionError(streamName, expected, streamHead(streamName)?.revision ?? 'no_stream');
     }
-    if (message.includes('UNIQUE constraint failed: events.id')) {
+    if (message.includes(STORED_ID)) {
       return new Error(`stream ${streamName}: an event id is already stored; ids are unique across streams`, {
         cause: error,
       });
@@ -150,7 +162,7 @@ export function createSqliteEventStore(db: SqliteDatabase, options: SqliteEventS
   let queued: QueuedAppend[] = [];
   const undoOneAppend = (cause: unknown) => {
     try {
-      db.exec('ROLLBACK TO one_append');
+      statements.rollbackTo.run();
     } catch {
       // SQLite ended the whole transaction itself (SQLITE_FULL, an I/O error): the batch fails
       // with the error that did it.
@@ -165,14 +177,15 @@ export function createSqliteEventStore(db: SqliteDatabase, options: SqliteEventS
     try {
       inWriteTransaction(db, () => {
         for (const { streamName, events, expected } of batch) {
-          db.exec('SAVEPOINT one_append');
+          statements.savepoint.run();
           try {
             outcomes.push({ ok: true, result: appendNow(streamName, events, expected) });
           } catch (error) {
             undoOneAppend(error);
-            outcomes.push({ ok: false, error: explainFailure(error, streamName, expected) });
+            const earlier = isStoredId(error) ? retriedAppend(streamName, events) : undefined;
+            outcomes.push(earlier ? { ok: true, result: earlier } : { ok: false, error: explainFailure(error, streamName, expected) });
           }
-          db.exec('RELEASE one_append');
+          statements.release.run();
         }
       });
     } catch (error) {
@@ -245,6 +258,11 @@ function configure(db: SqliteDatabase): void {
   // FULL fsyncs the WAL on every commit: an append that returned survives power loss, not just
   // a killed process (NORMAL, the usual WAL pairing, may lose the last commits on power loss).
   db.exec('PRAGMA synchronous = FULL');
+  // A checkpoint (the WAL copied into the file, and an fsync of the file) every 10 000 pages of
+  // WAL rather than SQLite's 1 000: each commit of appends to random streams writes tens of index
+  // pages, so the default checkpointed every few dozen commits, rewriting the same hot pages
+  // again and again. 16 writers: 20 000 → 24 000 commands/s. The WAL then grows to ~40 MB.
+  db.exec('PRAGMA wal_autocheckpoint = 10000');
   db.exec('PRAGMA foreign_keys = ON');
 }
 
@@ -298,6 +316,10 @@ function prepareStatements(db: SqliteDatabase) {
     allForwards: db.prepare(`SELECT ${COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?`),
     allBackwards: db.prepare(`SELECT ${COLUMNS} FROM events WHERE position > ? ORDER BY position DESC LIMIT ?`),
     ping: db.prepare('SELECT 1'),
+    // Each append of a group commit is one savepoint: prepared once, not parsed per append.
+    savepoint: db.prepare('SAVEPOINT one_append'),
+    release: db.prepare('RELEASE one_append'),
+    rollbackTo: db.prepare('ROLLBACK TO one_append'),
   };
 }
 
