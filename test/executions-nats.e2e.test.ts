@@ -40,7 +40,7 @@ executions('two apis and two workers start over one store and one nats-server', 
       dataDir,
       env: { ...env, FAASBOX_WORKER_ID: workerIds[0]!, FAASBOX_WORKER_CONCURRENCY: '2', FAASBOX_METRICS_PORT: '0' },
     }),
-    startServer({ role: 'worker', dataDir, env: { ...env, FAASBOX_WORKER_ID: workerIds[1]!, FAASBOX_WORKER_CONCURRENCY: '2' } }),
+    startServer({ role: 'worker', dataDir, env: { ...env, FAASBOX_WORKER_ID: workerIds[1]!, FAASBOX_WORKER_CONCURRENCY: '2', FAASBOX_METRICS_PORT: '0' } }),
   ]);
   deployment = { url: processes[0]!.url, image: images.busybox, missingImage: `${registry.address}/faasbox/absent:1`, workerIds };
 });
@@ -50,8 +50,24 @@ addExecutionScenarios(executions, () => deployment, LIMIT);
 executions('placement: with two workers, the calls of one function go to the worker holding its pre-started container', async () => {
   const { token } = await signUp(deployment.url, { tag: 'placement' });
   const { id } = await createFunction(deployment.url, token, { name: 'placed', image: deployment.image, command: ['cat'] });
-  const ready = async () =>
-    (await docker.listContainers({ filters: { label: [`faasbox.prestarted=${id}`] } })).filter((c) => c.Names[0]?.startsWith('/faasbox-prestarted-'));
+  // Ready in a pool (its agent said so), not only created: one of this function's exists, and
+  // no worker has one still starting (the workers' own figures).
+  const startingOnWorkers = async () => {
+    const counts = await Promise.all(
+      processes.slice(2).map(async (worker) => {
+        const { url } = worker.output.map((l) => JSON.parse(l)).find((l) => l.message === 'metrics listening');
+        const text = await (await fetch(url)).text();
+        return Number(/^faasbox_prestarted_containers\{state="starting"\} (\d+)/m.exec(text)?.[1] ?? 0);
+      }),
+    );
+    return counts.reduce((sum, n) => sum + n, 0);
+  };
+  const ready = async () => {
+    const made = (await docker.listContainers({ filters: { label: [`faasbox.prestarted=${id}`], status: ['running'] } })).filter((c) =>
+      c.Names[0]?.startsWith('/faasbox-prestarted-'),
+    );
+    return made.length > 0 && (await startingOnWorkers()) === 0 ? made : [];
+  };
   const first = await call(deployment.url, 'POST', `/v1/functions/${id}/executions`, { token, body: 'first' });
   assert.is(first.body.status, 'succeeded', JSON.stringify(first.body));
   const served: { start: string; workerId: string }[] = [];

@@ -73,11 +73,17 @@ async function stopped(runtime: Runtime, server: ServerProcess, timing: string) 
 const docker = new Docker({ socketPath: '/var/run/docker.sock' });
 
 /** Until a container of this worker runs: the execution has started, not merely been queued. */
-/** Until an execution's own container runs: a pre-started one (`faasbox.prestarted`) is no execution yet. */
-async function untilRunning(workerId: string) {
+/**
+ * Until an execution of this command runs in its own container: a pre-started one
+ * (`faasbox.prestarted`) is no execution yet, and the last execution's container may not have
+ * exited yet.
+ */
+const SHORT_SCRIPT = 'sleep 2; cat';
+
+async function untilRunning(workerId: string, script: string) {
   for (let i = 0; i < 200; i++) {
     const running = await docker.listContainers({ filters: { label: [`faasbox.worker=${workerId}`, 'faasbox.execution'], status: ['running'] } });
-    if (running.length > 0) return;
+    if (running.some((container) => container.Command.includes(script))) return;
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   assert.unreachable(`no container of ${workerId} started`);
@@ -141,10 +147,10 @@ for (const runtime of RUNTIMES) {
       assert.ok(slowReply.body.durationMs >= SLOW_SECONDS * 1000 - 500, `ran ${slowReply.body.durationMs} ms`);
 
       // Shutdown: the api refuses new requests, answers the waiting one, the worker drains.
-      const short = await createFunction(url, token, 'short', ['sh', '-c', 'sleep 2; cat']);
+      const short = await createFunction(url, token, 'short', ['sh', '-c', SHORT_SCRIPT]);
       const answered = execute(url, token, short, 'answered while stopping');
       answered.catch(() => {});
-      await untilRunning(workerId);
+      await untilRunning(workerId, SHORT_SCRIPT);
       await stopped(runtime, server, 'SIGTERM to exit, one execution running (ms)');
       assertSucceeded(await answered, 'answered while stopping');
     } finally {
