@@ -17,6 +17,7 @@ import type { WarmFunctions } from '../../src/ports/job-bus.ts';
 import { type Logger, describeError } from '../../src/ports/logger.ts';
 import type { ContainerTemplate } from './container-config.ts';
 import { type PreparedContainer, removeContainer } from './prepare.ts';
+import { warmSet } from './warm-set.ts';
 
 export type PrestartSettings = {
   /** Containers kept per function. */
@@ -102,19 +103,9 @@ export function createPrestartPool(settings: PrestartSettings, backend: PoolBack
 
   /** The functions with a container ready now. */
   const readyFunctionIds = () => [...functions.values()].filter((f) => f.ready.length > 0).map((f) => f.spec.functionId);
-  const warmListeners = new Set<() => void>();
-  let warmBefore = '';
+  const warm = warmSet(readyFunctionIds, (functionId) => (functions.get(functionId)?.ready.length ?? 0) > 0);
   /** Tells the listeners when the set of functions with a ready container changed. */
-  const readyChanged = () => {
-    const now = readyFunctionIds().sort().join(',');
-    if (now === warmBefore) return;
-    warmBefore = now;
-    for (const listener of [...warmListeners]) {
-      try {
-        listener();
-      } catch {}
-    }
-  };
+  const readyChanged = warm.changed;
 
   const held = () => [...functions.values()].reduce((sum, f) => sum + f.ready.length + f.starting, 0);
   const wanted = (f: Pooled) => {
@@ -283,15 +274,7 @@ export function createPrestartPool(settings: PrestartSettings, backend: PoolBack
       const f = functions.get(functionId);
       if (f) f.minWarm = 0;
     },
-    warm: {
-      has: (functionId) => (functions.get(functionId)?.ready.length ?? 0) > 0,
-      list: readyFunctionIds,
-      onChange(listener) {
-        const own = () => listener();
-        warmListeners.add(own);
-        return () => warmListeners.delete(own);
-      },
-    },
+    warm: warm.warm,
     async drop() {
       for (const slot of [...functions.values()].flatMap((f) => f.ready.splice(0))) discard(slot);
       await settled(removals);

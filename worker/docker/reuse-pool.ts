@@ -16,6 +16,7 @@ import type { WarmFunctions } from '../../src/ports/job-bus.ts';
 import { type Logger, describeError } from '../../src/ports/logger.ts';
 import { type PreparedContainer, removeContainer } from './prepare.ts';
 import { type PoolSpec, keyOf } from './prestart-pool.ts';
+import { warmSet } from './warm-set.ts';
 
 export type ReuseSettings = {
   /** Executions one container serves before it is replaced. */
@@ -105,24 +106,17 @@ export function createReusePool(settings: ReuseSettings, backend: ReuseBackend, 
   const retired = new Set<string>();
   let closed = false;
 
-  const warmListeners = new Set<() => void>();
   /**
    * Warm: the functions with a container here, idle or busy. A busy one is back within
    * milliseconds of its execution's end (borrow waits for it), and a job placed here rather than
    * queued for all keeps the function's executions on the containers it already has.
    */
-  const warmFunctionIds = () => [...entries.values()].filter((e) => e.idle.length + e.busy > 0).map((e) => e.spec.functionId);
-  let warmBefore = '';
-  const warmChanged = () => {
-    const current = warmFunctionIds().sort().join(',');
-    if (current === warmBefore) return;
-    warmBefore = current;
-    for (const listener of [...warmListeners]) {
-      try {
-        listener();
-      } catch {}
-    }
-  };
+  const holdsAny = (entry: Entry | undefined) => entry !== undefined && entry.idle.length + entry.busy > 0;
+  const warm = warmSet(
+    () => [...entries.values()].filter(holdsAny).map((entry) => entry.spec.functionId),
+    (functionId) => holdsAny(entries.get(functionId)),
+  );
+  const warmChanged = warm.changed;
 
   const discard = (container: Container) => {
     containers.delete(container.prepared.container.id);
@@ -334,18 +328,7 @@ export function createReusePool(settings: ReuseSettings, backend: ReuseBackend, 
       warmChanged();
       await this.removalsSettled();
     },
-    warm: {
-      has: (functionId) => {
-        const entry = entries.get(functionId);
-        return entry !== undefined && entry.idle.length + entry.busy > 0;
-      },
-      list: warmFunctionIds,
-      onChange(listener) {
-        const own = () => listener();
-        warmListeners.add(own);
-        return () => warmListeners.delete(own);
-      },
-    },
+    warm: warm.warm,
     async removalsSettled() {
       while (removals.size > 0) await Promise.allSettled([...removals]);
     },
