@@ -55,3 +55,31 @@ export function compare(
 }
 
 const round = (value: number) => Math.round(value * 100) / 100;
+
+/**
+ * `loops` loops calling `work` back to back for `seconds`, all at once: calls per second in each
+ * window of `windowMs` (a call counts when `work` says so: a failed one need not).
+ */
+export async function concurrentRate(
+  seconds: number,
+  loops: number,
+  windowMs: number,
+  work: (loop: number, i: number) => Promise<boolean>,
+): Promise<number[]> {
+  let done = 0;
+  const end = performance.now() + seconds * 1000;
+  const running = Array.from({ length: loops }, async (_, loop) => {
+    for (let i = 0; performance.now() < end; i++) if (await work(loop, i)) done++;
+  });
+  const rates: number[] = [];
+  let windowStart = performance.now();
+  while (performance.now() < end) {
+    await new Promise((resolve) => setTimeout(resolve, windowMs));
+    const now = performance.now();
+    rates.push((done * 1000) / (now - windowStart));
+    windowStart = now;
+    done = 0;
+  }
+  await Promise.all(running);
+  return rates;
+}

@@ -8,7 +8,7 @@
  */
 import { type Deployment, type ExecutionBenchOptions, startInProcess, startOverNats, withDeployment } from './deployment.ts';
 import { type FaasboxClient, signUp } from './faasbox-client.ts';
-import { type Figure, compare, median, percentile } from './figure.ts';
+import { type Figure, compare, concurrentRate, median, percentile } from './figure.ts';
 import { benchImages } from './images.ts';
 import { loadAverage } from './load-average.ts';
 
@@ -72,28 +72,15 @@ async function readyFunction(deployment: Deployment, image: string, reuse: boole
 async function closedLoop(client: FaasboxClient, functionId: string, clients: number, seconds: number): Promise<Level> {
   const latenciesMs: number[] = [];
   const errors: string[] = [];
-  const perSecond: number[] = [];
-  let done = 0;
-  const end = performance.now() + seconds * 1000;
-  const loops = Array.from({ length: clients }, async () => {
-    while (performance.now() < end) {
-      try {
-        latenciesMs.push((await client.execute(functionId)).ms);
-        done += 1;
-      } catch (error) {
-        errors.push(error instanceof Error ? error.message : String(error));
-      }
+  const perSecond = await concurrentRate(seconds, clients, WINDOW_MS, async () => {
+    try {
+      latenciesMs.push((await client.execute(functionId)).ms);
+      return true;
+    } catch (error) {
+      errors.push(error instanceof Error ? error.message : String(error));
+      return false;
     }
   });
-  let windowStart = performance.now();
-  while (performance.now() < end) {
-    await new Promise((resolve) => setTimeout(resolve, WINDOW_MS));
-    const now = performance.now();
-    perSecond.push((done * 1000) / (now - windowStart));
-    windowStart = now;
-    done = 0;
-  }
-  await Promise.all(loops);
   return { clients, perSecond, latenciesMs, errors };
 }
 

@@ -22,7 +22,7 @@ import Database from 'better-sqlite3';
 import { createSqliteEventStore } from '../src/adapters/event-store/index.ts';
 import { openBetterSqlite3 } from '../src/adapters/sqlite/better-sqlite3-driver.ts';
 import type { NewEvent } from '../src/ports/event-store.ts';
-import { type BenchOptions, type Figure, compare, median, percentile } from './figure.ts';
+import { type BenchOptions, type Figure, compare, concurrentRate, median, percentile } from './figure.ts';
 import { loadAverage } from './load-average.ts';
 import { profileEnv } from './profile-env.ts';
 import { seedEventLog } from './seed-event-log.ts';
@@ -107,12 +107,13 @@ async function benchConcurrentAppends(prefix: string, plan: Plan): Promise<Figur
   const heads = new Map<string, number>();
   const latencies: number[] = [];
   // Each writer has streams of its own, as requests for different executions do.
-  const windows = await sampleConcurrentRate(plan.appendSeconds, WRITERS, async (writer, i) => {
+  const windows = await concurrentRate(plan.appendSeconds, WRITERS, WINDOW_MS, async (writer, i) => {
     const stream = `execution-${writer}-${i % (STREAMS / WRITERS)}`;
     const started = performance.now();
     const { nextRevision } = await store.append(stream, [newEvent()], heads.get(stream) ?? 'no_stream');
     latencies.push(performance.now() - started);
     heads.set(stream, nextRevision);
+    return true;
   });
   await store.close();
   return compare('sqlite-append-concurrent', 'commands/s', windows, target(TARGETS.concurrentCommandsPerSecond), {
@@ -166,29 +167,6 @@ async function sampleRate(seconds: number, work: (i: number) => Promise<number>)
       done = 0;
     }
   }
-  return rates;
-}
-
-/** As sampleRate, with `writers` loops running at once, each counting one command per call. */
-async function sampleConcurrentRate(seconds: number, writers: number, work: (writer: number, i: number) => Promise<void>): Promise<number[]> {
-  let done = 0;
-  const end = performance.now() + seconds * 1000;
-  const loops = Array.from({ length: writers }, async (_, writer) => {
-    for (let i = 0; performance.now() < end; i++) {
-      await work(writer, i);
-      done++;
-    }
-  });
-  const rates: number[] = [];
-  let windowStart = performance.now();
-  while (performance.now() < end) {
-    await new Promise((resolve) => setTimeout(resolve, WINDOW_MS));
-    const now = performance.now();
-    rates.push((done * 1000) / (now - windowStart));
-    windowStart = now;
-    done = 0;
-  }
-  await Promise.all(loops);
   return rates;
 }
 

@@ -16,7 +16,7 @@ import Docker from 'dockerode';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { type AgentFrame, GO_HEADER, GO_HEADER_REUSE, agentFrameReader, reuseGo } from '../worker/agent/protocol.ts';
-import { attachToAgent } from './support/agent-attach.ts';
+import { agentContainerOptions, attachToAgent } from './support/agent-attach.ts';
 import { within } from './support/eventually.ts';
 import { type Registry, startRegistry } from './support/registry.ts';
 import { type TestImages, ensureTestImages } from './support/test-images.ts';
@@ -217,31 +217,15 @@ const scratchTmp: Docker.MountSettings = {
  * `call` runs one execution and resolves with its frames up to its 'C' or 'D'.
  */
 async function startContainer(image: string, command: string[], options: { reuse?: boolean; mounts?: Docker.MountSettings[] } = {}) {
-  const container = await docker.createContainer({
-    Image: image,
-    Entrypoint: ['/.faasbox/agent'],
-    Cmd: options.reuse === false ? command : ['--reuse', ...command],
-    User: '65534:65534',
-    Labels: suiteLabel,
-    AttachStdin: true,
-    AttachStdout: true,
-    AttachStderr: true,
-    OpenStdin: true,
-    StdinOnce: true,
-    Tty: false,
-    HostConfig: {
-      Init: false,
-      NetworkMode: 'none',
-      ReadonlyRootfs: true,
-      CapDrop: ['ALL'],
-      SecurityOpt: ['no-new-privileges'],
-      PidsLimit: 64,
-      Memory: 64 * 1024 * 1024,
-      MemorySwap: 64 * 1024 * 1024,
-      Mounts: [scratchTmp, { Type: 'bind', Source: agentBinary, Target: '/.faasbox/agent', ReadOnly: true }, ...(options.mounts ?? [])],
-      LogConfig: { Type: 'none', Config: {} },
-    },
-  });
+  const container = await docker.createContainer(
+    agentContainerOptions({
+      image,
+      cmd: options.reuse === false ? command : ['--reuse', ...command],
+      labels: suiteLabel,
+      agentBinary,
+      mounts: [scratchTmp, ...(options.mounts ?? [])],
+    }),
+  );
   const log = frameLog();
   const { stream, agentStderr } = await attachToAgent(container, log.read);
   await container.start();

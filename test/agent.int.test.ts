@@ -15,7 +15,7 @@ import Docker from 'dockerode';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { type AgentFrame, GO_HEADER, agentFrameReader } from '../worker/agent/protocol.ts';
-import { attachToAgent } from './support/agent-attach.ts';
+import { agentContainerOptions, attachToAgent } from './support/agent-attach.ts';
 import { within } from './support/eventually.ts';
 import { type Registry, startRegistry } from './support/registry.ts';
 import { type TestImages, ensureTestImages } from './support/test-images.ts';
@@ -283,31 +283,7 @@ type ContainerRun = ReturnType<typeof frameLog> & { exitCode: number; agentStder
  * removes the container whatever happens.
  */
 async function runInContainer(image: string, command: string[], options: { pidsLimit?: number } = {}): Promise<ContainerRun> {
-  const container = await docker.createContainer({
-    Image: image,
-    Entrypoint: ['/.faasbox/agent'],
-    Cmd: command,
-    User: '65534:65534',
-    Labels: suiteLabel,
-    AttachStdin: true,
-    AttachStdout: true,
-    AttachStderr: true,
-    OpenStdin: true,
-    StdinOnce: true,
-    Tty: false,
-    HostConfig: {
-      Init: false,
-      NetworkMode: 'none',
-      ReadonlyRootfs: true,
-      CapDrop: ['ALL'],
-      SecurityOpt: ['no-new-privileges'],
-      PidsLimit: options.pidsLimit ?? 64,
-      Memory: 64 * 1024 * 1024,
-      MemorySwap: 64 * 1024 * 1024,
-      Mounts: [{ Type: 'bind', Source: agentBinary, Target: '/.faasbox/agent', ReadOnly: true }],
-      LogConfig: { Type: 'none', Config: {} },
-    },
-  });
+  const container = await docker.createContainer(agentContainerOptions({ image, cmd: command, labels: suiteLabel, agentBinary, pidsLimit: options.pidsLimit }));
   try {
     const log = frameLog();
     const { stream, agentStderr } = await attachToAgent(container, log.read);

@@ -20,3 +20,42 @@ export async function attachToAgent(container: Docker.Container, frames: (chunk:
   demuxOutput(stream, sink(frames), sink((chunk) => (agentStderr += chunk.toString('utf8'))));
   return { stream, agentStderr: () => agentStderr };
 }
+
+/**
+ * An agent container locked down as the worker's are (no network, read-only root, no
+ * capabilities, user 65534, limits), the agent bind-mounted read-only at /.faasbox/agent.
+ */
+export function agentContainerOptions(settings: {
+  image: string;
+  cmd: string[];
+  labels: Record<string, string>;
+  agentBinary: string;
+  pidsLimit?: number;
+  mounts?: Docker.MountSettings[];
+}): Docker.ContainerCreateOptions {
+  return {
+    Image: settings.image,
+    Entrypoint: ['/.faasbox/agent'],
+    Cmd: settings.cmd,
+    User: '65534:65534',
+    Labels: settings.labels,
+    AttachStdin: true,
+    AttachStdout: true,
+    AttachStderr: true,
+    OpenStdin: true,
+    StdinOnce: true,
+    Tty: false,
+    HostConfig: {
+      Init: false,
+      NetworkMode: 'none',
+      ReadonlyRootfs: true,
+      CapDrop: ['ALL'],
+      SecurityOpt: ['no-new-privileges'],
+      PidsLimit: settings.pidsLimit ?? 64,
+      Memory: 64 * 1024 * 1024,
+      MemorySwap: 64 * 1024 * 1024,
+      Mounts: [{ Type: 'bind', Source: settings.agentBinary, Target: '/.faasbox/agent', ReadOnly: true }, ...(settings.mounts ?? [])],
+      LogConfig: { Type: 'none', Config: {} },
+    },
+  };
+}
