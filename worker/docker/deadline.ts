@@ -13,8 +13,11 @@ export type Ending = { kind: 'reported'; agent: AgentEnd; at: number } | { kind:
 export async function agentOrDeadline(ended: Promise<AgentEnd>, timeoutMs: number, signal: AbortSignal | undefined): Promise<Ending> {
   let timer: NodeJS.Timeout | undefined;
   let onAbort: (() => void) | undefined;
+  const from = performance.now();
   const deadline = new Promise<Ending>((resolve) => {
-    timer = setTimeout(() => resolve({ kind: 'timedOut', at: performance.now() }), Math.min(timeoutMs, LONGEST_TIMER_MS));
+    // A timer may fire a millisecond early by this clock (libuv counts whole milliseconds from
+    // its own loop time): a timed-out run has run its whole timeout.
+    timer = setTimeout(() => resolve({ kind: 'timedOut', at: Math.max(performance.now(), from + timeoutMs) }), Math.min(timeoutMs, LONGEST_TIMER_MS));
     onAbort = () => resolve({ kind: 'aborted', at: performance.now() });
     if (signal?.aborted) onAbort();
     else signal?.addEventListener('abort', onAbort, { once: true });
