@@ -8,7 +8,7 @@ import { fold } from '../src/domain/decider.ts';
 import { specFor } from './support/decider-spec.ts';
 import { slotDecider } from '../src/domain/slots.ts';
 import { executionDecider, type ExecutionEvent } from '../src/domain/executions.ts';
-import { type ExecutionReportEvent, reportFromEvent, reportFromStatus } from '../src/domain/execution-outcome.ts';
+import { type ExecutionReportEvent, reportFromEvent, reportFromStatus, reportsFromStatus } from '../src/domain/execution-outcome.ts';
 
 const now = new Date('2026-01-01T10:00:00.000Z');
 const later = (ms: number) => new Date(now.getTime() + ms);
@@ -296,19 +296,19 @@ executions('QueueExecution records the execution once', () => {
 });
 
 executions('a report for an unknown execution is refused', () => {
-  execution([]).when({ type: 'RecordReport', report: { type: 'STARTED', workerId: 'w', containerId: 'c', at: '', start: 'cold' } }).thenFails('ExecutionNotFound');
+  execution([]).when({ type: 'RecordReports', reports: [{ type: 'STARTED', workerId: 'w', containerId: 'c', at: '', start: 'cold' }] }).thenFails('ExecutionNotFound');
 });
 
 executions('a start report becomes ExecutionStarted; the same report again writes nothing', () => {
   const report = { type: 'STARTED' as const, workerId: 'w', containerId: 'c', at: later(100).toISOString(), start: 'prestarted' as const };
-  execution([queued]).when({ type: 'RecordReport', report }).then([startedEvent]);
-  execution([queued, startedEvent]).when({ type: 'RecordReport', report }).then([]);
+  execution([queued]).when({ type: 'RecordReports', reports: [report] }).then([startedEvent]);
+  execution([queued, startedEvent]).when({ type: 'RecordReports', reports: [report] }).then([]);
 });
 
 executions('a start from a worker that does not say how it started is stored without `start`, and folds back as null', () => {
   const report = { type: 'STARTED' as const, workerId: 'w', containerId: 'c', at: later(100).toISOString(), start: null };
   const { start: _, ...older } = startedEvent.data as { start?: string };
-  execution([queued]).when({ type: 'RecordReport', report }).then([{ type: 'ExecutionStarted', data: older } as ExecutionEvent]);
+  execution([queued]).when({ type: 'RecordReports', reports: [report] }).then([{ type: 'ExecutionStarted', data: older } as ExecutionEvent]);
   assert.equal(reportFromEvent({ type: 'ExecutionStarted', data: older } as ExecutionReportEvent), report);
   // What a worker says is data from another process: an unknown kind is no kind.
   assert.equal(reportFromStatus({ type: 'started', executionId: 'e', at: report.at, workerId: 'w', containerId: 'c', start: 'bogus' as never }), report);
@@ -321,14 +321,31 @@ executions('a start notice overtaken by its result is recorded once; the outcome
     data: { exitCode: 0, stdout: '', stderr: '', truncated: false, durationMs: 3, finishedAt: later(200).toISOString() },
   };
   const report = { type: 'STARTED' as const, workerId: 'w', containerId: 'c', at: later(100).toISOString(), start: 'prestarted' as const };
-  execution([queued, succeededEvent]).when({ type: 'RecordReport', report }).then([startedEvent]);
-  execution([queued, succeededEvent, startedEvent]).when({ type: 'RecordReport', report }).then([]);
+  execution([queued, succeededEvent]).when({ type: 'RecordReports', reports: [report] }).then([startedEvent]);
+  execution([queued, succeededEvent, startedEvent]).when({ type: 'RecordReports', reports: [report] }).then([]);
+});
+
+executions('a start and the outcome it came with: both recorded, in order, in one decision; again, nothing', () => {
+  const succeededEvent: ExecutionEvent = {
+    type: 'ExecutionSucceeded',
+    data: { exitCode: 0, stdout: '', stderr: '', truncated: false, durationMs: 3, finishedAt: later(200).toISOString() },
+  };
+  const start = { type: 'STARTED' as const, workerId: 'w', containerId: 'c', at: later(100).toISOString(), start: 'prestarted' as const };
+  const outcome = reportFromEvent(succeededEvent as ExecutionReportEvent);
+  execution([queued]).when({ type: 'RecordReports', reports: [start, outcome] }).then([startedEvent, succeededEvent]);
+  execution([queued, startedEvent]).when({ type: 'RecordReports', reports: [start, outcome] }).then([succeededEvent]);
+  execution([queued, startedEvent, succeededEvent]).when({ type: 'RecordReports', reports: [start, outcome] }).then([]);
+  // A final status that carries its start gives both reports; one whose `started` is not a start notice, the outcome alone.
+  const status = { type: 'succeeded' as const, executionId: 'e', at: outcome.at, exitCode: 0, stdout: '', stderr: '', truncated: false, durationMs: 3 };
+  assert.equal(reportsFromStatus({ ...status, started: { at: start.at, workerId: 'w', containerId: 'c', start: 'prestarted' } }), [start, outcome]);
+  assert.equal(reportsFromStatus({ ...status, started: { workerId: 'w' } as never }), [outcome]);
+  assert.equal(reportsFromStatus(status), [outcome]);
 });
 
 executions('a late success after a timeout is recorded, as late', () => {
   const timedOutEvent: ExecutionEvent = { type: 'ExecutionTimedOut', data: { finishedAt: later(31_000).toISOString() } };
   const report = { type: 'SUCCEEDED' as const, at: later(32_000).toISOString(), exitCode: 0, stdout: '', stderr: '', truncated: false, durationMs: 3 };
-  const events = executionDecider.decide({ type: 'RecordReport', report }, fold(executionDecider, [queued, startedEvent, timedOutEvent]));
+  const events = executionDecider.decide({ type: 'RecordReports', reports: [report] }, fold(executionDecider, [queued, startedEvent, timedOutEvent]));
   assert.is(events[0]?.type, 'ExecutionSucceeded');
   const state = fold(executionDecider, [queued, startedEvent, timedOutEvent, ...events]);
   assert.ok(state.status === 'present' && state.snapshot.value === 'timedOut' && state.snapshot.context.late.length === 1);
@@ -339,11 +356,11 @@ executions('a late result delivered again writes nothing: it is the same fact, u
   const output = { exitCode: 0, stdout: '', stderr: '', truncated: false, durationMs: 3 };
   const lateEvent: ExecutionEvent = { type: 'ExecutionSucceeded', data: { ...output, finishedAt: later(32_000).toISOString() } };
   const report = { type: 'SUCCEEDED' as const, at: later(32_000).toISOString(), ...output };
-  execution([queued, startedEvent, timedOutEvent, lateEvent]).when({ type: 'RecordReport', report }).then([]);
+  execution([queued, startedEvent, timedOutEvent, lateEvent]).when({ type: 'RecordReports', reports: [report] }).then([]);
   // A late failure is another fact: still recorded.
   const failure = { type: 'FAILED' as const, at: later(33_000).toISOString(), reason: 'exited with code 1' };
   execution([queued, startedEvent, timedOutEvent, lateEvent])
-    .when({ type: 'RecordReport', report: failure })
+    .when({ type: 'RecordReports', reports: [failure] })
     .then([{ type: 'ExecutionFailed', data: { reason: 'exited with code 1', finishedAt: failure.at } }]);
 });
 

@@ -7,6 +7,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { NO_WORKER_REASON } from '../actors/execution.ts';
 import { executionStream, userSlotsStream } from '../src/domain/streams.ts';
+import type { StatusMessage } from '../src/ports/job-bus.ts';
 import { SHUTDOWN_REASON } from '../worker/worker.ts';
 import { type SignedUp, createFunction, signUp } from './support/api.ts';
 import { eventually, within } from './support/eventually.ts';
@@ -54,6 +55,9 @@ const quiet = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Longer than the bus's first redelivery back-off (250 ms): a job wrongly handed back shows up by then. */
 const REDELIVERY_MS = 300;
+
+/** A status's type, `+start` when a final one carries its start. */
+const recordType = (into: string[]) => (status: StatusMessage) => into.push(status.type !== 'started' && status.started ? `${status.type}+start` : status.type);
 
 const drainingFor = (drainTimeoutMs: number): InProcessAppOptions => ({ worker: { drainTimeoutMs } });
 
@@ -211,6 +215,38 @@ worker('statuses outlive a bus outage: the worker publishes again until the bus 
     const reply = await within(execute(app, caller, { body: 'through the outage' }), 3_000, 'the execution');
     assert.equal([reply.status, reply.body.status, reply.body.stdout], [200, 'succeeded', 'through the outage']);
     assert.type(reply.body.startedAt, 'string', 'the start, whose first publish failed, is recorded too');
+  });
+});
+
+worker('a run that ends at once reports its start in its final status: one status, the start and the outcome in one append', async () => {
+  await withApp({}, async (app) => {
+    const caller = await callerWithFunction(app);
+    const statuses: string[] = [];
+    const appends: string[][] = [];
+    app.bus.beforePublishStatus(recordType(statuses), Infinity);
+    app.store.beforeAppend('execution-', (_stream, events) => appends.push(events.map((event) => event.type)), Infinity);
+    const reply = await execute(app, caller);
+    assert.is(reply.status, 200, JSON.stringify(reply.body));
+    await quiet(50);
+    assert.equal(statuses, ['succeeded+start']);
+    assert.equal(appends, [['ExecutionQueued'], ['ExecutionStarted', 'ExecutionSucceeded']], 'the waiting request and the recorder append once between them');
+    const started = (await app.events(executionStream(reply.body.executionId))).find((event) => event.type === 'ExecutionStarted');
+    assert.equal((started?.data as { workerId: string }).workerId, 'worker-1');
+  });
+});
+
+worker('a run that lasts reports its start while it runs, then its outcome', async () => {
+  await withApp({}, async (app) => {
+    const caller = await callerWithFunction(app);
+    const statuses: string[] = [];
+    app.bus.beforePublishStatus(recordType(statuses), Infinity);
+    app.runtime.script(IMAGE, { kind: 'hang' });
+    const executionId = await queue(app, caller);
+    const run = await app.runtime.reached('running', executionId);
+    await untilStatus(app, caller, executionId, 'running');
+    run.finish();
+    await untilStatus(app, caller, executionId, 'succeeded');
+    assert.equal(statuses, ['started', 'succeeded']);
   });
 });
 

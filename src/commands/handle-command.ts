@@ -3,7 +3,8 @@ import { type EventStore, type ExpectedRevision, WrongExpectedRevisionError } fr
 
 export type CommandContext = {
   correlationId: string;
-  newId: () => string;
+  /** The id of each event to append; most are random, some derived from what they record. */
+  newId: (event: DomainEvent) => string;
   /** The id of the event this command reacts to (a slot released because its execution ended). */
   causationId?: string;
 };
@@ -30,7 +31,17 @@ export async function handleCommand<Command, Event extends DomainEvent, State>(
   streamName: string,
   command: Command,
   context: CommandContext,
-  options: { stateInLastEvent?: boolean } = {},
+  options: {
+    stateInLastEvent?: boolean;
+    /**
+     * Called with the state the events lead to as their append is made, to start work that
+     * follows from it in the same turn, so that a store committing a turn's appends together (the
+     * SQLite one) writes both with one commit. The caller awaits that work. It is called before
+     * the append is known to succeed, and again on each retry after a conflict: the work must be
+     * idempotent, and right whenever the command's decision is.
+     */
+    alongside?: (state: State) => void;
+  } = {},
 ): Promise<CommandResult<Event, State>> {
   for (let attempt = 1; ; attempt++) {
     // Streams whose every event carries the whole state (slots) are read one event deep.
@@ -43,11 +54,12 @@ export async function handleCommand<Command, Event extends DomainEvent, State>(
 
     const last = recorded.at(-1);
     const expected: ExpectedRevision = last === undefined ? 'no_stream' : last.revision;
+    const next = events.reduce(decider.evolve, state);
     try {
-      const result = await store.append(
+      const appending = store.append(
         streamName,
         events.map((event) => ({
-          id: context.newId(),
+          id: context.newId(event),
           type: event.type,
           data: event.data,
           metadata:
@@ -57,7 +69,9 @@ export async function handleCommand<Command, Event extends DomainEvent, State>(
         })),
         expected,
       );
-      return { state: events.reduce(decider.evolve, state), events, position: result.position };
+      options.alongside?.(next);
+      const result = await appending;
+      return { state: next, events, position: result.position };
     } catch (error) {
       if (!(error instanceof WrongExpectedRevisionError) || attempt >= MAX_ATTEMPTS) throw error;
     }

@@ -1,4 +1,11 @@
-import { type ExecutionReport, isTerminal, outcomeRecordedBy, reportFromStatus } from '../domain/execution-outcome.ts';
+import {
+  type ExecutionReport,
+  type ExecutionReportEvent,
+  isTerminal,
+  outcomeRecordedBy,
+  reportFromEvent,
+  reportsFromStatus,
+} from '../domain/execution-outcome.ts';
 import { type ExecutionCommand, type ExecutionEvent, type ExecutionState, executionDecider } from '../domain/executions.ts';
 import { executionStream } from '../domain/streams.ts';
 import { statusOf } from '../../actors/execution.ts';
@@ -13,41 +20,80 @@ import { releaseSlots } from './slots.ts';
 /** What recording an execution's report needs: its append, the slots it frees, its metrics and log line. */
 export type RecordReportDeps = Pick<CommandDeps, 'store' | 'clock' | 'newId' | 'metrics' | 'log'>;
 
-/** Records a worker's status, and the phase durations a final one carries. */
+/** Records a worker's status (with the start a final one may carry), and the phases it gives. */
 export const recordStatus = (deps: RecordReportDeps, status: StatusMessage, correlationId: string) =>
-  recordReport(deps, status.executionId, reportFromStatus(status), correlationId, status.phases);
+  recordReports(deps, status.executionId, reportsFromStatus(status), correlationId, status.phases);
+
+/** Records one report that is not a worker's (the api's own, when the job could not be queued). */
+export const recordReport = (deps: RecordReportDeps, executionId: string, report: ExecutionReport, correlationId: string) =>
+  recordReports(deps, executionId, [report], correlationId);
 
 /**
  * Records what a worker reported. Any number of processes may record the same report (the
- * recorder, the waiting request, a redelivery): the event id is derived from the report, and
- * the execution machine drops what changes nothing.
+ * recorder, the waiting request, a redelivery): each event's id is derived from the kind of
+ * report it records, whatever it was appended with, and the execution machine drops what
+ * changes nothing.
  */
-export const recordReport = (
+async function recordReports(
   deps: RecordReportDeps,
   executionId: string,
-  report: ExecutionReport,
+  reports: readonly ExecutionReport[],
   correlationId: string,
   phases?: PhaseDurations,
-) => decideExecution(deps, executionId, { type: 'RecordReport', report }, report.type, correlationId, phases);
+) {
+  const idOf = new Map(await Promise.all(reports.map(async ({ type }) => [type, await deterministicEventId(executionId, type)] as const)));
+  const ids: EventIds = {
+    // The machine records only reports of the command: each has its id here.
+    of: (event) => idOf.get(reportFromEvent(event).type)!,
+    // The outcome is the last report: its event is what ends the execution.
+    ending: idOf.get(reports.at(-1)!.type)!,
+  };
+  return decideExecution(deps, executionId, { type: 'RecordReports', reports }, ids, correlationId, phases);
+}
 
 /** The deadline passed without an outcome: queued → failed, running → timedOut. */
-export const expireExecution = (deps: RecordReportDeps, executionId: string, now: Date, correlationId: string) =>
-  decideExecution(deps, executionId, { type: 'ExpireExecution', now }, 'deadline', correlationId);
+export async function expireExecution(deps: RecordReportDeps, executionId: string, now: Date, correlationId: string) {
+  const id = await deterministicEventId(executionId, 'deadline');
+  return decideExecution(deps, executionId, { type: 'ExpireExecution', now }, { of: () => id, ending: id }, correlationId);
+}
 
-/** `fact` names what is recorded, so the same fact recorded twice gets the same event id. */
+/** Ids derived from what is recorded, so the same fact recorded twice gets the same event id. */
+type EventIds = { of: (event: ExecutionReportEvent) => string; ending: string };
+
 async function decideExecution(
   deps: RecordReportDeps,
   executionId: string,
   command: ExecutionCommand,
-  fact: string,
+  ids: EventIds,
   correlationId: string,
   phases?: PhaseDurations,
 ): Promise<ExecutionState> {
-  const id = await deterministicEventId(executionId, fact);
   const stream = executionStream(executionId);
-  const result = await oneAtATime(deps.store, stream, () => handleCommand(deps.store, executionDecider, stream, command, { correlationId, newId: () => id }));
+  const cause = { correlationId, causationId: ids.ending };
+  // The slots are released with the ending's append, in the same commit: one fsync fewer before
+  // the answer. An ending decided is an ending even if its append meets a conflict: whatever
+  // was written first ended the execution too, or the decision taken again ends it.
+  const releases: Promise<void>[] = [];
+  const releaseAlongside = (state: ExecutionState) => {
+    const release = releaseWhenFinished(deps, executionId, state, cause);
+    release.catch(() => {}); // awaited below, or superseded by a retry's
+    releases.push(release);
+  };
+  const result = await oneAtATime(deps.store, stream, () =>
+    handleCommand(
+      deps.store,
+      executionDecider,
+      stream,
+      command,
+      // Only reports are decided here: never a second ExecutionQueued.
+      { correlationId, newId: (event) => ids.of(event as ExecutionReportEvent) },
+      { alongside: releaseAlongside },
+    ),
+  );
+  // Counted once appended, whether the release then succeeds or not (a redelivery appends nothing).
   observeAppended(deps, executionId, result.events, result.state, correlationId, phases);
-  await releaseWhenFinished(deps, executionId, result.state, { correlationId, causationId: id });
+  // Nothing appended here (another recorded the ending): its release may not have run yet.
+  await (result.events.length > 0 ? releases.at(-1) : releaseWhenFinished(deps, executionId, result.state, cause));
   return result.state;
 }
 

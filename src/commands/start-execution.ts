@@ -1,7 +1,7 @@
 import { createActor } from 'xstate';
 import { type ExecutionSnapshot, executionMachine, statusOf } from '../../actors/execution.ts';
 import { DomainError } from '../domain/errors.ts';
-import { type ExecutionReport, isTerminal, reportFromStatus } from '../domain/execution-outcome.ts';
+import { type ExecutionReport, isTerminal, reportFromStatus, reportsFromStatus } from '../domain/execution-outcome.ts';
 import { type ExecutionState, executionDecider } from '../domain/executions.ts';
 import { type FunctionDefinition, reuseOf } from '../domain/functions.ts';
 import { executionStream } from '../domain/streams.ts';
@@ -123,9 +123,10 @@ async function watchOutcome(deps: Deps, executionId: string, deadline: Date, cor
   try {
     watch = await deps.bus.watchStatuses(executionId, (status) => {
       lastStatus = status;
+      // A final status may carry its start: the machine hears both, in order.
+      for (const report of reportsFromStatus(status)) actor.send(report);
       lastReport = reportFromStatus(status);
       if (lastReport.type === 'STARTED') startStatus = status;
-      actor.send(lastReport);
     });
   } catch (error) {
     actor.stop();

@@ -60,11 +60,22 @@ export type ContainerRunOutcome =
  * container ran.
  */
 export type WorkerStatus =
-  /** `start` is absent from workers of an earlier release. */
-  | { type: 'started'; executionId: string; at: string; workerId: string; containerId: string; start?: StartKind }
-  | ({ type: 'succeeded'; executionId: string; at: string } & ExecutionOutput)
-  | ({ type: 'failed'; executionId: string; at: string; reason: string } & Partial<ExecutionOutput>)
-  | ({ type: 'timedOut'; executionId: string; at: string } & Partial<ExecutionOutput>);
+  | ({ type: 'started'; executionId: string } & StartNotice)
+  | ({ type: 'succeeded'; executionId: string; at: string; started?: StartNotice } & ExecutionOutput)
+  | ({ type: 'failed'; executionId: string; at: string; reason: string; started?: StartNotice } & Partial<ExecutionOutput>)
+  | ({ type: 'timedOut'; executionId: string; at: string; started?: StartNotice } & Partial<ExecutionOutput>);
+
+/**
+ * That a container started the execution. A run that ends soon after its start carries this in
+ * its final status (`started`) rather than in a status of its own, so both are recorded together.
+ */
+export type StartNotice = {
+  at: string;
+  workerId: string;
+  containerId: string;
+  /** Absent from workers of an earlier release. */
+  start?: StartKind;
+};
 
 /**
  * What a worker, or the api's own clock, says happened: the events of the lifecycle machine,
@@ -131,6 +142,21 @@ export function reportFromStatus(status: WorkerStatus): ExecutionReport {
       return { type: 'TIMED_OUT', at: status.at, ...outputFieldsOf(status) };
   }
 }
+
+/**
+ * The reports in a worker's status: its own, after the start it carries (if any). A `started`
+ * that is not a start notice is dropped: the outcome alone is still the outcome.
+ */
+export function reportsFromStatus(status: WorkerStatus): ExecutionReport[] {
+  const report = reportFromStatus(status);
+  if (status.type === 'started' || !isStartNotice(status.started)) return [report];
+  return [reportFromStatus({ type: 'started', executionId: status.executionId, ...status.started }), report];
+}
+
+const isStartNotice = (value: unknown): value is StartNotice =>
+  typeof value === 'object' &&
+  value !== null &&
+  ['at', 'workerId', 'containerId'].every((field) => typeof (value as Record<string, unknown>)[field] === 'string');
 
 export function eventFromReport(report: ExecutionReport): ExecutionReportEvent {
   switch (report.type) {

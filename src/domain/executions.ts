@@ -27,7 +27,8 @@ export type ExecutionState =
 
 export type ExecutionCommand =
   | { type: 'QueueExecution'; data: ExecutionQueuedData }
-  | { type: 'RecordReport'; report: ExecutionReport }
+  /** Reports of one status, in order (a start, then the outcome it came with): one append. */
+  | { type: 'RecordReports'; reports: readonly ExecutionReport[] }
   /** The deadline passed with no outcome: queued → failed, running → timedOut. */
   | { type: 'ExpireExecution'; now: Date };
 
@@ -62,8 +63,15 @@ export const executionDecider: Decider<ExecutionCommand, ExecutionEvent, Executi
       return [{ type: 'ExecutionQueued', data: command.data }];
     }
     if (state.status === 'absent') throw new DomainError('ExecutionNotFound', 'no such execution');
-    if (command.type === 'RecordReport') {
-      return changes(state.snapshot, command.report) ? [eventFromReport(command.report)] : [];
+    if (command.type === 'RecordReports') {
+      const events: ExecutionReportEvent[] = [];
+      let snapshot = state.snapshot;
+      for (const report of command.reports) {
+        if (!changes(snapshot, report)) continue;
+        events.push(eventFromReport(report));
+        [snapshot] = transition(executionMachine, snapshot, report);
+      }
+      return events;
     }
     if (command.now.getTime() < Date.parse(state.queued.deadline)) return [];
     const at = state.queued.deadline;

@@ -307,6 +307,14 @@ export function defineEventStoreContract(adapter: AdapterUnderTest) {
     assert.is(stored.at(-1)?.position, later.position);
   });
 
+  it('an append whose first event alone was stored is a conflict, not a retry: the rest is not dropped', async ({ store, stream }) => {
+    const execution = stream('execution');
+    const [started, outcome] = newEvents(2);
+    await store.append(execution, [started!], 'no_stream');
+    assert.is((await conflictOf(store.append(execution, [started!, outcome!], 'no_stream'))).actual, 0);
+    assert.equal(idsOf(await store.readStream(execution)), [started!.id], 'nothing more, nothing twice');
+  });
+
   // ── concurrency ───────────────────────────────────────────────────────────────────────────
 
   it('concurrent appends at the same expected revision: exactly one wins', async ({ store, stream }) => {

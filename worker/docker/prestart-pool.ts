@@ -91,6 +91,13 @@ type Pooled = {
 const FILL_CONCURRENCY = 2;
 const FILL_BACKOFF_MS = 5_000;
 const HOUSEKEEPING_MS = 250;
+/**
+ * A hit's refill waits this long. Creating and starting the next container costs the engine tens
+ * of milliseconds of CPU, and on a small host, beside the execution that took this one, it slowed
+ * that execution's first milliseconds: a pre-started `true` answered in 14 ms rather than 16. A
+ * miss fills at once.
+ */
+const REFILL_DELAY_MS = 20;
 
 export function createPrestartPool(settings: PrestartSettings, backend: PoolBackend, log: Logger, now = () => performance.now()): PrestartPool {
   const functions = new Map<string, Pooled>();
@@ -98,6 +105,7 @@ export function createPrestartPool(settings: PrestartSettings, backend: PoolBack
   const startingSlots = new Set<string>();
   let filling = 0;
   let closed = false;
+  let refill: ReturnType<typeof setTimeout> | undefined;
   let hits = 0;
   let misses = 0;
 
@@ -211,6 +219,13 @@ export function createPrestartPool(settings: PrestartSettings, backend: PoolBack
     }
   };
 
+  const fillSoon = () => {
+    refill ??= setTimeout(() => {
+      refill = undefined;
+      fill();
+    }, REFILL_DELAY_MS);
+  };
+
   /** Idle functions shrink to none; old containers are replaced. */
   const housekeeping = setInterval(() => {
     const at = now();
@@ -244,7 +259,8 @@ export function createPrestartPool(settings: PrestartSettings, backend: PoolBack
       } else {
         misses += 1;
       }
-      fill();
+      if (slot) fillSoon();
+      else fill();
       return slot?.prepared ?? null;
     },
     done(functionId) {
@@ -283,6 +299,7 @@ export function createPrestartPool(settings: PrestartSettings, backend: PoolBack
     async close() {
       closed = true;
       clearInterval(housekeeping);
+      clearTimeout(refill);
       // A container still starting is discarded when its start ends (closed): wait for both.
       await settled(fills);
       await this.drop();

@@ -85,6 +85,8 @@ export type DockerRuntime = ContainerRuntime & {
   close(): Promise<void>;
 };
 
+const nextTurn = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
+
 const NO_WARM_FUNCTIONS: WarmFunctions = { has: () => false, list: () => [], onChange: () => () => {} };
 
 /** The functions with a container ready in either pool: pre-started, or clean to be reused. */
@@ -199,7 +201,9 @@ export function createDockerRuntime(docker: Docker, options: DockerRuntimeOption
     const started = performance.now();
     const renamed = renaming.get(id);
     renaming.delete(id);
-    const removal = Promise.resolve(renamed).then(() => removeContainer(prepared.container)).then(() => {
+    // From the next turn of the loop: the outcome is handed over (in one process, recorded too)
+    // before the engine's work of removing a container shares the host with it.
+    const removal = Promise.all([renamed, nextTurn()]).then(() => removeContainer(prepared.container)).then(() => {
       reportPhase(spec, 'remove', started);
       removing.delete(id);
     });

@@ -134,7 +134,8 @@ export function createEventStoreDbStore(connectionString: string): EventStore {
         if (!ids.has(event.id)) continue;
         // Read backwards, the first of the batch's events met is the last one appended.
         last ??= event;
-        if (event.id === firstId) return { nextRevision: last.revision, position: last.position };
+        // The whole batch, one event after another; its first event alone is another append.
+        if (event.id === firstId) return last.revision - event.revision === events.length - 1 ? { nextRevision: last.revision, position: last.position } : undefined;
       }
       const oldest = page.at(-1);
       if (page.length < pageSize || oldest === undefined) return undefined;

@@ -108,20 +108,23 @@ export function createMemoryEventStore(options: { now?: () => Date } = {}): Even
   };
 }
 
-/** The result of the earlier append when `events` retries it (its first id is in the stream). */
+/**
+ * The result of the earlier append that `events` repeats: every event stored in this stream, one
+ * after another. One whose first event alone is stored is another append, never a retry.
+ */
 function retriedAppend(
   streamName: string,
   events: readonly NewEvent[],
   byId: ReadonlyMap<string, StoredEvent>,
 ): AppendResult | undefined {
-  const first = events[0] === undefined ? undefined : byId.get(events[0].id);
-  if (first === undefined || first.streamName !== streamName) return undefined;
-  let last = first;
+  let last: StoredEvent | undefined;
   for (const event of events) {
     const stored = byId.get(event.id);
-    if (stored !== undefined && stored.streamName === streamName && stored.revision > last.revision) last = stored;
+    if (stored === undefined || stored.streamName !== streamName) return undefined;
+    if (last !== undefined && stored.revision !== last.revision + 1) return undefined;
+    last = stored;
   }
-  return { nextRevision: last.revision, position: last.position };
+  return last && { nextRevision: last.revision, position: last.position };
 }
 
 /** Ids are unique across all streams, as the SQLite store's UNIQUE index makes them. */

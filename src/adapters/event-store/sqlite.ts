@@ -86,15 +86,20 @@ export function createSqliteEventStore(db: SqliteDatabase, options: SqliteEventS
     statements.eventById.get(id) as Pick<EventRow, 'stream_name' | 'revision' | 'position'> | undefined;
 
   /** The result of the earlier append when `events` retries it (its first id is in the stream). */
+  /**
+   * The earlier append this one repeats: every event stored in this stream, one after another.
+   * One whose first event alone is stored is another append (a start recorded alone, now sent
+   * with its outcome): a conflict, to be decided again, never a retry that drops the rest.
+   */
   const retriedAppend = (streamName: string, events: readonly NewEvent[]): AppendResult | undefined => {
-    const first = events[0] === undefined ? undefined : storedEvent(events[0].id);
-    if (first === undefined || first.stream_name !== streamName) return undefined;
-    let last = first;
-    for (const event of events.slice(1)) {
+    let last: ReturnType<typeof storedEvent>;
+    for (const event of events) {
       const stored = storedEvent(event.id);
-      if (stored !== undefined && stored.stream_name === streamName && stored.revision > last.revision) last = stored;
+      if (stored === undefined || stored.stream_name !== streamName) return undefined;
+      if (last !== undefined && stored.revision !== last.revision + 1) return undefined;
+      last = stored;
     }
-    return { nextRevision: last.revision, position: last.position };
+    return last && { nextRevision: last.revision, position: last.position };
   };
 
   /**
