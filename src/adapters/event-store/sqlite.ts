@@ -85,7 +85,6 @@ export function createSqliteEventStore(db: SqliteDatabase, options: SqliteEventS
   const storedEvent = (id: string) =>
     statements.eventById.get(id) as Pick<EventRow, 'stream_name' | 'revision' | 'position'> | undefined;
 
-  /** The result of the earlier append when `events` retries it (its first id is in the stream). */
   /**
    * The earlier append this one repeats: every event stored in this stream, one after another.
    * One whose first event alone is stored is another append (a start recorded alone, now sent
