@@ -1077,7 +1077,10 @@ export interface operations {
                 /** @description `false`: answer 202 as soon as the execution is queued instead of waiting for its outcome */
                 wait?: "true" | "false";
             };
-            header?: never;
+            header?: {
+                /** @description Runs the function at most once per key, user and day: a repeat answers with the execution the first started (waiting for it unless `wait=false`, then as it is now, 200) and says `Idempotent-Replayed: true`; the same key for another function or body is refused (422) */
+                "idempotency-key"?: string;
+            };
             path: {
                 id: string;
             };
@@ -1090,11 +1093,13 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The outcome */
+            /** @description The outcome; for a repeated Idempotency-Key, the execution the first request started */
             200: {
                 headers: {
                     /** @description `/v1/executions/{executionId}` */
                     Location: string;
+                    /** @description Present when the answer is the execution of an earlier request with the same Idempotency-Key */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
@@ -1152,6 +1157,15 @@ export interface operations {
             };
             /** @description The body is larger than FAASBOX_BODY_LIMIT_BYTES (1 MiB by default); the connection is closed */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The Idempotency-Key was used in the last 24 hours for another function or body */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -12,7 +12,7 @@ import { handleCommand } from './handle-command.ts';
 import { type RecordReportDeps, expireExecution, recordReport, recordStatus } from './record-report.ts';
 import { type SlotDeps, reserveSlots } from './slots.ts';
 
-type Deps = RecordReportDeps & SlotDeps & Pick<CommandDeps, 'bus'> & ReadYourWrites;
+export type StartDeps = RecordReportDeps & SlotDeps & Pick<CommandDeps, 'bus'> & ReadYourWrites;
 
 export type StartedExecution = {
   executionId: string;
@@ -26,14 +26,19 @@ export type StartedExecution = {
  * caller's watch is opened before the job is published, so the answer cannot slip past it.
  */
 export async function startExecution(
-  deps: Deps,
+  deps: StartDeps,
   definition: FunctionDefinition,
   stdin: Uint8Array,
-  options: { wait: boolean; correlationId: string },
+  options: {
+    wait: boolean;
+    correlationId: string;
+    /** The id an Idempotency-Key claimed for it (submit-execution.ts); a new one otherwise. */
+    executionId?: string;
+  },
 ): Promise<StartedExecution> {
   const { clock, config, bus } = deps;
   const context = commandContext(deps, options.correlationId);
-  const executionId = deps.newId();
+  const executionId = options.executionId ?? deps.newId();
   const queuedAt = clock.now();
   const deadline = new Date(queuedAt.getTime() + definition.timeoutMs + config.executions.graceMs);
   // The lease outlives the deadline a little, so the sweeper frees the slot before the lease does.
@@ -108,7 +113,7 @@ export async function startExecution(
  * recorder may have done so already: recording is idempotent) and read back from the stream,
  * so the answer is exactly what is stored.
  */
-async function watchOutcome(deps: Deps, executionId: string, deadline: Date, correlationId: string) {
+export async function watchOutcome(deps: StartDeps, executionId: string, deadline: Date, correlationId: string) {
   const actor = createActor(executionMachine, { input: { executionId, deadline: deadline.toISOString() } });
   let lastStatus: StatusMessage | undefined;
   let lastReport: ExecutionReport | undefined;

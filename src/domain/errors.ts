@@ -12,6 +12,7 @@ export type DomainErrorCode =
   | 'ExecutionNotFound'
   | 'NotExecutionOwner'
   | 'ExecutionAlreadyExists'
+  | 'IdempotencyKeyReused'
   | 'JobBusUnavailable'
   | 'StreamNotFound'
   | 'AccountNotFound';

@@ -10,12 +10,19 @@ export const emailStream = async (normalizedEmail: string) => {
   return `email-${toHex(new Uint8Array(digest))}`;
 };
 
+/** The key is hashed: a stream name of fixed length whatever the client sent. Keys are per user. */
+export const idempotencyKeyStream = async (userId: string, key: string) => {
+  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(key));
+  return `idempotency-${userId}-${toHex(new Uint8Array(digest))}`;
+};
+
 export const streamPrefixes = {
   user: 'user-',
   email: 'email-',
   function: 'function-',
   execution: 'execution-',
   slots: 'slots-',
+  idempotency: 'idempotency-',
 } as const;
 export const executionStream = (executionId: string) => `execution-${executionId}`;
 export const userSlotsStream = (userId: string) => `slots-${userId}`;

@@ -40,6 +40,7 @@ const DOMAIN_STATUS: Record<DomainErrorCode, { status: ContentfulStatusCode; slu
   ExecutionNotFound: { status: 404, slug: 'execution-not-found' },
   NotExecutionOwner: { status: 403, slug: 'not-execution-owner' },
   ExecutionAlreadyExists: { status: 409, slug: 'execution-exists' },
+  IdempotencyKeyReused: { status: 422, slug: 'idempotency-key-reused' },
   JobBusUnavailable: { status: 503, slug: 'job-bus-unavailable' },
   StreamNotFound: { status: 404, slug: 'stream-not-found' },
   AccountNotFound: { status: 404, slug: 'account-not-found' },

@@ -1,6 +1,6 @@
 import { type OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import { statusOf } from '../../../actors/execution.ts';
-import { startExecution } from '../../commands/start-execution.ts';
+import { submitExecution } from '../../commands/submit-execution.ts';
 import { START_KINDS } from '../../domain/execution-outcome.ts';
 import type { ExecutionState } from '../../domain/executions.ts';
 import { executionHistory, ownedExecution } from '../../queries/executions.ts';
@@ -28,6 +28,9 @@ const ExecutionResultSchema = z
     lateResults: z.array(z.object({ type: z.string(), at: z.string() })),
   })
   .openapi('Execution');
+
+/** Printable ASCII, 1 to 255 characters, bare or as a quoted Structured Fields string. */
+const IDEMPOTENCY_KEY = /^(?:"[\x20-\x21\x23-\x7e]{1,255}"|[\x20-\x7e]{1,255})$/;
 
 const QueuedSchema = z.object({ executionId: z.uuid(), status: z.literal('queued') }).openapi('QueuedExecution');
 
@@ -85,6 +88,17 @@ export function addExecutionRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps, auth
           .optional()
           .openapi({ description: '`false`: answer 202 as soon as the execution is queued instead of waiting for its outcome' }),
       }),
+      headers: z.object({
+        'idempotency-key': z
+          .string()
+          .regex(IDEMPOTENCY_KEY, 'must be 1 to 255 printable ASCII characters, bare or in double quotes')
+          .optional()
+          .openapi({
+            description:
+              'Runs the function at most once per key, user and day: a repeat answers with the execution the first started (waiting for it unless `wait=false`, then as it is now, 200) and says `Idempotent-Replayed: true`; the same key for another function or body is refused (422)',
+            example: '"8e03978e-40d5-43e8-bc93-6894a57f9324"',
+          }),
+      }),
       body: {
         description: "The container's stdin, byte for byte, whatever its media type; may be empty",
         // Bytes, not text: OpenAPI 3.1 says arbitrary bytes with no schema at all (an empty one),
@@ -94,8 +108,10 @@ export function addExecutionRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps, auth
     },
     responses: {
       200: {
-        description: 'The outcome',
-        headers: locationHeader('`/v1/executions/{executionId}`'),
+        description: 'The outcome; for a repeated Idempotency-Key, the execution the first request started',
+        headers: locationHeader('`/v1/executions/{executionId}`').extend({
+          'Idempotent-Replayed': z.literal('true').optional().openapi({ description: 'Present when the answer is the execution of an earlier request with the same Idempotency-Key' }),
+        }),
         content: { 'application/json': { schema: ExecutionResultSchema } },
       },
       202: {
@@ -108,6 +124,7 @@ export function addExecutionRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps, auth
       403: problem('The function belongs to another user'),
       404: problem('No such function'),
       413: bodyTooLarge,
+      422: problem('The Idempotency-Key was used in the last 24 hours for another function or body'),
       429: retryLater("The caller's executions (FAASBOX_MAX_ACTIVE_PER_USER), or the platform's (FAASBOX_MAX_ACTIVE), are at their limit"),
       500: internalError,
       503: retryLater('The job queue is unavailable; the execution is recorded as failed'),
@@ -122,8 +139,15 @@ export function addExecutionRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps, auth
     const definition = await ownedFunction(deps, c.req.valid('param').id, c.get('principal').userId);
     const wait = c.req.valid('query').wait !== 'false';
     const stdin = new Uint8Array(await c.req.arrayBuffer());
-    const started = await startExecution(deps, definition, stdin, { wait, correlationId: c.get('requestId') });
+    const key = c.req.valid('header')['idempotency-key'];
+    const started = await submitExecution(deps, definition, stdin, {
+      wait,
+      correlationId: c.get('requestId'),
+      // A Structured Fields string (the IETF draft's form) or the bare key many clients send.
+      idempotencyKey: key === undefined ? undefined : key.replace(/^"(.*)"$/, '$1'),
+    });
     c.header('location', `/v1/executions/${started.executionId}`);
+    if (started.replayed) c.header('idempotent-replayed', 'true');
     if (!started.outcome) return c.json({ executionId: started.executionId, status: 'queued' as const }, 202);
 
     const state = await started.outcome;

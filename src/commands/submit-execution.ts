@@ -1,0 +1,111 @@
+import { statusOf } from '../../actors/execution.ts';
+import { DomainError } from '../domain/errors.ts';
+import { isTerminal } from '../domain/execution-outcome.ts';
+import { type ExecutionState, executionDecider } from '../domain/executions.ts';
+import type { FunctionDefinition } from '../domain/functions.ts';
+import { idempotencyKeyDecider } from '../domain/idempotency-keys.ts';
+import { executionStream, idempotencyKeyStream } from '../domain/streams.ts';
+import { toHex } from '../lib/hex.ts';
+import { commandContext } from './context.ts';
+import { handleCommand, readState } from './handle-command.ts';
+import { oneAtATime } from './one-at-a-time.ts';
+import { type StartDeps, startExecution, watchOutcome } from './start-execution.ts';
+
+export type Submission = {
+  executionId: string;
+  /** Present when the caller waits, or replays a key: settles with the execution's state to answer with. */
+  outcome?: Promise<ExecutionState>;
+  /** The answer is an execution an earlier request with the same Idempotency-Key started. */
+  replayed: boolean;
+};
+
+type SubmitOptions = { wait: boolean; correlationId: string; idempotencyKey?: string };
+
+/**
+ * A request to run a function. With an Idempotency-Key, the first request of the key (per user,
+ * for a day) claims it for a new execution and starts that; any other, a client's retry in this
+ * api process or another, answers with the same execution, as it is now or, waiting, as it ends,
+ * and never starts a second one. The same key for another function or body is refused (422).
+ */
+export async function submitExecution(deps: StartDeps, definition: FunctionDefinition, stdin: Uint8Array, options: SubmitOptions): Promise<Submission> {
+  const { idempotencyKey, ...start } = options;
+  if (idempotencyKey === undefined) return { ...(await startExecution(deps, definition, stdin, start)), replayed: false };
+  const claim = await claimKey(deps, definition, stdin, idempotencyKey, start.correlationId);
+  if (claim.fresh) return { ...(await startExecution(deps, definition, stdin, { ...start, executionId: claim.executionId })), replayed: false };
+  return replay(deps, definition, stdin, claim.executionId, start);
+}
+
+async function claimKey(deps: StartDeps, definition: FunctionDefinition, stdin: Uint8Array, key: string, correlationId: string) {
+  const stream = await idempotencyKeyStream(definition.ownerId, key);
+  const claim = { executionId: deps.newId(), functionId: definition.functionId, requestDigest: await requestDigest(definition.functionId, stdin) };
+  const result = await oneAtATime(deps.store, stream, () =>
+    handleCommand(
+      deps.store,
+      idempotencyKeyDecider,
+      stream,
+      { type: 'ClaimIdempotencyKey', claim, now: deps.clock.now() },
+      commandContext(deps, correlationId),
+      { stateInLastEvent: true },
+    ),
+  );
+  return { executionId: result.state.claim!.executionId, fresh: result.events.length > 0 };
+}
+
+/** The function and the body, so that a key reused for another request is told apart. */
+async function requestDigest(functionId: string, stdin: Uint8Array): Promise<string> {
+  const id = new TextEncoder().encode(`${functionId}\u0000`);
+  const bytes = new Uint8Array(id.byteLength + stdin.byteLength);
+  bytes.set(id);
+  bytes.set(stdin, id.byteLength);
+  return toHex(new Uint8Array(await crypto.subtle.digest('SHA-256', bytes)));
+}
+
+async function replay(
+  deps: StartDeps,
+  definition: FunctionDefinition,
+  stdin: Uint8Array,
+  executionId: string,
+  options: Omit<SubmitOptions, 'idempotencyKey'>,
+): Promise<Submission> {
+  const stream = executionStream(executionId);
+  if ((await readState(deps.store, executionDecider, stream)).state.status === 'absent') {
+    // The request that claimed the key has not queued its execution: it was refused (at the
+    // limit), its process died, or it is queuing it now. This one queues it; of two, the
+    // execution's stream lets one, and the other answers as a replay.
+    try {
+      return { ...(await startExecution(deps, definition, stdin, { ...options, executionId })), replayed: false };
+    } catch (error) {
+      if (!(error instanceof DomainError && error.code === 'ExecutionAlreadyExists')) throw error;
+    }
+  }
+  const { state } = await readState(deps.store, executionDecider, stream);
+  if (state.status !== 'present') throw new Error(`execution ${executionId} has no stream`);
+  if (!options.wait || isTerminal(statusOf(state.snapshot))) return { executionId, outcome: Promise.resolve(state), replayed: true };
+  return { executionId, outcome: outcomeOfStarted(deps, executionId, new Date(state.queued.deadline), options.correlationId), replayed: true };
+}
+
+/** How often a replay waiting for an execution another request started reads its stream. */
+const REPLAY_READ_MS = 100;
+
+/**
+ * The outcome of an execution another request started. The watch hears a status published after
+ * it opened; one published just before is recorded by the others, and read back from the stream.
+ */
+async function outcomeOfStarted(deps: StartDeps, executionId: string, deadline: Date, correlationId: string): Promise<ExecutionState> {
+  const waiter = await watchOutcome(deps, executionId, deadline, correlationId);
+  let done = false;
+  const recorded = async (): Promise<ExecutionState> => {
+    while (!done) {
+      const { state } = await readState(deps.store, executionDecider, executionStream(executionId));
+      if (state.status === 'present' && isTerminal(statusOf(state.snapshot))) return state;
+      await new Promise((resolve) => setTimeout(resolve, REPLAY_READ_MS));
+    }
+    return waiter.outcome;
+  };
+  try {
+    return await Promise.race([waiter.outcome, recorded()]);
+  } finally {
+    done = true;
+    await waiter.close();
+  }
+}
