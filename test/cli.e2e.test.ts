@@ -286,6 +286,23 @@ cli('fn invoke: stdin goes in, the exact stdout comes out, exit 0, nothing else 
   assert.is(execution.functionId, shout.id);
 });
 
+cli('fn invoke --idempotency-key: a retry with the key gets the same execution, sync or --async; another input with the key is refused', async () => {
+  await createFunction(ada, ['once', '--image', image, '--', 'cat']);
+  const key = `cli-${Date.now()}`;
+  const first = await faasbox(ada, ['fn', 'invoke', 'once', '--json', '--idempotency-key', key], { input: 'once' });
+  assertOk(first);
+  const execution = JSON.parse(first.stdout);
+  const again = await faasbox(ada, ['fn', 'invoke', 'once', '--json', '--idempotency-key', key], { input: 'once' });
+  assertOk(again);
+  assert.equal(JSON.parse(again.stdout), execution);
+  const queued = await faasbox(ada, ['fn', 'invoke', 'once', '--async', '--idempotency-key', key], { input: 'once' });
+  assertOk(queued);
+  assert.is(queued.stdout, `${execution.executionId}\n`);
+  const other = await faasbox(ada, ['fn', 'invoke', 'once', '--idempotency-key', key], { input: 'twice' });
+  assert.is(other.status, 1, show(other));
+  assert.match(other.stderr, /Idempotency-Key/);
+});
+
 cli("a failing function: its stdout, its stderr and its exit code become the command's", async () => {
   await createFunction(ada, ['fails', '--image', image, '--', 'sh', '-c', 'echo out; echo oops >&2; exit 3']);
   const run = await faasbox(ada, ['fn', 'invoke', 'fails']);

@@ -84,8 +84,9 @@ export function createApiClient(baseUrl: string, token?: string) {
     },
 
     /** Waits for the outcome; the server holds the request until then (the function's timeout plus a grace). */
-    run: async (id: string, stdin: Uint8Array): Promise<RunOutcome> => {
-      const answer = await client.POST('/v1/functions/{id}/executions', { params: byId(id), ...stdinBody(stdin) });
+    run: async (id: string, stdin: Uint8Array, idempotencyKey?: string): Promise<RunOutcome> => {
+      const params = { ...byId(id), header: keyHeader(idempotencyKey) };
+      const answer = await client.POST('/v1/functions/{id}/executions', { params, ...stdinBody(stdin) });
       const timedOut = answer.response.status === 504;
       // openapi-fetch types the route's success bodies as one union (the outcome; for ?wait=false,
       // the queued execution) and its error bodies as another (problems; for 504, the execution):
@@ -94,9 +95,12 @@ export function createApiClient(baseUrl: string, token?: string) {
       if (typeof body === 'object' && body !== null && 'stdout' in body) return { timedOut, execution: body };
       throw apiError(answer);
     },
-    enqueue: async (id: string, stdin: Uint8Array) => {
-      const params = { ...byId(id), query: { wait: 'false' as const } };
-      return promised(await client.POST('/v1/functions/{id}/executions', { params, ...stdinBody(stdin) }), 202);
+    /** Queues a run; with a key used before, the execution that key started, as it is now. */
+    enqueue: async (id: string, stdin: Uint8Array, idempotencyKey?: string): Promise<{ executionId: string; status: string }> => {
+      const params = { ...byId(id), query: { wait: 'false' as const }, header: keyHeader(idempotencyKey) };
+      const answer = await client.POST('/v1/functions/{id}/executions', { params, ...stdinBody(stdin) });
+      const { executionId, status } = promised(answer, answer.response.status === 200 ? 200 : 202);
+      return { executionId, status };
     },
     getExecution: async (id: string) => promised(await client.GET('/v1/executions/{id}', { params: byId(id) }), 200),
     listExecutions: async (functionId: string, limit?: number) => {
@@ -105,6 +109,8 @@ export function createApiClient(baseUrl: string, token?: string) {
     },
   };
 }
+
+const keyHeader = (idempotencyKey: string | undefined) => (idempotencyKey === undefined ? {} : { 'idempotency-key': idempotencyKey });
 
 type Answer<Data> = { data?: Data; error?: unknown; response: Response };
 

@@ -90,6 +90,7 @@ export function addFunctionCommands(program: Command) {
       .description("run a function: stdin is its input; its stdout, stderr and exit code become this command's")
       .argument('<function>', 'name or id')
       .option('--async', 'queue the run and print its execution id at once (then: faasbox exec get <id>)')
+      .option('--idempotency-key <key>', 'run at most once per key for a day: the same key again gives the same execution (safe to retry)')
       .addHelpText(
         'after',
         [
@@ -99,11 +100,11 @@ export function addFunctionCommands(program: Command) {
           'request failed (not logged in, limit reached, no such function); 2 for a usage error.',
         ].join('\n'),
       ),
-  ).action((ref: string, options: ClientOptions & { async?: boolean }) =>
+  ).action((ref: string, options: ClientOptions & { async?: boolean; idempotencyKey?: string }) =>
     runClient(options, async (session) => {
       const api = session.api();
       const target = await resolveFunction(session, api, ref);
-      return invokeFunction(session, api, { ref, ...target }, { async: options.async === true });
+      return invokeFunction(session, api, { ref, ...target }, { async: options.async === true, idempotencyKey: options.idempotencyKey });
     }),
   );
 }

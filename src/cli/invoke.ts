@@ -17,18 +17,18 @@ export async function invokeFunction(
   session: Session,
   api: ApiClient,
   target: ResolvedFunction & { ref: string },
-  options: { async: boolean },
+  options: { async: boolean; idempotencyKey?: string },
 ): Promise<number> {
   const stdin = process.stdin.isTTY ? new Uint8Array() : await readAll(process.stdin);
 
   if (options.async) {
-    const queued = await api.enqueue(target.id, stdin);
+    const queued = await api.enqueue(target.id, stdin, options.idempotencyKey);
     if (session.json) printJson(queued);
     else console.log(queued.executionId);
     return 0;
   }
 
-  const { timedOut, execution } = await whileWaiting(session, target.ref, () => api.run(target.id, stdin));
+  const { timedOut, execution } = await whileWaiting(session, target.ref, () => api.run(target.id, stdin, options.idempotencyKey));
   if (session.json) printJson(execution);
   else {
     process.stdout.write(execution.stdout);

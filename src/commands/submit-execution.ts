@@ -9,6 +9,7 @@ import { toHex } from '../lib/hex.ts';
 import { commandContext } from './context.ts';
 import { handleCommand, readState } from './handle-command.ts';
 import { oneAtATime } from './one-at-a-time.ts';
+import { releaseSlots } from './slots.ts';
 import { type StartDeps, startExecution, watchOutcome } from './start-execution.ts';
 
 export type Submission = {
@@ -68,6 +69,7 @@ async function replay(
   options: Omit<SubmitOptions, 'idempotencyKey'>,
 ): Promise<Submission> {
   const stream = executionStream(executionId);
+  let queuedByAnother = false;
   if ((await readState(deps.store, executionDecider, stream)).state.status === 'absent') {
     // The request that claimed the key has not queued its execution: it was refused (at the
     // limit), its process died, or it is queuing it now. This one queues it; of two, the
@@ -76,11 +78,17 @@ async function replay(
       return { ...(await startExecution(deps, definition, stdin, { ...options, executionId })), replayed: false };
     } catch (error) {
       if (!(error instanceof DomainError && error.code === 'ExecutionAlreadyExists')) throw error;
+      queuedByAnother = true;
     }
   }
   const { state } = await readState(deps.store, executionDecider, stream);
   if (state.status !== 'present') throw new Error(`execution ${executionId} has no stream`);
-  if (!options.wait || isTerminal(statusOf(state.snapshot))) return { executionId, outcome: Promise.resolve(state), replayed: true };
+  const ended = isTerminal(statusOf(state.snapshot));
+  // This one's slot, taken for the execution's id while the other queued it, is that execution's
+  // own lease, unless the execution had already ended and given its slot back: then it is one
+  // nobody would release, and goes now (releasing is idempotent).
+  if (queuedByAnother && ended) await releaseSlots(deps, state.queued.slotStreams, executionId, commandContext(deps, options.correlationId));
+  if (!options.wait || ended) return { executionId, outcome: Promise.resolve(state), replayed: true };
   return { executionId, outcome: outcomeOfStarted(deps, executionId, new Date(state.queued.deadline), options.correlationId), replayed: true };
 }
 

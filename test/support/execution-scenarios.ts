@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import Docker from 'dockerode';
 import * as assert from 'uvu/assert';
 import type { Test } from 'uvu';
@@ -5,6 +8,7 @@ import { type FunctionInput, createFunction, signUp } from './api.ts';
 import { assertProblem, call } from './http-client.ts';
 import { eventually } from './eventually.ts';
 import { executionContainers } from './execution-containers.ts';
+import { type Upload, viaCurl, viaFetch, viaSocket } from './upload-clients.ts';
 
 /**
  * The execution flows every deployment must pass, written once and run against each shape of
@@ -201,6 +205,42 @@ export function addExecutionScenarios(test: Test, deployment: () => Deployment, 
     }
     assert.is(state.status, 'succeeded', JSON.stringify(state));
     assert.is(state.stdout, 'async body');
+  });
+
+  test('Idempotency-Key: six requests with one key at once (fetch, curl, a raw socket) are one execution in one container; the key for another body is 422', async () => {
+    const { token } = await newUser(url());
+    const id = await newFunction(url(), token, { image: deployment().image, command: ['sh', '-c', 'sleep 0.3; cat; echo; hostname'] });
+    const dir = mkdtempSync(join(tmpdir(), 'faasbox-idempotency-'));
+    const file = join(dir, 'body');
+    const body = new TextEncoder().encode('order 42');
+    writeFileSync(file, body);
+    const upload: Upload = {
+      url: `${url()}/v1/functions/${id}/executions`,
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/octet-stream', 'idempotency-key': `"${id}-order-42"` },
+      body,
+      file,
+      framing: 'length',
+      expectContinue: false,
+    };
+    try {
+      const outcomes = await Promise.all([viaFetch, viaCurl, viaSocket, viaFetch, viaCurl, viaSocket].map((send) => send(upload)));
+      const answers = outcomes.map((outcome) => {
+        if ('error' in outcome) throw new Error(outcome.error);
+        assert.is(outcome.status, 200, outcome.body);
+        return JSON.parse(outcome.body) as { executionId: string; status: string; stdout: string };
+      });
+      assert.is(new Set(answers.map((answer) => answer.executionId)).size, 1, JSON.stringify(answers));
+      // The container's hostname is its id: one container answered them all.
+      assert.is(new Set(answers.map((answer) => answer.stdout)).size, 1);
+      assert.match(answers[0]!.stdout, /^order 42\n\w+\n$/);
+      const history = await call(url(), 'GET', `/v1/functions/${id}/executions`, { token });
+      assert.equal(history.body.executions.map((execution: { executionId: string }) => execution.executionId), [answers[0]!.executionId]);
+      const later = await call(url(), 'POST', `/v1/functions/${id}/executions?wait=false`, { token, body: 'order 42', headers: { 'idempotency-key': `${id}-order-42` } });
+      assert.equal([later.status, later.headers.get('idempotent-replayed'), later.body.executionId], [200, 'true', answers[0]!.executionId]);
+      assertProblem(await call(url(), 'POST', `/v1/functions/${id}/executions`, { token, body: 'order 43', headers: { 'idempotency-key': `${id}-order-42` } }), 422);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test(`limit ${limitPerUser}: of 8 simultaneous requests exactly ${limitPerUser} run, the rest get 429; never more containers`, async () => {
