@@ -21,6 +21,7 @@ const LIMIT = 2;
 const USERS = 10;
 const EXECUTIONS_PER_USER = 20;
 const REGISTRATIONS = 50;
+const KEYED_REQUESTS = 30;
 const PASSWORD = 'correct horse battery';
 const OPERATOR = `races-operator-${process.pid}@example.com`;
 /** Long enough for several samples of each container, short enough to keep the suite quick. */
@@ -200,6 +201,42 @@ races(`${REGISTRATIONS} registrations of one email at once through both apis: on
       `${api} lists exactly one live account`,
     );
   }
+});
+
+races(`${KEYED_REQUESTS} requests with one Idempotency-Key at once through both apis, waiting or not: one claim, one execution, one start`, async () => {
+  const user = await newUser(apis[0]!, uniqueEmail('races-key'));
+  const fn = await call(apis[0]!, 'POST', '/v1/functions', { token: user.token, json: { name: 'keyed', image: cluster!.images.busybox, command: ['sh', '-c', 'sleep 0.3; cat'] } });
+  assert.is(fn.status, 201, JSON.stringify(fn.body));
+  const key = `races-${process.pid}`;
+  const replies = await Promise.all(
+    Array.from({ length: KEYED_REQUESTS }, (_, n) =>
+      call(apis[n % apis.length]!, 'POST', `/v1/functions/${fn.body.id}/executions${n % 3 === 0 ? '?wait=false' : ''}`, {
+        token: user.token,
+        body: 'keyed body',
+        headers: { 'idempotency-key': key },
+      }),
+    ),
+  );
+  const statuses = replies.map((reply) => reply.status);
+  const executionIds = new Set(replies.map((reply) => reply.body.executionId as string));
+  const [executionId] = executionIds;
+  const claims = await readStream(apis[0]!, `idempotency-${user.id}-${createHash('sha256').update(key).digest('hex')}`);
+  const events = await readStream(apis[0]!, `execution-${executionId}`);
+  reportFigure('races: one Idempotency-Key at once through two apis', {
+    requests: KEYED_REQUESTS,
+    statuses: Object.fromEntries([...new Set(statuses)].map((status) => [status, statuses.filter((s) => s === status).length])),
+    replayed: replies.filter((reply) => reply.headers.get('idempotent-replayed') === 'true').length,
+    executions: executionIds.size,
+    claims: claims.length,
+  });
+  assert.ok(statuses.every((status) => status === 200 || status === 202), statuses.join(','));
+  assert.is(executionIds.size, 1, [...executionIds].join(','));
+  assert.is(claims.length, 1);
+  assert.is(events.filter((event) => event.type === 'ExecutionStarted').length, 1, events.map((event) => event.type).join(','));
+  // The waiting ones (two in three) all answer with the outcome, whichever started it.
+  for (const reply of replies.filter((_, n) => n % 3 !== 0)) assert.equal([reply.status, reply.body.status, reply.body.stdout], [200, 'succeeded', 'keyed body']);
+  const history = await call(apis[1]!, 'GET', `/v1/functions/${fn.body.id}/executions`, { token: user.token });
+  assert.is(history.body.executions.length, 1);
 });
 
 races.run();
