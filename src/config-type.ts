@@ -108,4 +108,10 @@ export type Config = {
 export type NatsEndpoint = {
   servers: string[];
   auth: { user: string; pass: string } | { token: string } | undefined;
+  /**
+   * FAASBOX_NATS_REPLICAS: how many servers of a JetStream cluster keep each of Faasbox's streams
+   * and its key-value bucket (1 on a single server, 3 on a three-node cluster). More than the
+   * cluster has servers, and the first process to start cannot create them (it stops, saying so).
+   */
+  replicas: number;
 };

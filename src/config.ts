@@ -70,6 +70,8 @@ const schema = z
       .min(1)
       .refine((value) => parseNatsUrl(value) !== null, 'must be nats:// or tls:// URLs, comma-separated, with a host')
       .optional(),
+    // JetStream keeps each stream on this many servers of a cluster; above 5 only adds latency.
+    FAASBOX_NATS_REPLICAS: integer(1, 1, 5),
     FAASBOX_WORKER_ID: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be 1 to 64 letters, digits, ".", "_" or "-"').optional(),
     FAASBOX_WORKER_CONCURRENCY: integer(4, 1, 256),
     FAASBOX_PULL_POLICY: z.enum(['missing', 'always']).default('missing'),
@@ -165,7 +167,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       maxActive: e.FAASBOX_MAX_ACTIVE === 0 ? null : e.FAASBOX_MAX_ACTIVE,
       graceMs: e.FAASBOX_EXECUTION_GRACE_MS,
     },
-    nats: e.FAASBOX_NATS_URL === undefined ? undefined : parseNatsUrl(e.FAASBOX_NATS_URL)!,
+    nats: e.FAASBOX_NATS_URL === undefined ? undefined : { ...parseNatsUrl(e.FAASBOX_NATS_URL)!, replicas: e.FAASBOX_NATS_REPLICAS },
     worker: {
       id: e.FAASBOX_WORKER_ID,
       concurrency: e.FAASBOX_WORKER_CONCURRENCY,
@@ -203,7 +205,7 @@ function compilesAsProxyList(list: string): boolean {
 }
 
 /** Null when any URL is malformed. */
-function parseNatsUrl(value: string): NatsEndpoint | null {
+function parseNatsUrl(value: string): Omit<NatsEndpoint, 'replicas'> | null {
   const servers: string[] = [];
   let auth: NatsEndpoint['auth'];
   for (const item of value.split(',').map((part) => part.trim()).filter(Boolean)) {

@@ -52,12 +52,34 @@ config('the event store is embedded unless an EventStoreDB connection string is 
   );
 });
 
+config('a NATS cluster: every server of the list, each stream on FAASBOX_NATS_REPLICAS of them (1 to 5, default 1)', () => {
+  // As test/support/nats-cluster.ts gives them: what nats.js connect({ servers }) takes.
+  const cluster = 'nats://127.0.0.1:4222,nats://127.0.0.1:4223, nats://127.0.0.1:4224';
+  assert.equal(loadConfig({ FAASBOX_NATS_URL: cluster, FAASBOX_NATS_REPLICAS: '3' }).nats, {
+    servers: ['nats://127.0.0.1:4222', 'nats://127.0.0.1:4223', 'nats://127.0.0.1:4224'],
+    auth: undefined,
+    replicas: 3,
+  });
+  assert.is(loadConfig({ FAASBOX_NATS_URL: cluster }).nats?.replicas, 1);
+  assert.is(loadConfig({ FAASBOX_NATS_URL: cluster, FAASBOX_NATS_REPLICAS: ' 5 ' }).nats?.replicas, 5);
+  // Without NATS there is nothing to replicate: the in-process bus, and the setting is unused.
+  assert.is(loadConfig({ FAASBOX_NATS_REPLICAS: '3' }).nats, undefined);
+  for (const bad of ['0', '6', '2.5', '-1', 'three', '']) {
+    assert.throws(
+      () => loadConfig({ FAASBOX_NATS_URL: cluster, FAASBOX_NATS_REPLICAS: bad }),
+      (e: Error) => e instanceof ConfigError && /FAASBOX_NATS_REPLICAS/.test(e.message),
+      JSON.stringify(bad),
+    );
+  }
+});
+
 config('NATS credentials are taken out of the URL and given apart; a malformed URL is named, never echoed', () => {
   assert.is(loadConfig({}).nats, undefined);
-  assert.equal(loadConfig({ FAASBOX_NATS_URL: 'nats://nats:4222' }).nats, { servers: ['nats://nats:4222'], auth: undefined });
+  assert.equal(loadConfig({ FAASBOX_NATS_URL: 'nats://nats:4222' }).nats, { servers: ['nats://nats:4222'], auth: undefined, replicas: 1 });
   assert.equal(loadConfig({ FAASBOX_NATS_URL: 'nats://faasbox:p%40ss%2Fword@nats-1:4222, tls://nats-2:4222' }).nats, {
     servers: ['nats://nats-1:4222', 'tls://nats-2:4222'],
     auth: { user: 'faasbox', pass: 'p@ss/word' },
+    replicas: 1,
   });
   assert.equal(loadConfig({ FAASBOX_NATS_URL: 'nats://s3cr3t-token@nats:4222' }).nats?.auth, { token: 's3cr3t-token' });
   for (const bad of ['http://user:hunter2@nats:4222', 'nats://user:hunter2@', 'hunter2']) {

@@ -90,7 +90,13 @@ async function main(runtime: Runtime) {
   }
   const jwtSecret = role === 'worker' ? undefined : resolveJwtSecret(config);
   const bus: JobBus = config.nats
-    ? await connectNatsJobBus({ ...config.nats, name: `faasbox-${role}`, connect: runtime.connectNats })
+    ? await connectNatsJobBus({
+        servers: config.nats.servers,
+        auth: config.nats.auth,
+        replicas: config.nats.replicas,
+        name: `faasbox-${role}`,
+        connect: runtime.connectNats,
+      })
     : createInProcessJobBus();
   // One registry per process: in `all` the api's /metrics shows the worker's figures too.
   const metrics = createMetrics();
