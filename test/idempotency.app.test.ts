@@ -116,6 +116,21 @@ idempotency('queued without waiting, then repeated: as it is now (running) witho
   });
 });
 
+idempotency('a repeat that waits while the bus cannot open its watch: the outcome, read from the store', async () => {
+  await withApp({}, async (app) => {
+    const caller = await callerWithFunction(app);
+    app.runtime.script(IMAGE, { kind: 'hang' });
+    const queued = await execute(app, caller, 'no-watch', { wait: false });
+    const run = await app.runtime.reached('running', queued.body.executionId);
+    app.bus.beforeWatch(busDown);
+    const waiting = execute(app, caller, 'no-watch');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    run.finish({ stdout: 'seen anyway' });
+    const outcome = await waiting;
+    assert.equal([outcome.status, outcome.body.executionId, outcome.body.stdout], [200, queued.body.executionId, 'seen anyway']);
+  });
+});
+
 idempotency('refused at the limit (429), then retried with the key once a slot is free: it runs, once', async () => {
   await withApp(withLimit(1), async (app) => {
     const caller = await callerWithFunction(app);

@@ -6,6 +6,7 @@ import type { FunctionDefinition } from '../domain/functions.ts';
 import { idempotencyKeyDecider } from '../domain/idempotency-keys.ts';
 import { executionStream, idempotencyKeyStream } from '../domain/streams.ts';
 import { toHex } from '../lib/hex.ts';
+import { BusUnavailableError } from '../ports/job-bus.ts';
 import { commandContext } from './context.ts';
 import { handleCommand, readState } from './handle-command.ts';
 import { oneAtATime } from './one-at-a-time.ts';
@@ -98,22 +99,31 @@ const REPLAY_READ_MS = 100;
 /**
  * The outcome of an execution another request started. The watch hears a status published after
  * it opened; one published just before is recorded by the others, and read back from the stream.
+ * A bus that cannot open the watch leaves the stream alone: the recorder or, at the deadline, the
+ * sweeper ends the execution there.
  */
 async function outcomeOfStarted(deps: StartDeps, executionId: string, deadline: Date, correlationId: string): Promise<ExecutionState> {
-  const waiter = await watchOutcome(deps, executionId, deadline, correlationId);
+  const waiter = await watchOutcome(deps, executionId, deadline, correlationId).catch((error: unknown) => {
+    if (error instanceof BusUnavailableError) return null;
+    throw error;
+  });
+  // Never stopped, it returns only with the outcome.
+  if (waiter === null) return (await recordedOutcome(deps, executionId, () => false))!;
   let done = false;
-  const recorded = async (): Promise<ExecutionState> => {
-    while (!done) {
-      const { state } = await readState(deps.store, executionDecider, executionStream(executionId));
-      if (state.status === 'present' && isTerminal(statusOf(state.snapshot))) return state;
-      await new Promise((resolve) => setTimeout(resolve, REPLAY_READ_MS));
-    }
-    return waiter.outcome;
-  };
   try {
-    return await Promise.race([waiter.outcome, recorded()]);
+    return await Promise.race([waiter.outcome, recordedOutcome(deps, executionId, () => done).then((state) => state ?? waiter.outcome)]);
   } finally {
     done = true;
     await waiter.close();
   }
+}
+
+/** The execution's stream, read until it holds an outcome; null once `stop` says so first. */
+async function recordedOutcome(deps: StartDeps, executionId: string, stop: () => boolean): Promise<ExecutionState | null> {
+  while (!stop()) {
+    const { state } = await readState(deps.store, executionDecider, executionStream(executionId));
+    if (state.status === 'present' && isTerminal(statusOf(state.snapshot))) return state;
+    await new Promise((resolve) => setTimeout(resolve, REPLAY_READ_MS));
+  }
+  return null;
 }
