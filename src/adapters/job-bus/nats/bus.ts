@@ -40,6 +40,15 @@ export type NatsJobBusTopology = {
  * connection and closes it on close(). It never reconnects by itself: `nc` should keep trying
  * for ever, as connectNatsJobBus's does; meanwhile publishes fail and pulls are renewed after.
  */
+/** How long a publish goes on meeting a stream with no leader before it is refused (503). */
+const ELECTION_RIDE_THROUGH_MS = 10_000;
+
+/** nats.js reports "no responders" to a JetStream publish as its own error, caused by the core one. */
+const isNoResponders = (error: unknown): boolean =>
+  error instanceof errors.NoRespondersError ||
+  (error instanceof errors.RequestError && error.isNoResponders()) ||
+  (error instanceof Error && error.cause !== undefined && error.cause !== error && isNoResponders(error.cause));
+
 export async function openNatsJobBus(nc: NatsConnection, { replicas = 1 }: NatsJobBusTopology = {}): Promise<JobBus> {
   const jsm = await jetstreamManager(nc);
   await ensureTopology(jsm, replicas);
@@ -87,10 +96,21 @@ function createNatsJobBus(nc: NatsConnection, js: JetStreamClient, jsm: JetStrea
 
   const publishDurably = async (subject: string, data: Uint8Array, msgID: string) => {
     ensureAvailable();
+    const since = Date.now();
     try {
-      // Giving up early when the connection drops is safe: the msgID makes the caller's retry a
-      // no-op if the message was stored.
-      await whileConnected(() => js.publish(subject, data, { msgID, timeout: publishTimeoutMs }));
+      for (let attempt = 0; ; attempt++) {
+        try {
+          // Giving up early when the connection drops is safe: the msgID makes the caller's retry a
+          // no-op if the message was stored.
+          return void (await whileConnected(() => js.publish(subject, data, { msgID, timeout: publishTimeoutMs })));
+        } catch (error) {
+          // A stream with no leader answers no one: on a cluster, while the nodes left elect a new
+          // one after its leader died (4.5 s measured, test/reliability/nats-cluster.test.ts).
+          // Publishing again rides through it, the msgID making a repeat harmless.
+          if (!isNoResponders(error) || Date.now() - since >= ELECTION_RIDE_THROUGH_MS) throw error;
+          await new Promise((resolve) => setTimeout(resolve, Math.min(100 * 2 ** attempt, 1_000)));
+        }
+      }
     } catch (error) {
       // Too large for max_payload is a configuration fault, not an outage: retrying will not help.
       if (error instanceof errors.InvalidArgumentError) throw error;
