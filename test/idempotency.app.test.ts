@@ -71,6 +71,26 @@ idempotency('eight requests with one key at once: one execution, one claim, ever
   });
 });
 
+idempotency('the request that claimed the key, overtaken while queuing by a repeat that queued it: both answer with the one execution', async () => {
+  await withApp({}, async (app) => {
+    const caller = await callerWithFunction(app);
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    // The claimer's ExecutionQueued waits; the repeat finds the key claimed and nothing queued.
+    app.store.beforeAppend('execution-', () => held);
+    const first = execute(app, caller, 'overtaken');
+    const claimStream = await idempotencyKeyStream(caller.id, 'overtaken');
+    await eventually('the key claimed', 3_000, async () => ((await app.events(claimStream)).length === 1 ? true : undefined), 10);
+    const second = await execute(app, caller, 'overtaken');
+    release();
+    const overtaken = await first;
+    assert.equal([second.status, second.headers.get('idempotent-replayed')], [200, null], JSON.stringify(second.body));
+    assert.equal([overtaken.status, overtaken.headers.get('idempotent-replayed')], [200, 'true'], JSON.stringify(overtaken.body));
+    assert.is(overtaken.body.executionId, second.body.executionId);
+    assert.is(app.runtime.runs.length, 1);
+  });
+});
+
 idempotency('the same key for another body or another function: 422, and nothing runs', async () => {
   await withApp({}, async (app) => {
     const caller = await callerWithFunction(app);

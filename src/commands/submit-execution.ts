@@ -33,8 +33,19 @@ export async function submitExecution(deps: StartDeps, definition: FunctionDefin
   const { idempotencyKey, ...start } = options;
   if (idempotencyKey === undefined) return { ...(await startExecution(deps, definition, stdin, start)), replayed: false };
   const claim = await claimKey(deps, definition, stdin, idempotencyKey, start.correlationId);
-  if (claim.fresh) return { ...(await startExecution(deps, definition, stdin, { ...start, executionId: claim.executionId })), replayed: false };
-  return replay(deps, definition, stdin, claim.executionId, start);
+  const { executionId } = claim;
+  // The request that claimed the key queues its execution. So does a repeat that finds it not
+  // queued: the first was refused (at the limit), its process died, or it is queuing it now.
+  // Of two, the execution's stream lets one; the other answers with it.
+  if (claim.fresh || (await readState(deps.store, executionDecider, executionStream(executionId))).state.status === 'absent') {
+    try {
+      return { ...(await startExecution(deps, definition, stdin, { ...start, executionId })), replayed: false };
+    } catch (error) {
+      if (!(error instanceof DomainError && error.code === 'ExecutionAlreadyExists')) throw error;
+      return replay(deps, executionId, start, { tookSlot: true });
+    }
+  }
+  return replay(deps, executionId, start, { tookSlot: false });
 }
 
 async function claimKey(deps: StartDeps, definition: FunctionDefinition, stdin: Uint8Array, key: string, correlationId: string) {
@@ -62,33 +73,15 @@ async function requestDigest(functionId: string, stdin: Uint8Array): Promise<str
   return toHex(new Uint8Array(await crypto.subtle.digest('SHA-256', bytes)));
 }
 
-async function replay(
-  deps: StartDeps,
-  definition: FunctionDefinition,
-  stdin: Uint8Array,
-  executionId: string,
-  options: Omit<SubmitOptions, 'idempotencyKey'>,
-): Promise<Submission> {
-  const stream = executionStream(executionId);
-  let queuedByAnother = false;
-  if ((await readState(deps.store, executionDecider, stream)).state.status === 'absent') {
-    // The request that claimed the key has not queued its execution: it was refused (at the
-    // limit), its process died, or it is queuing it now. This one queues it; of two, the
-    // execution's stream lets one, and the other answers as a replay.
-    try {
-      return { ...(await startExecution(deps, definition, stdin, { ...options, executionId })), replayed: false };
-    } catch (error) {
-      if (!(error instanceof DomainError && error.code === 'ExecutionAlreadyExists')) throw error;
-      queuedByAnother = true;
-    }
-  }
-  const { state } = await readState(deps.store, executionDecider, stream);
+/** The execution another request with the key started, as it is now or, waiting, as it ends. */
+async function replay(deps: StartDeps, executionId: string, options: Omit<SubmitOptions, 'idempotencyKey'>, { tookSlot }: { tookSlot: boolean }): Promise<Submission> {
+  const { state } = await readState(deps.store, executionDecider, executionStream(executionId));
   if (state.status !== 'present') throw new Error(`execution ${executionId} has no stream`);
   const ended = isTerminal(statusOf(state.snapshot));
-  // This one's slot, taken for the execution's id while the other queued it, is that execution's
-  // own lease, unless the execution had already ended and given its slot back: then it is one
-  // nobody would release, and goes now (releasing is idempotent).
-  if (queuedByAnother && ended) await releaseSlots(deps, state.queued.slotStreams, executionId, commandContext(deps, options.correlationId));
+  // A slot this request took for the execution's id while the other queued it is that
+  // execution's own lease, unless the execution had already ended and given its slot back: then
+  // it is one nobody would release, and goes now (releasing is idempotent).
+  if (tookSlot && ended) await releaseSlots(deps, state.queued.slotStreams, executionId, commandContext(deps, options.correlationId));
   if (!options.wait || ended) return { executionId, outcome: Promise.resolve(state), replayed: true };
   return { executionId, outcome: outcomeOfStarted(deps, executionId, new Date(state.queued.deadline), options.correlationId), replayed: true };
 }
