@@ -23,6 +23,7 @@ import { type ServerProcess, startServer, tempDir } from '../support/server-proc
 import { ensureTestImages } from '../support/test-images.ts';
 import { CLUSTER_JWT_SECRET } from './support/cluster.ts';
 import { reportFigure } from './support/report.ts';
+import { workerCounts } from './support/worker-log.ts';
 
 const TIMEOUT_MS = 8_000;
 const GRACE_MS = 10_000;
@@ -94,29 +95,6 @@ const lastReply = (submission: Submission) => submission.attempts.at(-1)!.reply;
 const acknowledged = (submission: Submission) => [200, 202, 504].includes(lastReply(submission)?.status ?? 0);
 /** An answer that means the function runs or ran: a fresh 202, or an outcome that succeeded. */
 const succeeded = ({ reply }: Attempt) => reply !== null && (reply.status === 202 || (reply.status === 200 && reply.body?.status === 'succeeded'));
-
-/**
- * Runs per execution, from the worker's log lines ("job received", "execution started"). Not
- * `docker events` by the `faasbox.execution` label: a pre-started container is created before
- * its execution is known and carries no such label (it is renamed when taken), so the events
- * would miss every warm run. The one worker of this suite is never killed: its log is complete.
- */
-function workerCounts(worker: ServerProcess) {
-  const started = new Map<string, number>();
-  const received = new Map<string, number>();
-  for (const line of worker.output) {
-    let entry: { message?: unknown; executionId?: unknown };
-    try {
-      entry = JSON.parse(line) as typeof entry;
-    } catch {
-      continue;
-    }
-    if (typeof entry.executionId !== 'string') continue;
-    const counts = entry.message === 'execution started' ? started : entry.message === 'job received' ? received : null;
-    counts?.set(entry.executionId, (counts.get(entry.executionId) ?? 0) + 1);
-  }
-  return { started, received };
-}
 
 const countBy = <T>(items: readonly T[], key: (item: T) => string) => {
   const counts: Record<string, number> = {};
@@ -218,7 +196,8 @@ test('no acknowledged submission is lost and none runs twice while each node in 
 
     // A job redelivered after a failover could still start until its deadline: count runs after.
     await sleep(Math.max(0, lastSubmittedAt + TIMEOUT_MS + GRACE_MS - Date.now()));
-    const { started, received } = workerCounts(worker);
+    // The one worker of this suite is never killed: its log is complete.
+    const { started, received } = workerCounts([worker]);
     const ranTwice = [...started].filter(([, runs]) => runs > 1).map(([executionId, runs]) => `${executionId}: ${runs} runs`);
     // Every execution of the function, retried or refused ones included: none has two starts recorded.
     const history = await call(api.url, 'GET', `/v1/functions/${user.functionId}/executions?limit=1000`, { token });

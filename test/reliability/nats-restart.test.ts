@@ -17,6 +17,7 @@ import { type Reply, call } from '../support/http-client.ts';
 import type { ServerProcess } from '../support/server-process.ts';
 import { type Cluster, startCluster } from './support/cluster.ts';
 import { reportFigure } from './support/report.ts';
+import { workerCounts } from './support/worker-log.ts';
 import { eventually } from '../support/eventually.ts';
 
 const TIMEOUT_MS = 5_000;
@@ -70,24 +71,6 @@ function refusalProblem({ reply, error }: Submission): string | null {
   const body = reply.body as Record<string, unknown> | null;
   if (body?.status !== 503 || typeof body.title !== 'string' || typeof body.detail !== 'string') return `not a problem: ${JSON.stringify(body)}`;
   return null;
-}
-
-/** How many times each execution's container started, and its job was handed to a worker, from the workers' logs. */
-function workerCounts(workers: readonly ServerProcess[]) {
-  const started = new Map<string, number>();
-  const received = new Map<string, number>();
-  for (const line of workers.flatMap((worker) => worker.output)) {
-    let entry: { message?: unknown; executionId?: unknown };
-    try {
-      entry = JSON.parse(line) as typeof entry;
-    } catch {
-      continue;
-    }
-    if (typeof entry.executionId !== 'string') continue;
-    const counts = entry.message === 'execution started' ? started : entry.message === 'job received' ? received : null;
-    counts?.set(entry.executionId, (counts.get(entry.executionId) ?? 0) + 1);
-  }
-  return { started, received };
 }
 
 const test = suite('nats restart [SIGKILL and restart of nats-server under submissions]');

@@ -6,10 +6,9 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { connect as connectTcp } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LOOPBACK, freePort, killChild, startServiceProcess } from './service-process.ts';
+import { LOOPBACK, acceptsOnLoopback, freePort, killChild, startServiceProcess } from './service-process.ts';
 
 const NODES = 3;
 const CLUSTER_NAME = 'faasbox-test';
@@ -65,7 +64,7 @@ export async function startNatsCluster(): Promise<NatsCluster> {
 
   const start = async (node: Node) => {
     // -a again on the command line: nothing may listen beyond loopback, whatever the file says.
-    node.child = await startServiceProcess('nats-server', ['-c', node.configFile, '-a', LOOPBACK], () => accepts(node.clientPort));
+    node.child = await startServiceProcess('nats-server', ['-c', node.configFile, '-a', LOOPBACK], () => acceptsOnLoopback(node.clientPort));
   };
   const kill = async (node: Node) => {
     const current = node.child;
@@ -142,15 +141,4 @@ async function fetchText(url: string): Promise<{ status: number; text: string } 
   } catch {
     return null;
   }
-}
-
-function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connectTcp({ host: LOOPBACK, port });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
 }

@@ -4,10 +4,9 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { connect as connectTcp } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LOOPBACK, freePort, killChild, startServiceProcess } from './service-process.ts';
+import { LOOPBACK, acceptsOnLoopback, freePort, killChild, startServiceProcess } from './service-process.ts';
 
 export type NatsServer = {
   url: string;
@@ -36,7 +35,7 @@ export async function startNatsServer(options: { auth?: { user: string; pass: st
 
   const start = async () => {
     const args = ['-js', '-a', LOOPBACK, '-p', String(port), '-sd', storeDir, '-c', configFile];
-    child = await startServiceProcess('nats-server', args, () => accepts(port));
+    child = await startServiceProcess('nats-server', args, () => acceptsOnLoopback(port));
   };
   const kill = async () => {
     const current = child;
@@ -61,15 +60,4 @@ export async function startNatsServer(options: { auth?: { user: string; pass: st
       await start();
     },
   };
-}
-
-function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connectTcp({ host: LOOPBACK, port });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
 }

@@ -3,7 +3,7 @@
  * a free port, killed when the test process ends even if a failed assertion skipped `stop`.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createServer } from 'node:net';
+import { connect as connectTcp, createServer } from 'node:net';
 
 export const LOOPBACK = '127.0.0.1';
 const START_TIMEOUT_MS = 10_000;
@@ -60,5 +60,17 @@ export function freePort(): Promise<number> {
       const address = server.address();
       server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
     });
+  });
+}
+
+/** Whether something accepts TCP connections on this loopback port: a service's readiness check. */
+export function acceptsOnLoopback(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connectTcp({ host: LOOPBACK, port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
   });
 }

@@ -17,7 +17,7 @@ import { BusUnavailableError, type Consumer, type Job, type JobBus, type StatusW
 import { retryDelayMs } from '../retry-delay.ts';
 import { errorMessage } from '../../../lib/error-message.ts';
 import { withTimeout } from '../../../lib/timers.ts';
-import { bestEffort, publishTimeoutMs, type WhileConnected } from './broker-calls.ts';
+import { bestEffort, publishTimeoutMs, sleep, type WhileConnected } from './broker-calls.ts';
 import { jobClaims } from './claims.ts';
 import { decodeStatus, encodeMessage } from './codec.ts';
 import { handleJobMessage } from './job-delivery.ts';
@@ -108,7 +108,7 @@ function createNatsJobBus(nc: NatsConnection, js: JetStreamClient, jsm: JetStrea
           // one after its leader died (4.5 s measured, test/reliability/nats-cluster.test.ts).
           // Publishing again rides through it, the msgID making a repeat harmless.
           if (!isNoResponders(error) || Date.now() - since >= ELECTION_RIDE_THROUGH_MS) throw error;
-          await new Promise((resolve) => setTimeout(resolve, Math.min(100 * 2 ** attempt, 1_000)));
+          await sleep(Math.min(100 * 2 ** attempt, 1_000));
         }
       }
     } catch (error) {
