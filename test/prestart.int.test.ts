@@ -217,6 +217,8 @@ test("this worker's pre-started containers left by an earlier run are reaped; it
   const earlier = runtimeWith();
   const run = functionSpec({ command: ['true'] });
   asExited(await run(earlier));
+  // The run's own container goes after its answer: only the pool's is left to find.
+  await earlier.removalsSettled();
   await ready(earlier, 1);
   const [leftOver] = await containersOf(earlier);
   const workerId = workerOf.get(earlier) as string;

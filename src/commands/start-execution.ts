@@ -150,7 +150,13 @@ export async function watchOutcome(deps: StartDeps, executionId: string, deadlin
     return startMissing && startStatus ? recordStatus(deps, startStatus, correlationId) : recorded;
   });
   return {
-    outcome,
+    // Read your writes: the history the caller reads next holds this outcome, whichever api
+    // recorded it (another's recorder may have, and this api's read models learn it by polling).
+    outcome: outcome.then(async (state) => {
+      const [head] = await deps.store.readStream(executionStream(executionId), { direction: 'backwards', maxCount: 1 });
+      await awaitProjections(deps, head?.position ?? null);
+      return state;
+    }),
     close: async () => {
       actor.stop();
       await watch.close();
