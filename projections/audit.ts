@@ -22,7 +22,9 @@ export const MASK = '***';
 
 /**
  * Operators read histories, not secrets: password hashes and the values of a function's
- * environment (where users keep API keys) are masked; the names of variables stay readable.
+ * environment (where users keep API keys) are masked; the names of variables stay readable. So
+ * are an asynchronous execution's kept stdin (the user's payload) and its callback URL's path and
+ * query (where a receiver may keep its token): its origin stays.
  */
 export function maskSecrets(type: string, data: unknown): unknown {
   if (typeof data !== 'object' || data === null) return data;
@@ -31,8 +33,22 @@ export function maskSecrets(type: string, data: unknown): unknown {
   if (type === 'FunctionCreated' && typeof fields.env === 'object' && fields.env !== null) {
     return { ...fields, env: Object.fromEntries(Object.keys(fields.env).map((name) => [name, MASK])) };
   }
+  if (type === 'ExecutionQueued') {
+    const masked = { ...fields };
+    if ('stdin' in masked) masked.stdin = MASK;
+    if (typeof masked.callbackUrl === 'string') masked.callbackUrl = `${originOf(masked.callbackUrl)}/${MASK}`;
+    return masked;
+  }
   return data;
 }
+
+const originOf = (url: string) => {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return MASK;
+  }
+};
 
 export const toAuditEntry = (event: RecordedEvent): AuditEntry => ({
   id: event.id,

@@ -1,4 +1,5 @@
 import type { SqliteDatabase } from '../src/ports/sqlite.ts';
+import { type CallbacksProjection, createCallbacksProjection } from './callbacks.ts';
 import { type ExecutionsProjection, createExecutionsProjection } from './executions.ts';
 import { type FunctionsProjection, createFunctionsProjection } from './functions.ts';
 import type { Projection } from './projection.ts';
@@ -11,6 +12,7 @@ export type ReadModels = {
   functions: FunctionsProjection;
   executions: ExecutionsProjection;
   streamsByUser: StreamsByUserProjection;
+  callbacks: CallbacksProjection;
   /** All of them, in the order they are applied. */
   all: readonly Projection[];
 };
@@ -22,5 +24,6 @@ export function createReadModels(db: SqliteDatabase): ReadModels {
   const functions = createFunctionsProjection(db);
   const executions = createExecutionsProjection(db);
   const streamsByUser = createStreamsByUserProjection(db);
-  return { users, functions, executions, streamsByUser, all: [users, functions, executions, streamsByUser] };
+  const callbacks = createCallbacksProjection(db);
+  return { users, functions, executions, streamsByUser, callbacks, all: [users, functions, executions, streamsByUser, callbacks] };
 }

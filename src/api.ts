@@ -20,7 +20,9 @@ import { systemClock } from './ports/clock.ts';
 import type { EventStore } from './ports/event-store.ts';
 import type { JobBus } from './ports/job-bus.ts';
 import type { SqliteDatabase } from './ports/sqlite.ts';
+import { type CallbackSenderOptions, startCallbackSender } from './processes/callback-sender.ts';
 import { startDeadlineSweeper } from './processes/deadline-sweeper.ts';
+import { startRetryDispatcher } from './processes/retry-dispatcher.ts';
 import { startStatusRecorder } from './processes/status-recorder.ts';
 import { startWarmTargetSync } from './processes/warm-target-sync.ts';
 
@@ -38,6 +40,8 @@ export type ApiOverrides = {
   metrics?: AppDeps['metrics'];
   /** Default 5 000. */
   readYourWritesTimeoutMs?: number;
+  /** The callback sender's pace and backoff (tests shorten them). */
+  callbacks?: CallbackSenderOptions;
 };
 
 export type RunningApi = {
@@ -77,7 +81,7 @@ export async function startApi(
     jobsWaiting: () => bus.pendingJobs(),
     projectionLag: () => runner.lag(),
   });
-  const processes = [startStatusRecorder(deps), startDeadlineSweeper(deps), startWarmTargetSync(deps)];
+  const processes = [startStatusRecorder(deps), startDeadlineSweeper(deps), startRetryDispatcher(deps), startWarmTargetSync(deps), startCallbackSender(deps, overrides.callbacks)];
   return {
     app: createApp(deps, appOptions),
     deps,

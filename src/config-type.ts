@@ -39,6 +39,11 @@ export type Config = {
   /** Registries functions may pull from (`host[:port]`, `docker.io` for Docker Hub); empty: any. */
   allowedRegistries: ReadonlySet<string>;
   /**
+   * Hosts an asynchronous execution's callback may go to (`host` for the scheme's default port,
+   * `host:port`, normalized: src/domain/callbacks.ts); empty: callbacks are refused.
+   */
+  callbacks: { allowedHosts: ReadonlySet<string> };
+  /**
    * Peers whose `X-Forwarded-For` is believed (IPs, CIDR ranges, or `loopback`, `linklocal`,
    * `uniquelocal`); empty: the socket's address is the client's.
    */

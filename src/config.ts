@@ -1,6 +1,7 @@
 import proxyAddr from 'proxy-addr';
 import { z } from 'zod';
 import type { Config, NatsEndpoint } from './config-type.ts';
+import { normalizeCallbackHost } from './domain/callbacks.ts';
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -57,6 +58,13 @@ const schema = z
     // Read only to be refused (see below).
     FAASBOX_OPERATORS: z.string().default(''),
     FAASBOX_ALLOWED_REGISTRIES: z.string().default(''),
+    FAASBOX_CALLBACK_HOSTS: z
+      .string()
+      .default('')
+      .refine(
+        (list) => [...commaSet(list)].every((entry) => normalizeCallbackHost(entry) !== null),
+        'must be comma-separated host or host:port entries (IPv6 in brackets)',
+      ),
     FAASBOX_TRUSTED_PROXIES: z
       .string()
       .default('')
@@ -161,6 +169,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       reuseAllowed: e.FAASBOX_REUSE === 'on',
     },
     allowedRegistries: commaSet(e.FAASBOX_ALLOWED_REGISTRIES.toLowerCase()),
+    callbacks: { allowedHosts: new Set([...commaSet(e.FAASBOX_CALLBACK_HOSTS)].map((entry) => normalizeCallbackHost(entry)!)) },
     trustedProxies: [...commaSet(e.FAASBOX_TRUSTED_PROXIES)],
     executions: {
       maxActivePerUser: e.FAASBOX_MAX_ACTIVE_PER_USER,

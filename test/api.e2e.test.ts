@@ -295,6 +295,7 @@ functions('a created function is listed at once, with defaults filled in', async
     memoryMb: 128,
     minWarm: 0,
     reuse: false,
+    retry: null,
   });
   const listed = await api('GET', '/v1/functions', { token: user.token });
   assert.is(listed.status, 200);
@@ -426,11 +427,17 @@ misc('/openapi.json documents every route, every error answer and the bearer sch
     '/healthz',
     '/openapi.json',
     '/readyz',
+    '/v1/admin/dead-letters',
     '/v1/admin/executions',
     '/v1/admin/projections',
     '/v1/admin/projections/active-executions',
     '/v1/admin/streams/{name}',
     '/v1/admin/users/{email}',
+    '/v1/callbacks/signing-key',
+    '/v1/dead-letters',
+    '/v1/dead-letters/redrive',
+    '/v1/dead-letters/{id}',
+    '/v1/dead-letters/{id}/redrive',
     '/v1/executions/{id}',
     '/v1/functions',
     '/v1/functions/{id}',

@@ -214,6 +214,7 @@ cli('fn create takes --env (a value may hold "=") and the command after --', asy
     memoryMb: 64,
     minWarm: 0,
     reuse: false,
+    retry: null,
     createdAt: shout.createdAt,
   });
 
@@ -323,6 +324,40 @@ cli('a function the platform cannot run exits 125 with the reason', async () => 
   const run = await faasbox(ada, ['fn', 'invoke', 'ghost']);
   assert.is(run.status, 125, show(run));
   assert.match(run.stderr, new RegExp(`^faasbox: the function could not run: .*absent:1.* \\(execution ${UUID}\\)\\n$`));
+});
+
+cli('fn create --retry-attempts; dlq ls lists an async run the platform failed for good, dlq redrive runs it again, dlq rm takes one off', async () => {
+  const ghost = await createFunction(ada, ['ghost-retried', '--image', `${registry.address}/faasbox/absent:1`, '--retry-attempts', '2', '--retry-backoff', '100']);
+  assert.equal(ghost.retry, { maxAttempts: 2, backoff: { initialMs: 100, maxMs: 60_000 }, maxAgeSeconds: 21_600, onFunctionError: false });
+  const shown = await faasbox(ada, ['fn', 'get', 'ghost-retried']);
+  assert.match(shown.stdout, /^async retries +2 attempts, backoff 100 ms doubling to 60000 ms, max age 21600 s, platform failures only$/m);
+
+  const ids: string[] = [];
+  for (const _ of [1, 2]) {
+    const queued = await faasbox(ada, ['fn', 'invoke', 'ghost-retried', '--async'], { input: 'lost' });
+    assertOk(queued);
+    ids.push(queued.stdout.trim());
+  }
+  let listed: { executionId: string; attempts: number; reason: string }[] = [];
+  for (let i = 0; i < 100 && listed.length < 2; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    listed = JSON.parse((await faasbox(ada, ['dlq', 'ls', '--json'])).stdout).deadLetters;
+  }
+  assert.equal(listed.map((entry) => entry.executionId).sort(), [...ids].sort());
+  assert.ok(listed.every((entry) => entry.attempts === 2 && /absent:1.*\(after 2 attempts\)$/.test(entry.reason)), JSON.stringify(listed));
+  const table = await faasbox(ada, ['dlq', 'ls']);
+  assert.match(table.stdout, /^EXECUTION +FUNCTION +STATUS +ATTEMPTS +DEAD-LETTERED +REASON$/m);
+
+  const redriven = await faasbox(ada, ['dlq', 'redrive', ids[0]!]);
+  assertOk(redriven);
+  assert.match(redriven.stdout, new RegExp(`^redriven ${ids[0]} as ${UUID}\n$`));
+  const removed = await faasbox(ada, ['dlq', 'rm', ids[1]!]);
+  assertOk(removed);
+  const again = await faasbox(ada, ['dlq', 'rm', ids[1]!]);
+  assert.is(again.status, 1, show(again));
+  assert.match(again.stderr, /not on the dead-letter list/);
+  const usage = await faasbox(ada, ['dlq', 'redrive']);
+  assert.is(usage.status, 1, show(usage));
 });
 
 cli('fn invoke --async prints the execution id; exec get shows the run, exec ls lists it', async () => {

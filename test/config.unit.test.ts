@@ -124,4 +124,16 @@ config('open files per container process: 1024 soft and 4096 hard unless set; so
   assert.throws(() => loadConfig({ FAASBOX_NOFILE_SOFT: '8192' }), /FAASBOX_NOFILE_SOFT exceeds FAASBOX_NOFILE_HARD/);
 });
 
+config('callback hosts: none by default (callbacks refused); host or host:port entries, normalized; anything else is named at start', () => {
+  assert.equal([...loadConfig({}).callbacks.allowedHosts], []);
+  assert.equal([...loadConfig({ FAASBOX_CALLBACK_HOSTS: ' Hooks.Example.com, 127.0.0.1:8080,[::1]:9000,' }).callbacks.allowedHosts], [
+    'hooks.example.com',
+    '127.0.0.1:8080',
+    '[::1]:9000',
+  ]);
+  for (const bad of ['https://hooks.example.com', 'hooks.example.com/path', 'x:99999', '::1']) {
+    assert.throws(() => loadConfig({ FAASBOX_CALLBACK_HOSTS: bad }), /FAASBOX_CALLBACK_HOSTS must be comma-separated host or host:port/, bad);
+  }
+});
+
 config.run();

@@ -395,6 +395,7 @@ test('an engine that cannot be reached fails the run, never throws', async () =>
   const failed = asFailed(await nowhere.run(specOf({})));
   assert.is(failed.started, false);
   assert.match(failed.reason, /^container engine unavailable: connect ENOENT/);
+  assert.is(failed.hostFault, true, "the host's fault: another worker may run the job");
   await nowhere.ping().then(
     () => assert.unreachable('ping should fail'),
     (error: Error) => assert.match(error.message, /ENOENT/),

@@ -31,6 +31,7 @@ functions('a created function is listed and readable at once, with the defaults 
       memoryMb: defaultMemoryMb,
       minWarm: 0,
       reuse: false,
+      retry: null,
       createdAt: app.clock.now().toISOString(),
     });
     // Read-your-writes: the list (a read model) shows it in the very next request.

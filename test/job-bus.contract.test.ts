@@ -328,6 +328,22 @@ function defineContract(backend: Backend, { separateServer = false } = {}) {
     assert.is(heard.length, 1, 'nothing heard after close');
   });
 
+  test("lastStatus: another process reads the execution's last status from the bus; null for none", async (world) => {
+    const [api, worker] = [await world.connect(), await world.connect()];
+    const [mine, other] = [randomUUID(), randomUUID()];
+    assert.is(await api.lastStatus(mine), null);
+    await worker.publishStatus(started(mine));
+    await worker.publishStatus(started(other));
+    const outcome = succeeded(mine, 'kept');
+    await worker.publishStatus(outcome);
+    assert.equal(await api.lastStatus(mine), outcome);
+    assert.equal((await api.lastStatus(other))?.type, 'started');
+    // An attempt after it: its statuses are not taken for the first attempt's repeats.
+    const second = { ...failed(mine), attempt: 2 };
+    await worker.publishStatus(second);
+    assert.equal(await api.lastStatus(mine), second);
+  });
+
   test('each status is handled by exactly one of two status consumers', async (world) => {
     const [worker, apiA, apiB] = [await world.connect(), await world.connect(), await world.connect()];
     const handled: string[] = [];

@@ -79,6 +79,7 @@ rights('without it, an email registered from outside gets 403 on every admin rou
   const doc = (await call(server.url, 'GET', '/openapi.json')).body as { paths: Record<string, unknown> };
   const templates = Object.keys(doc.paths).filter((path) => path.startsWith('/v1/admin/'));
   assert.equal(templates.sort(), [
+    '/v1/admin/dead-letters',
     '/v1/admin/executions',
     '/v1/admin/projections',
     '/v1/admin/projections/active-executions',

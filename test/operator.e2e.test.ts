@@ -197,7 +197,7 @@ operator('faasbox projections rebuild replays the log into read models equal to 
   const status = faasbox('projections', 'status', '--json', '--digest');
   assert.is(status.status, 0, status.stderr);
   const live = JSON.parse(status.stdout) as { head: number; projections: { name: string; checkpoint: number; lag: number; digest: string }[] };
-  assert.equal(live.projections.map((p) => p.name), ['users', 'functions', 'executions', 'streams-by-user']);
+  assert.equal(live.projections.map((p) => p.name), ['users', 'functions', 'executions', 'streams-by-user', 'callbacks']);
   for (const projection of live.projections) {
     assert.is(projection.checkpoint, live.head);
     assert.is(projection.lag, 0);

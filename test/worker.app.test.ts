@@ -250,4 +250,26 @@ worker('a run that lasts reports its start while it runs, then its outcome', asy
   });
 });
 
+worker("a host that cannot run anything (its engine gone) hands the job back: another worker runs it, else it fails at its last delivery, saying why", async () => {
+  const ENGINE_DOWN = { kind: 'fail', reason: 'container engine unavailable: connect ENOENT /run/docker.sock', started: false, hostFault: true } as const;
+  await withApp({}, async (app) => {
+    const caller = await callerWithFunction(app);
+    app.runtime.script(IMAGE, ENGINE_DOWN);
+    app.startWorker();
+    const reply = await execute(app, caller, { body: 'elsewhere' });
+    assert.is(reply.status, 200, JSON.stringify(reply.body));
+    assert.equal([reply.body.status, reply.body.stdout], ['succeeded', 'elsewhere']);
+    assert.is(app.runtime.runs.length, 2);
+    assert.ok(app.logs.some((line) => line.message === 'job handed back: this worker cannot run it now'));
+  });
+  await withApp({}, async (app) => {
+    const caller = await callerWithFunction(app);
+    app.runtime.script(IMAGE, ENGINE_DOWN, ENGINE_DOWN, ENGINE_DOWN, ENGINE_DOWN, ENGINE_DOWN);
+    const reply = await within(execute(app, caller), 10_000, 'the answer');
+    assert.is(reply.status, 200, JSON.stringify(reply.body));
+    assert.equal([reply.body.status, reply.body.reason], ['failed', ENGINE_DOWN.reason]);
+    assert.is(app.runtime.runs.length, 4, 'handed back three times, failed at the fourth delivery');
+  });
+});
+
 worker.run();

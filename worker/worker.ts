@@ -1,5 +1,5 @@
 import { settlesWithin } from '../src/lib/timers.ts';
-import { type StartNotice, statusFromRun } from '../src/domain/execution-outcome.ts';
+import { type StartNotice, attemptField, attemptOf, statusFromRun } from '../src/domain/execution-outcome.ts';
 import type { ContainerRuntime } from '../src/ports/container-runtime.ts';
 import {
   type ExecutionPhase,
@@ -21,7 +21,7 @@ import type { ReapResult } from './docker/index.ts';
 export type OrphanReaper = (scope: {
   /** Asked after the containers are listed, so an execution that starts meanwhile is not in the list. */
   isInFlight(executionId: string): boolean;
-  report(executionId: string): Promise<void>;
+  report(executionId: string, attempt: number): Promise<void>;
 }) => Promise<ReapResult>;
 
 export type WorkerOptions = {
@@ -58,6 +58,13 @@ export const WORKER_LOST_REASON = 'worker lost';
 
 const STATUS_RETRY_MS = 500;
 /**
+ * A job this worker's host could not start (hostFault) goes back to the queue until its
+ * delivery this many; then it fails here. Each such slot rests meanwhile, so that the job finds
+ * another worker, if there is one, before it comes back.
+ */
+const HOST_FAULT_DELIVERIES = 4;
+const HOST_FAULT_PAUSE_MS = 1_000;
+/**
  * A run that ends within this of its start reports the start in its final status, so that the
  * api records both with one commit instead of two. The first of the two landed while the
  * function ran: in one process its fsync stalled the loop that reads the function's exit, by
@@ -93,7 +100,8 @@ export function startWorker(bus: JobBus, runtime: ContainerRuntime, log: Logger,
 
   const execute = async (delivery: JobDelivery, signal: AbortSignal) => {
     const { job } = delivery;
-    const fields = { executionId: job.executionId, correlationId: job.correlationId, workerId: options.workerId };
+    const attempt = attemptField(attemptOf(job));
+    const fields = { executionId: job.executionId, ...attempt, correlationId: job.correlationId, workerId: options.workerId };
     const phases: PhaseDurations = {};
     const phaseEnded = (phase: ExecutionPhase, ms: number) => {
       phases[phase] = ms;
@@ -117,6 +125,7 @@ export function startWorker(bus: JobBus, runtime: ContainerRuntime, log: Logger,
     let startHold: ReturnType<typeof setTimeout> | undefined;
     const outcome = await runtime.run({
       executionId: job.executionId,
+      ...attempt,
       functionId: job.functionId,
       ownerId: job.ownerId,
       image: job.image,
@@ -142,7 +151,7 @@ export function startWorker(bus: JobBus, runtime: ContainerRuntime, log: Logger,
           heldStart = undefined;
           // Not waited for: the function runs on, and the final status waits for this one, so
           // the two keep their order. Should it never get through, the final one says it all.
-          startedPublished = publish({ type: 'started', executionId: job.executionId, ...notice, correlationId: job.correlationId }).catch(
+          startedPublished = publish({ type: 'started', executionId: job.executionId, ...attempt, ...notice, correlationId: job.correlationId }).catch(
             (error: unknown) => log('warn', 'start could not be reported', { ...fields, ...describeError(error) }),
           );
         }, START_HOLD_MS);
@@ -153,6 +162,16 @@ export function startWorker(bus: JobBus, runtime: ContainerRuntime, log: Logger,
       // Stopped before user code ran: another worker (or this one, restarted) can still run it.
       await delivery.release();
       log('info', 'job handed back unstarted at shutdown', fields);
+      return;
+    }
+    if (!acked && outcome.kind === 'failed' && outcome.hostFault && delivery.deliveries < HOST_FAULT_DELIVERIES) {
+      // This host cannot run anything now (its engine is gone, its disk is full), which says
+      // nothing of the job: it goes back at once, for another worker, and this slot waits a while
+      // before it takes another, so a broken worker does not swallow the queue. With no other
+      // worker, the job comes back here and fails at its last delivery, saying why.
+      await delivery.release();
+      log('warn', 'job handed back: this worker cannot run it now', { ...fields, reason: outcome.reason, deliveries: delivery.deliveries });
+      await settlesWithin(new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true })), HOST_FAULT_PAUSE_MS);
       return;
     }
     // A platform failure before start is final too: the same job would fail the same way.
@@ -191,7 +210,8 @@ export function startWorker(bus: JobBus, runtime: ContainerRuntime, log: Logger,
   const reaping = reapPeriodically(options.reaper, {
     isInFlight: (executionId) => inFlight.has(executionId),
     // One attempt: if the bus is down, the api's deadline sweeper still ends the execution.
-    report: (executionId) => bus.publishStatus({ type: 'failed', executionId, at: now().toISOString(), reason: WORKER_LOST_REASON }),
+    report: (executionId, attempt) =>
+      bus.publishStatus({ type: 'failed', executionId, ...attemptField(attempt), at: now().toISOString(), reason: WORKER_LOST_REASON }),
     log,
     workerId: options.workerId,
   });
@@ -235,7 +255,7 @@ type Reaping = {
  */
 function reapPeriodically(
   reaper: WorkerOptions['reaper'],
-  context: { isInFlight(executionId: string): boolean; report(executionId: string): Promise<void>; log: Logger; workerId: string },
+  context: { isInFlight(executionId: string): boolean; report(executionId: string, attempt: number): Promise<void>; log: Logger; workerId: string },
 ): Reaping {
   if (!reaper) return { pause: () => {}, settled: async () => {} };
   const { log, workerId, isInFlight, report } = context;

@@ -95,14 +95,20 @@ export function createApiClient(baseUrl: string, token?: string) {
       if (typeof body === 'object' && body !== null && 'stdout' in body) return { timedOut, execution: body };
       throw apiError(answer);
     },
-    /** Queues a run; with a key used before, the execution that key started, as it is now. */
-    enqueue: async (id: string, stdin: Uint8Array, idempotencyKey?: string): Promise<{ executionId: string; status: string }> => {
-      const params = { ...byId(id), query: { wait: 'false' as const }, header: keyHeader(idempotencyKey) };
+    /** Queues a run (its record POSTed to `callback` once it ended); with a key used before, the execution that key started, as it is now. */
+    enqueue: async (id: string, stdin: Uint8Array, idempotencyKey?: string, callback?: string): Promise<{ executionId: string; status: string }> => {
+      const params = { ...byId(id), query: { wait: 'false' as const, ...(callback === undefined ? {} : { callback }) }, header: keyHeader(idempotencyKey) };
       const answer = await client.POST('/v1/functions/{id}/executions', { params, ...stdinBody(stdin) });
       const { executionId, status } = promised(answer, answer.response.status === 200 ? 200 : 202);
       return { executionId, status };
     },
     getExecution: async (id: string) => promised(await client.GET('/v1/executions/{id}', { params: byId(id) }), 200),
+    listDeadLetters: async () => promised(await client.GET('/v1/dead-letters'), 200).deadLetters,
+    redriveDeadLetter: async (id: string) => promised(await client.POST('/v1/dead-letters/{id}/redrive', { params: byId(id) }), 202),
+    redriveAllDeadLetters: async () => promised(await client.POST('/v1/dead-letters/redrive'), 200),
+    deleteDeadLetter: async (id: string): Promise<void> => {
+      promised(await client.DELETE('/v1/dead-letters/{id}', { params: byId(id) }), 200);
+    },
     listExecutions: async (functionId: string, limit?: number) => {
       const params = { ...byId(functionId), query: { limit } };
       return promised(await client.GET('/v1/functions/{id}/executions', { params }), 200).executions;

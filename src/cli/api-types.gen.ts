@@ -163,6 +163,114 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/dead-letters": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The caller's dead letters, newest first */
+        get: operations["listDeadLetters"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/dead-letters/{id}/redrive": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Run a dead letter again, as a new asynchronous execution linked to it
+         * @description The dead letter leaves the list. Redriving it again (twice at once included) answers with the same new execution.
+         */
+        post: operations["redriveDeadLetter"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/dead-letters/redrive": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Run all the caller's dead letters again (up to `limit`, oldest first) */
+        post: operations["redriveAllDeadLetters"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/dead-letters/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Take a dead letter off the list without running it again (its execution record stays) */
+        delete: operations["deleteDeadLetter"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/dead-letters": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every user's dead letters, newest first (operators) */
+        get: operations["listAllDeadLetters"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/callbacks/signing-key": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The caller's key for verifying callbacks
+         * @description Every callback carries `Faasbox-Signature: t=<unix seconds>,v1=<hex>`, where the hex is the HMAC-SHA256, under this key, of `<t>.<the raw body>`. Compare in constant time and refuse a `t` far from now (5 minutes). The key is the same at every api, changes only when the operator changes FAASBOX_JWT_SECRET, and is the caller's alone.
+         */
+        get: operations["getCallbackSigningKey"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/admin/projections": {
         parameters: {
             query?: never;
@@ -338,9 +446,19 @@ export interface components {
             memoryMb: number;
             minWarm: number;
             reuse: boolean;
+            retry: components["schemas"]["Retry"];
             /** Format: date-time */
             createdAt: string;
         };
+        Retry: {
+            maxAttempts: number;
+            backoff: {
+                initialMs: number;
+                maxMs: number;
+            };
+            maxAgeSeconds: number;
+            onFunctionError: boolean;
+        } | null;
         FunctionInput: {
             name: string;
             image: string;
@@ -354,6 +472,21 @@ export interface components {
             minWarm?: number;
             /** @description One container serves successive executions, one at a time: every process of the last one killed and /tmp emptied in between (default false: a fresh container for each). Refused when the operator turned reuse off. */
             reuse?: boolean;
+            retry?: components["schemas"]["RetryInput"];
+        };
+        /** @description How its asynchronous executions (`wait=false`) are retried. Absent: never (one attempt). Only failures of the platform are retried (no worker took it, its worker was lost, the engine or the image pull failed, no disk), unless `onFunctionError`. */
+        RetryInput: {
+            /** @description Attempts in all, the first included */
+            maxAttempts: number;
+            /** @description The wait before attempt n+1 is initialMs·2^(n-1), at most maxMs (default 1000 and 60000) */
+            backoff?: {
+                initialMs: number;
+                maxMs: number;
+            };
+            /** @description No attempt starts once the execution is this old: it is dead-lettered instead (default 21600) */
+            maxAgeSeconds?: number;
+            /** @description Also retry the function's own failures: a non-zero exit, an OOM kill, its timeout (default false) */
+            onFunctionError?: boolean;
         };
         FunctionList: {
             functions: components["schemas"]["Function"][];
@@ -386,7 +519,72 @@ export interface components {
                 type: string;
                 at: string;
             }[];
+            /** @description The current attempt: 1 unless the function's retry policy ran it again */
+            attempt: number;
+            /** @description The attempts before the current one, oldest first */
+            attempts: components["schemas"]["ExecutionAttempt"][];
+            /**
+             * Format: date-time
+             * @description Set while the current attempt waits for its backoff: not handed to the workers before then
+             */
+            nextAttemptAt: string | null;
+            deadLetter: components["schemas"]["DeadLetter"];
+            /**
+             * Format: uuid
+             * @description The dead-lettered execution this one runs again
+             */
+            redriveOf: string | null;
+            callback: components["schemas"]["ExecutionCallback"];
         };
+        ExecutionAttempt: {
+            attempt: number;
+            /** @enum {string} */
+            status: "queued" | "running" | "succeeded" | "failed" | "timedOut";
+            reason: string | null;
+            exitCode: number | null;
+            workerId: string | null;
+            /** Format: date-time */
+            startedAt: string | null;
+            /** Format: date-time */
+            finishedAt: string | null;
+        };
+        /** @description Set when it ended without success and nobody waited for it: it went on the dead-letter list */
+        DeadLetter: {
+            /** Format: date-time */
+            at: string;
+            reason: string;
+            /**
+             * Format: uuid
+             * @description The execution that ran it again (it left the dead-letter list then)
+             */
+            redriveExecutionId: string | null;
+            /**
+             * Format: date-time
+             * @description When its owner took it off the list without running it again
+             */
+            discardedAt: string | null;
+        } | null;
+        /** @description The callback its submission named (`callback=`), and its deliveries so far; null: none */
+        ExecutionCallback: {
+            url: string;
+            /**
+             * @description pending: not sent yet, or to be tried again; delivered: a 2xx answer; abandoned: no more attempts
+             * @enum {string}
+             */
+            state: "pending" | "delivered" | "abandoned";
+            deliveries: {
+                attempt: number;
+                /**
+                 * Format: date-time
+                 * @description When the attempt was made: the `t` of its signature
+                 */
+                at: string;
+                /** @description The receiver's HTTP status; null: no answer */
+                status: number | null;
+                /** @description Why it failed when the status does not say (no answer in time, a redirect, which is never followed) */
+                error: string | null;
+            }[];
+        } | null;
         QueuedExecution: {
             /** Format: uuid */
             executionId: string;
@@ -407,6 +605,59 @@ export interface components {
             startedAt: string | null;
             /** Format: date-time */
             finishedAt: string | null;
+        };
+        DeadLetterList: {
+            deadLetters: components["schemas"]["DeadLetterEntry"][];
+        };
+        DeadLetterEntry: {
+            /** Format: uuid */
+            executionId: string;
+            /** Format: uuid */
+            functionId: string;
+            /** Format: uuid */
+            ownerId: string;
+            /** @enum {string} */
+            status: "queued" | "running" | "succeeded" | "failed" | "timedOut";
+            /** @description Why it ended there: its last failure, and how many attempts it had */
+            reason: string;
+            attempts: number;
+            /** Format: date-time */
+            queuedAt: string;
+            /** Format: date-time */
+            deadLetteredAt: string;
+        };
+        Redriven: {
+            /**
+             * Format: uuid
+             * @description The new execution
+             */
+            executionId: string;
+            /** Format: uuid */
+            redriveOf: string;
+            /** @enum {string} */
+            status: "queued";
+        };
+        RedriveAll: {
+            redriven: {
+                /** Format: uuid */
+                executionId: string;
+                /** Format: uuid */
+                redriveExecutionId: string;
+            }[];
+            failed: {
+                /** Format: uuid */
+                executionId: string;
+                code: string;
+                detail: string;
+            }[];
+        };
+        CallbackSigningKey: {
+            /** @description The key, base64url without padding (32 bytes): decode it, and use the bytes as the HMAC key */
+            key: string;
+            /** @enum {string} */
+            algorithm: "HMAC-SHA256";
+            /** @enum {string} */
+            header: "Faasbox-Signature";
         };
         AdminExecution: {
             /** Format: uuid */
@@ -1076,9 +1327,11 @@ export interface operations {
             query?: {
                 /** @description `false`: answer 202 as soon as the execution is queued instead of waiting for its outcome */
                 wait?: "true" | "false";
+                /** @description With `wait=false` only: an http(s) URL, on a host the operator allows (FAASBOX_CALLBACK_HOSTS), that receives the final record (as `GET /v1/executions/{id}` answers it, without `callback`) as a signed JSON POST once the execution ended for good; retried with backoff, at least once (dedupe on `Faasbox-Delivery`); see `GET /v1/callbacks/signing-key` */
+                callback?: string;
             };
             header?: {
-                /** @description Runs the function at most once per key, user and day: a repeat answers with the execution the first started (waiting for it unless `wait=false`, then as it is now, 200) and says `Idempotent-Replayed: true`; the same key for another function or body is refused (422) */
+                /** @description Runs the function at most once per key, user and day: a repeat answers with the execution the first started (waiting for it unless `wait=false`, then as it is now, 200) and says `Idempotent-Replayed: true`; the same key for another function, body or callback is refused (422) */
                 "idempotency-key"?: string;
             };
             path: {
@@ -1117,7 +1370,7 @@ export interface operations {
                     "application/json": components["schemas"]["QueuedExecution"];
                 };
             };
-            /** @description `wait` is neither `true` nor `false` */
+            /** @description `wait` is neither `true` nor `false`; a `callback` without `wait=false`, not an http(s) URL, with a user name or password, to a host the operator does not allow, or callbacks are not enabled */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1164,7 +1417,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The Idempotency-Key was used in the last 24 hours for another function or body */
+            /** @description The Idempotency-Key was used in the last 24 hours for another function, body or callback */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -1260,6 +1513,372 @@ export interface operations {
             /** @description No such execution (also for an id that is no UUID) */
             404: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected failure: quote the correlationId when reporting it */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listDeadLetters: {
+        parameters: {
+            query?: {
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The list */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeadLetterList"];
+                };
+            };
+            /** @description Invalid limit */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, malformed, expired or revoked bearer token */
+            401: {
+                headers: {
+                    /** @description The Bearer challenge */
+                    "WWW-Authenticate": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected failure: quote the correlationId when reporting it */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    redriveDeadLetter: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Queued */
+            202: {
+                headers: {
+                    /** @description `/v1/executions/{executionId}` of the new execution */
+                    Location: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Redriven"];
+                };
+            };
+            /** @description Missing, malformed, expired or revoked bearer token */
+            401: {
+                headers: {
+                    /** @description The Bearer challenge */
+                    "WWW-Authenticate": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The execution belongs to another user */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such execution, it is not on the dead-letter list, or its function was deleted */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Its stdin was not kept (more than 1 MiB): submit it again */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller's or the platform's executions are at their limit; it stays on the list */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected failure: quote the correlationId when reporting it */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The job queue is unavailable */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    redriveAllDeadLetters: {
+        parameters: {
+            query?: {
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description What became of each: redriven, or why not (at the limit, for one, stays on the list) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RedriveAll"];
+                };
+            };
+            /** @description Invalid limit */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, malformed, expired or revoked bearer token */
+            401: {
+                headers: {
+                    /** @description The Bearer challenge */
+                    "WWW-Authenticate": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected failure: quote the correlationId when reporting it */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The job queue is unavailable */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    deleteDeadLetter: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Taken off the list */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Deleted"];
+                };
+            };
+            /** @description Missing, malformed, expired or revoked bearer token */
+            401: {
+                headers: {
+                    /** @description The Bearer challenge */
+                    "WWW-Authenticate": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The execution belongs to another user */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such execution, or it is not on the dead-letter list */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected failure: quote the correlationId when reporting it */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listAllDeadLetters: {
+        parameters: {
+            query?: {
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The list */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeadLetterList"];
+                };
+            };
+            /** @description Invalid limit */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, malformed, expired or revoked bearer token */
+            401: {
+                headers: {
+                    /** @description The Bearer challenge */
+                    "WWW-Authenticate": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is not an operator (`faasbox operators grant`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected failure: quote the correlationId when reporting it */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getCallbackSigningKey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The key */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CallbackSigningKey"];
+                };
+            };
+            /** @description Missing, malformed, expired or revoked bearer token */
+            401: {
+                headers: {
+                    /** @description The Bearer challenge */
+                    "WWW-Authenticate": string;
                     [name: string]: unknown;
                 };
                 content: {

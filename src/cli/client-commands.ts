@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { removeLogin, saveLogin } from './credentials.ts';
+import { addDeadLetterCommands } from './dead-letter-commands.ts';
 import { addExecutionCommands } from './execution-commands.ts';
 import { addFunctionCommands } from './function-commands.ts';
 import { loginHint } from './failures.ts';
@@ -8,7 +9,7 @@ import { obtainPassword } from './password.ts';
 import { type ClientOptions, runClient, withClientOptions } from './client-session.ts';
 
 /** The names under which the client commands live: `faasbox <name> …` needs only this module. */
-export const CLIENT_COMMANDS = new Set(['register', 'login', 'logout', 'whoami', 'fn', 'exec']);
+export const CLIENT_COMMANDS = new Set(['register', 'login', 'logout', 'whoami', 'fn', 'exec', 'dlq']);
 
 /**
  * What a user of a Faasbox server runs from their machine: an account, a login, functions and
@@ -84,4 +85,5 @@ export function addClientCommands(program: Command) {
 
   addFunctionCommands(program);
   addExecutionCommands(program);
+  addDeadLetterCommands(program);
 }

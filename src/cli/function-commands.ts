@@ -3,12 +3,23 @@ import { type ClientOptions, runClient, withClientOptions } from './client-sessi
 import { invokeFunction } from './invoke.ts';
 import { printFields, printJson, printTable } from './output.ts';
 import { resolveFunction } from './resolve-function.ts';
+import { UsageError } from './usage-error.ts';
 
 /** `fn create | ls | get | rm | invoke`: a function is named by its id or, when that is unique, its name. */
 export function addFunctionCommands(program: Command) {
   const fn = program.command('fn').description('functions: create, list, show, remove, invoke');
 
-  type CreateOptions = ClientOptions & { image: string; timeout?: number; memory?: number; minWarm?: number; reuse?: boolean; env?: Record<string, string> };
+  type CreateOptions = ClientOptions & {
+    image: string;
+    timeout?: number;
+    memory?: number;
+    minWarm?: number;
+    reuse?: boolean;
+    env?: Record<string, string>;
+    retryAttempts?: number;
+    retryBackoff?: number;
+    retryFunctionErrors?: boolean;
+  };
   withClientOptions(
     fn
       .command('create')
@@ -21,6 +32,9 @@ export function addFunctionCommands(program: Command) {
       .option('--min-warm <n>', 'containers each worker keeps pre-started for it, called or not (default 0)', wholeNumber)
       .option('--reuse', 'one container serves successive executions, cleaned in between (default: a fresh one each)')
       .option('--env <NAME=VALUE>', 'an environment variable; repeat for more', collectEnv)
+      .option('--retry-attempts <n>', "attempts in all for an --async invocation that the platform failed (default 1: no retry)", positiveInteger)
+      .option('--retry-backoff <ms>', 'the wait before the first retry, doubling after each (default 1000)', wholeNumber)
+      .option('--retry-function-errors', "also retry the function's own failures (non-zero exit, OOM kill, its timeout)")
       .addHelpText('after', "\nExample:\n  faasbox fn create shout --image 127.0.0.1:5000/faasbox/busybox:1 --env LANG=C -- sh -c 'tr a-z A-Z'"),
   ).action((name: string, command: string[], options: CreateOptions) =>
     runClient(options, async (session) => {
@@ -33,6 +47,7 @@ export function addFunctionCommands(program: Command) {
         ...(options.memory !== undefined ? { memoryMb: options.memory } : {}),
         ...(options.minWarm !== undefined ? { minWarm: options.minWarm } : {}),
         ...(options.reuse ? { reuse: true } : {}),
+        ...(options.retryAttempts !== undefined ? { retry: retryPolicy(options.retryAttempts, options) } : {}),
       });
       if (session.json) return void printJson(created);
       console.log(`created function ${created.name}: ${created.id}`);
@@ -68,6 +83,7 @@ export function addFunctionCommands(program: Command) {
           ['memory', `${shown.memoryMb} MB`],
           ['kept warm', shown.minWarm > 0 ? `${shown.minWarm} pre-started per worker` : 'while called'],
           ['containers', shown.reuse ? 'reused, cleaned between executions' : 'a fresh one per execution'],
+          ['async retries', shown.retry === null ? 'none' : describeRetry(shown.retry)],
           ['created', shown.createdAt],
         ]);
       }),
@@ -91,6 +107,7 @@ export function addFunctionCommands(program: Command) {
       .argument('<function>', 'name or id')
       .option('--async', 'queue the run and print its execution id at once (then: faasbox exec get <id>)')
       .option('--idempotency-key <key>', 'run at most once per key for a day: the same key again gives the same execution (safe to retry)')
+      .option('--callback <url>', 'with --async: POST the final record, signed, to this URL once the run ended (a host the operator allows)')
       .addHelpText(
         'after',
         [
@@ -100,14 +117,28 @@ export function addFunctionCommands(program: Command) {
           'request failed (not logged in, limit reached, no such function); 2 for a usage error.',
         ].join('\n'),
       ),
-  ).action((ref: string, options: ClientOptions & { async?: boolean; idempotencyKey?: string }) =>
+  ).action((ref: string, options: ClientOptions & { async?: boolean; idempotencyKey?: string; callback?: string }) =>
     runClient(options, async (session) => {
+      // Before anything is sent: a waiting run has no callback (the server would say 400).
+      if (options.callback !== undefined && options.async !== true) throw new UsageError('--callback needs --async');
       const api = session.api();
       const target = await resolveFunction(session, api, ref);
-      return invokeFunction(session, api, { ref, ...target }, { async: options.async === true, idempotencyKey: options.idempotencyKey });
+      return invokeFunction(session, api, { ref, ...target }, { async: options.async === true, idempotencyKey: options.idempotencyKey, callback: options.callback });
     }),
   );
 }
+
+function retryPolicy(maxAttempts: number, options: { retryBackoff?: number; retryFunctionErrors?: boolean }) {
+  return {
+    maxAttempts,
+    ...(options.retryBackoff !== undefined ? { backoff: { initialMs: options.retryBackoff, maxMs: Math.max(60_000, options.retryBackoff) } } : {}),
+    ...(options.retryFunctionErrors ? { onFunctionError: true } : {}),
+  };
+}
+
+const describeRetry = (retry: { maxAttempts: number; backoff: { initialMs: number; maxMs: number }; maxAgeSeconds: number; onFunctionError: boolean }) =>
+  `${retry.maxAttempts} attempts, backoff ${retry.backoff.initialMs} ms doubling to ${retry.backoff.maxMs} ms, max age ${retry.maxAgeSeconds} s` +
+  (retry.onFunctionError ? ", the function's own failures too" : ', platform failures only');
 
 function positiveInteger(value: string): number {
   if (!/^\d+$/.test(value) || Number(value) < 1) throw new InvalidArgumentError('must be a positive whole number');

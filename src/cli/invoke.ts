@@ -17,12 +17,12 @@ export async function invokeFunction(
   session: Session,
   api: ApiClient,
   target: ResolvedFunction & { ref: string },
-  options: { async: boolean; idempotencyKey?: string },
+  options: { async: boolean; idempotencyKey?: string; callback?: string },
 ): Promise<number> {
   const stdin = process.stdin.isTTY ? new Uint8Array() : await readAll(process.stdin);
 
   if (options.async) {
-    const queued = await api.enqueue(target.id, stdin, options.idempotencyKey);
+    const queued = await api.enqueue(target.id, stdin, options.idempotencyKey, options.callback);
     if (session.json) printJson(queued);
     else console.log(queued.executionId);
     return 0;

@@ -31,3 +31,14 @@ async function eventIdOf(key: string): Promise<string> {
   const hex = toHex(digest.subarray(0, 16));
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
 }
+
+/**
+ * The id of the same fact for another attempt of its execution, with no second digest: the
+ * first attempt keeps the derived id itself (as stored before retries existed), a later one gets
+ * it with the attempt folded into its last four hex digits.
+ */
+export function ofAttempt(id: string, attempt: number): string {
+  if (attempt <= 1) return id;
+  const tail = (Number.parseInt(id.slice(-4), 16) ^ attempt) & 0xffff;
+  return `${id.slice(0, -4)}${tail.toString(16).padStart(4, '0')}`;
+}

@@ -1,19 +1,21 @@
 import {
   type ExecutionReport,
   type ExecutionReportEvent,
+  attemptOf,
   isTerminal,
   outcomeRecordedBy,
   reportFromEvent,
   reportsFromStatus,
 } from '../domain/execution-outcome.ts';
 import { type ExecutionCommand, type ExecutionEvent, type ExecutionState, executionDecider } from '../domain/executions.ts';
+import { slotLeaseKey } from '../domain/slots.ts';
 import { executionStream } from '../domain/streams.ts';
 import { statusOf } from '../../actors/execution.ts';
 import { observePhases } from '../metrics/metrics.ts';
 import type { PhaseDurations, StatusMessage } from '../ports/job-bus.ts';
 import type { CommandDeps } from './deps.ts';
-import { deterministicEventId } from './deterministic-id.ts';
-import { handleCommand } from './handle-command.ts';
+import { deterministicEventId, ofAttempt } from './deterministic-id.ts';
+import { handleCommand, readState } from './handle-command.ts';
 import { oneAtATime } from './one-at-a-time.ts';
 import { releaseSlots } from './slots.ts';
 
@@ -41,24 +43,38 @@ async function recordReports(
   correlationId: string,
   phases?: PhaseDurations,
 ) {
-  const idOf = new Map(await Promise.all(reports.map(async ({ type }) => [type, await deterministicEventId(executionId, type)] as const)));
+  const kinds: string[] = reports.map(({ type }) => type);
+  // An ending that may be followed by a retry or a dead letter: their ids too (a success never is).
+  if (reports.at(-1)!.type !== 'SUCCEEDED') kinds.push(...FOLLOW_UPS);
+  const idOf = new Map(await Promise.all(kinds.map(async (kind) => [kind, await deterministicEventId(executionId, kind)] as const)));
+  const attempt = attemptOf(reports.at(-1)!);
   const ids: EventIds = {
-    // The machine records only reports of the command: each has its id here.
-    of: (event) => idOf.get(reportFromEvent(event).type)!,
+    // The machine records only reports of the command, and what follows their ending: each has its id here.
+    of: (event) => ofAttempt(idOf.get(FOLLOW_UPS.includes(event.type) ? event.type : reportFromEvent(event as ExecutionReportEvent).type)!, attempt),
     // The outcome is the last report: its event is what ends the execution.
-    ending: idOf.get(reports.at(-1)!.type)!,
+    ending: ofAttempt(idOf.get(reports.at(-1)!.type)!, attempt),
   };
   return decideExecution(deps, executionId, { type: 'RecordReports', reports }, ids, correlationId, phases);
 }
 
 /** The deadline passed without an outcome: queued → failed, running → timedOut. */
 export async function expireExecution(deps: RecordReportDeps, executionId: string, now: Date, correlationId: string) {
-  const id = await deterministicEventId(executionId, 'deadline');
-  return decideExecution(deps, executionId, { type: 'ExpireExecution', now }, { of: () => id, ending: id }, correlationId);
+  // The ids depend on the attempt that expires: read it first (the sweeper's read model may lag).
+  const { state } = await readState(deps.store, executionDecider, executionStream(executionId));
+  const attempt = state.status === 'present' ? state.attempt : 1;
+  const [id, ...followUps] = await Promise.all(['deadline', ...FOLLOW_UPS].map((kind) => deterministicEventId(executionId, kind)));
+  const ids: EventIds = {
+    of: (event) => ofAttempt(FOLLOW_UPS.includes(event.type) ? followUps[FOLLOW_UPS.indexOf(event.type)]! : id!, attempt),
+    ending: ofAttempt(id!, attempt),
+  };
+  return decideExecution(deps, executionId, { type: 'ExpireExecution', now }, ids, correlationId);
 }
 
+/** What an attempt's ending may bring in the same append (src/domain/executions.ts followUp). */
+const FOLLOW_UPS: readonly string[] = ['ExecutionRetryScheduled', 'ExecutionDeadLettered'];
+
 /** Ids derived from what is recorded, so the same fact recorded twice gets the same event id. */
-type EventIds = { of: (event: ExecutionReportEvent) => string; ending: string };
+type EventIds = { of: (event: ExecutionEvent) => string; ending: string };
 
 async function decideExecution(
   deps: RecordReportDeps,
@@ -86,7 +102,7 @@ async function decideExecution(
       stream,
       command,
       // Only reports are decided here: never a second ExecutionQueued.
-      { correlationId, newId: (event) => ids.of(event as ExecutionReportEvent) },
+      { correlationId, newId: (event) => ids.of(event as ExecutionEvent) },
       { alongside: releaseAlongside },
     ),
   );
@@ -109,6 +125,10 @@ function observeAppended(
   correlationId: string,
   phases: PhaseDurations | undefined,
 ) {
+  for (const event of appended) {
+    if (event.type === 'ExecutionRetryScheduled') deps.metrics.retriesScheduled.inc();
+    if (event.type === 'ExecutionDeadLettered') deps.metrics.deadLettered.inc();
+  }
   const finals = appended.flatMap((event) => outcomeRecordedBy(event) ?? []);
   if (finals.length === 0 || state.status !== 'present') return;
   // The machine takes a late result only once timed out, and never a second TIMED_OUT: an
@@ -122,13 +142,19 @@ function observeAppended(
   if (phases) observePhases(deps.metrics.executionPhaseSeconds, phases);
 }
 
-/** The slots go once the execution ended; each release names the event that ended it as its cause. */
+/**
+ * The slots go once an attempt ended, whether the execution did or another attempt is scheduled
+ * (it takes slots of its own when handed out); each release names the event that ended it as its
+ * cause.
+ */
 async function releaseWhenFinished(
   deps: RecordReportDeps,
   executionId: string,
   state: ExecutionState,
   cause: { correlationId: string; causationId: string },
 ) {
-  if (state.status !== 'present' || !isTerminal(statusOf(state.snapshot))) return;
-  await releaseSlots(deps, state.queued.slotStreams, executionId, { ...cause, newId: deps.newId });
+  if (state.status !== 'present') return;
+  const ended = state.retryAt !== null ? state.attempt - 1 : isTerminal(statusOf(state.snapshot)) ? state.attempt : null;
+  if (ended === null) return;
+  await releaseSlots(deps, state.slotStreams, slotLeaseKey(executionId, ended), { ...cause, newId: deps.newId });
 }

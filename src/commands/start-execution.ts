@@ -1,11 +1,11 @@
 import { createActor } from 'xstate';
 import { type ExecutionSnapshot, executionMachine, statusOf } from '../../actors/execution.ts';
 import { DomainError } from '../domain/errors.ts';
-import { type ExecutionReport, isTerminal, reportFromStatus, reportsFromStatus } from '../domain/execution-outcome.ts';
-import { type ExecutionState, executionDecider } from '../domain/executions.ts';
+import { type ExecutionReport, attemptField, isTerminal, reportFromStatus, reportsFromStatus } from '../domain/execution-outcome.ts';
+import { type ExecutionState, STORED_STDIN_LIMIT, executionDecider } from '../domain/executions.ts';
 import { type FunctionDefinition, reuseOf } from '../domain/functions.ts';
 import { executionStream } from '../domain/streams.ts';
-import { BusUnavailableError, type StatusMessage, type StatusWatch, encodeJobStdin } from '../ports/job-bus.ts';
+import { BusUnavailableError, type Job, type StatusMessage, type StatusWatch, encodeJobStdin } from '../ports/job-bus.ts';
 import type { CommandDeps, ReadYourWrites } from './deps.ts';
 import { awaitProjections, commandContext } from './context.ts';
 import { handleCommand } from './handle-command.ts';
@@ -34,6 +34,10 @@ export async function startExecution(
     correlationId: string;
     /** The id an Idempotency-Key claimed for it (submit-execution.ts); a new one otherwise. */
     executionId?: string;
+    /** The dead-lettered execution it runs again (commands/dead-letters.ts). */
+    redriveOf?: string;
+    /** Asynchronous only: where its final record goes (checked by the route, src/domain/callbacks.ts). */
+    callbackUrl?: string;
   },
 ): Promise<StartedExecution> {
   const { clock, config, bus } = deps;
@@ -45,6 +49,7 @@ export async function startExecution(
   const leaseUntil = new Date(deadline.getTime() + config.executions.graceMs);
 
   const slotStreams = await reserveSlots(deps, definition.ownerId, executionId, leaseUntil, context);
+  const encodedStdin = encodeJobStdin(stdin);
   const queued = await handleCommand(
     deps.store,
     executionDecider,
@@ -61,6 +66,16 @@ export async function startExecution(
         queuedAt: queuedAt.toISOString(),
         deadline: deadline.toISOString(),
         slotStreams,
+        // What a later attempt or a redrive needs: only an execution nobody waits for has either.
+        ...(options.wait
+          ? {}
+          : {
+              async: true,
+              ...(definition.retry ? { retry: definition.retry } : {}),
+              ...(stdin.byteLength <= STORED_STDIN_LIMIT ? { stdin: encodedStdin } : {}),
+            }),
+        ...(options.redriveOf ? { redriveOf: options.redriveOf } : {}),
+        ...(options.callbackUrl && !options.wait ? { callbackUrl: options.callbackUrl } : {}),
       },
     },
     context,
@@ -70,21 +85,7 @@ export async function startExecution(
   try {
     // Inside the try: a bus that cannot open the watch cannot take the job either (503, not 500).
     if (options.wait) waiter = await watchOutcome(deps, executionId, deadline, options.correlationId);
-    await bus.publishJob({
-      executionId,
-      functionId: definition.functionId,
-      ownerId: definition.ownerId,
-      image: definition.image,
-      command: definition.command,
-      env: definition.env,
-      timeoutMs: definition.timeoutMs,
-      memoryMb: definition.memoryMb,
-      reuse: reuseOf(definition),
-      stdin: encodeJobStdin(stdin),
-      deadline: deadline.toISOString(),
-      correlationId: options.correlationId,
-      queuedAt: queuedAt.toISOString(),
-    });
+    await bus.publishJob(jobOf(definition, { executionId, attempt: 1, stdin: encodedStdin, deadline, queuedAt, correlationId: options.correlationId }));
   } catch (error) {
     await waiter?.close();
     if (!(error instanceof BusUnavailableError)) throw error;
@@ -106,6 +107,27 @@ export async function startExecution(
   await awaitProjections(deps, queued.position);
   return { executionId, deadline, outcome: waiter?.outcome };
 }
+
+/** The job of one attempt of an execution of `definition`. */
+export const jobOf = (
+  definition: FunctionDefinition,
+  attempt: { executionId: string; attempt: number; stdin: string; deadline: Date; queuedAt: Date; correlationId: string },
+): Job => ({
+  executionId: attempt.executionId,
+  ...attemptField(attempt.attempt),
+  functionId: definition.functionId,
+  ownerId: definition.ownerId,
+  image: definition.image,
+  command: definition.command,
+  env: definition.env,
+  timeoutMs: definition.timeoutMs,
+  memoryMb: definition.memoryMb,
+  reuse: reuseOf(definition),
+  stdin: attempt.stdin,
+  deadline: attempt.deadline.toISOString(),
+  correlationId: attempt.correlationId,
+  queuedAt: attempt.queuedAt.toISOString(),
+});
 
 /**
  * The live execution actor: statuses from the bus drive it, and its `after` deadline turns

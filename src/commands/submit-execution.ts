@@ -21,18 +21,18 @@ export type Submission = {
   replayed: boolean;
 };
 
-type SubmitOptions = { wait: boolean; correlationId: string; idempotencyKey?: string };
+type SubmitOptions = { wait: boolean; correlationId: string; idempotencyKey?: string; callbackUrl?: string };
 
 /**
  * A request to run a function. With an Idempotency-Key, the first request of the key (per user,
  * for a day) claims it for a new execution and starts that; any other, a client's retry in this
  * api process or another, answers with the same execution, as it is now or, waiting, as it ends,
- * and never starts a second one. The same key for another function or body is refused (422).
+ * and never starts a second one. The same key for another function, body or callback is refused (422).
  */
 export async function submitExecution(deps: StartDeps, definition: FunctionDefinition, stdin: Uint8Array, options: SubmitOptions): Promise<Submission> {
   const { idempotencyKey, ...start } = options;
   if (idempotencyKey === undefined) return { ...(await startExecution(deps, definition, stdin, start)), replayed: false };
-  const claim = await claimKey(deps, definition, stdin, idempotencyKey, start.correlationId);
+  const claim = await claimKey(deps, definition, stdin, idempotencyKey, start.correlationId, start.callbackUrl);
   const { executionId } = claim;
   // The request that claimed the key queues its execution. So does a repeat that finds it not
   // queued: the first was refused (at the limit), its process died, or it is queuing it now.
@@ -48,9 +48,9 @@ export async function submitExecution(deps: StartDeps, definition: FunctionDefin
   return replay(deps, executionId, start, { tookSlot: false });
 }
 
-async function claimKey(deps: StartDeps, definition: FunctionDefinition, stdin: Uint8Array, key: string, correlationId: string) {
+async function claimKey(deps: StartDeps, definition: FunctionDefinition, stdin: Uint8Array, key: string, correlationId: string, callbackUrl: string | undefined) {
   const stream = await idempotencyKeyStream(definition.ownerId, key);
-  const claim = { executionId: deps.newId(), functionId: definition.functionId, requestDigest: await requestDigest(definition.functionId, stdin) };
+  const claim = { executionId: deps.newId(), functionId: definition.functionId, requestDigest: await requestDigest(definition.functionId, stdin, callbackUrl) };
   const result = await oneAtATime(deps.store, stream, () =>
     handleCommand(
       deps.store,
@@ -64,9 +64,13 @@ async function claimKey(deps: StartDeps, definition: FunctionDefinition, stdin: 
   return { executionId: result.state.claim!.executionId, fresh: result.events.length > 0 };
 }
 
-/** The function and the body, so that a key reused for another request is told apart. */
-async function requestDigest(functionId: string, stdin: Uint8Array): Promise<string> {
-  const id = new TextEncoder().encode(`${functionId}\u0000`);
+/**
+ * The function, the callback and the body, so that a key reused for another request is told
+ * apart. Without a callback it is what it was before callbacks existed (keys claimed then still
+ * match); with one, a \u0001 after the function id keeps the two forms apart.
+ */
+async function requestDigest(functionId: string, stdin: Uint8Array, callbackUrl: string | undefined): Promise<string> {
+  const id = new TextEncoder().encode(callbackUrl === undefined ? `${functionId}\u0000` : `${functionId}\u0001${callbackUrl}\u0000`);
   const bytes = new Uint8Array(id.byteLength + stdin.byteLength);
   bytes.set(id);
   bytes.set(stdin, id.byteLength);

@@ -13,6 +13,8 @@ export type DomainErrorCode =
   | 'NotExecutionOwner'
   | 'ExecutionAlreadyExists'
   | 'IdempotencyKeyReused'
+  | 'DeadLetterNotFound'
+  | 'DeadLetterNotRedrivable'
   | 'JobBusUnavailable'
   | 'StreamNotFound'
   | 'AccountNotFound';

@@ -51,19 +51,37 @@ export type CollectedOutput = Omit<ExecutionOutput, 'exitCode'>;
 export type ContainerRunOutcome =
   | ({ kind: 'exited'; exitCode: number; oomKilled: boolean } & CollectedOutput)
   | ({ kind: 'timedOut' } & CollectedOutput)
-  /** The platform could not run it: image missing, engine unreachable, bad command… `started` tells whether user code ran. */
-  | { kind: 'failed'; reason: string; started: boolean };
+  /**
+   * The platform could not run it: image missing, engine unreachable, bad command… `started`
+   * tells whether user code ran; `hostFault`, that the fault is the worker's host (its engine is
+   * not there, its disk is full), not the job's: another worker may well run it.
+   */
+  | { kind: 'failed'; reason: string; started: boolean; hostFault?: boolean };
 
 /**
  * A worker's word about one execution, as JSON on the wire (the JobBus port's StatusMessage adds
  * what only logs and metrics read). A failed or timed-out status carries output only when the
  * container ran.
  */
-export type WorkerStatus =
+export type WorkerStatus = (
   | ({ type: 'started'; executionId: string } & StartNotice)
   | ({ type: 'succeeded'; executionId: string; at: string; started?: StartNotice } & ExecutionOutput)
   | ({ type: 'failed'; executionId: string; at: string; reason: string; started?: StartNotice } & Partial<ExecutionOutput>)
-  | ({ type: 'timedOut'; executionId: string; at: string; started?: StartNotice } & Partial<ExecutionOutput>);
+  | ({ type: 'timedOut'; executionId: string; at: string; started?: StartNotice } & Partial<ExecutionOutput>)
+) &
+  AttemptNumber;
+
+/**
+ * Which attempt of its execution a job, status, report or event is about (src/domain/retries.ts).
+ * Absent for the first, so that what workers and logs of earlier releases carry is attempt 1.
+ */
+export type AttemptNumber = { attempt?: number };
+
+export const attemptOf = (value: AttemptNumber): number =>
+  Number.isSafeInteger(value.attempt) && value.attempt! > 1 ? value.attempt! : 1;
+
+/** The field as carried: absent for the first attempt. */
+export const attemptField = (attempt: number): AttemptNumber => (attempt > 1 ? { attempt } : {});
 
 /**
  * That a container started the execution. A run that ends soon after its start carries this in
@@ -81,24 +99,26 @@ export type StartNotice = {
  * What a worker, or the api's own clock, says happened: the events of the lifecycle machine,
  * which judges each one (a result after a timeout is late, not a second outcome).
  */
-export type ExecutionReport =
+export type ExecutionReport = (
   /** `start` is null when the worker did not say (an earlier release). */
   | { type: 'STARTED'; workerId: string; containerId: string; at: string; start: StartKind | null }
   | ({ type: 'SUCCEEDED'; at: string } & ExecutionOutput)
   | ({ type: 'FAILED'; at: string; reason: string } & Partial<ExecutionOutput>)
-  | ({ type: 'TIMED_OUT'; at: string } & Partial<ExecutionOutput>);
+  | ({ type: 'TIMED_OUT'; at: string } & Partial<ExecutionOutput>)
+) &
+  AttemptNumber;
 
 /** A report as stored in its execution's stream, once the machine accepted it. */
 export type ExecutionReportEvent =
   /** `start` is absent from events stored before workers reported it. */
-  | DomainEvent<'ExecutionStarted', { workerId: string; containerId: string; startedAt: string; start?: StartKind }>
-  | DomainEvent<'ExecutionSucceeded', ExecutionOutput & { finishedAt: string }>
-  | DomainEvent<'ExecutionFailed', Partial<ExecutionOutput> & { reason: string; finishedAt: string }>
-  | DomainEvent<'ExecutionTimedOut', Partial<ExecutionOutput> & { finishedAt: string }>;
+  | DomainEvent<'ExecutionStarted', { workerId: string; containerId: string; startedAt: string; start?: StartKind } & AttemptNumber>
+  | DomainEvent<'ExecutionSucceeded', ExecutionOutput & { finishedAt: string } & AttemptNumber>
+  | DomainEvent<'ExecutionFailed', Partial<ExecutionOutput> & { reason: string; finishedAt: string } & AttemptNumber>
+  | DomainEvent<'ExecutionTimedOut', Partial<ExecutionOutput> & { finishedAt: string } & AttemptNumber>;
 
 /** The worker's judgement of a run: exit code 0 succeeds, any other code or an OOM kill fails. */
-export function statusFromRun(outcome: ContainerRunOutcome, job: { executionId: string; memoryMb: number }, at: Date): WorkerStatus {
-  const base = { executionId: job.executionId, at: at.toISOString() };
+export function statusFromRun(outcome: ContainerRunOutcome, job: { executionId: string; memoryMb: number } & AttemptNumber, at: Date): WorkerStatus {
+  const base = { executionId: job.executionId, ...attemptField(attemptOf(job)), at: at.toISOString() };
   switch (outcome.kind) {
     case 'exited': {
       const { kind: _, oomKilled, exitCode, ...output } = outcome;
@@ -123,6 +143,10 @@ export function statusFromRun(outcome: ContainerRunOutcome, job: { executionId: 
  * carries (the correlation id, the phases) is for logs and metrics, never event data.
  */
 export function reportFromStatus(status: WorkerStatus): ExecutionReport {
+  return { ...reportOfAttempt(status), ...attemptField(attemptOf(status)) };
+}
+
+function reportOfAttempt(status: WorkerStatus): ExecutionReport {
   switch (status.type) {
     case 'started':
       return {
@@ -150,7 +174,7 @@ export function reportFromStatus(status: WorkerStatus): ExecutionReport {
 export function reportsFromStatus(status: WorkerStatus): ExecutionReport[] {
   const report = reportFromStatus(status);
   if (status.type === 'started' || !isStartNotice(status.started)) return [report];
-  return [reportFromStatus({ type: 'started', executionId: status.executionId, ...status.started }), report];
+  return [reportFromStatus({ type: 'started', executionId: status.executionId, ...status.started, ...attemptField(attemptOf(status)) }), report];
 }
 
 const isStartNotice = (value: unknown): value is StartNotice =>
@@ -163,7 +187,13 @@ export function eventFromReport(report: ExecutionReport): ExecutionReportEvent {
     case 'STARTED':
       return {
         type: 'ExecutionStarted',
-        data: { workerId: report.workerId, containerId: report.containerId, startedAt: report.at, ...(report.start ? { start: report.start } : {}) },
+        data: {
+          workerId: report.workerId,
+          containerId: report.containerId,
+          startedAt: report.at,
+          ...(report.start ? { start: report.start } : {}),
+          ...attemptField(attemptOf(report)),
+        },
       };
     case 'SUCCEEDED': {
       const { type: _, at, ...output } = report;
@@ -183,7 +213,14 @@ export function eventFromReport(report: ExecutionReport): ExecutionReportEvent {
 export function reportFromEvent(event: ExecutionReportEvent): ExecutionReport {
   switch (event.type) {
     case 'ExecutionStarted':
-      return { type: 'STARTED', workerId: event.data.workerId, containerId: event.data.containerId, at: event.data.startedAt, start: event.data.start ?? null };
+      return {
+        type: 'STARTED',
+        workerId: event.data.workerId,
+        containerId: event.data.containerId,
+        at: event.data.startedAt,
+        start: event.data.start ?? null,
+        ...attemptField(attemptOf(event.data)),
+      };
     case 'ExecutionSucceeded': {
       const { finishedAt, ...output } = event.data;
       return { type: 'SUCCEEDED', at: finishedAt, ...output };

@@ -1,5 +1,6 @@
 import type { Decider, DomainEvent } from './decider.ts';
 import { DomainError } from './errors.ts';
+import type { RetryPolicy } from './retries.ts';
 
 export type FunctionSpec = {
   name: string;
@@ -18,6 +19,8 @@ export type FunctionSpec = {
    * owner's opt-in). Absent from functions created before it existed: read it with reuseOf.
    */
   reuse?: boolean;
+  /** How its asynchronous executions are retried (src/domain/retries.ts); absent: never. */
+  retry?: RetryPolicy;
 };
 
 export type FunctionDefinition = FunctionSpec & { functionId: string; ownerId: string; createdAt: string };

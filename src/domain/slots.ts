@@ -9,6 +9,12 @@ import { DomainError } from './errors.ts';
  */
 export type Lease = { executionId: string; leaseUntil: string };
 
+/**
+ * What a lease is held under: the execution id for its first attempt (as before retries), the id
+ * and the attempt for a later one, so a late release of an attempt never frees its successor's.
+ */
+export const slotLeaseKey = (executionId: string, attempt: number) => (attempt > 1 ? `${executionId}#${attempt}` : executionId);
+
 export type SlotEvent =
   | DomainEvent<'SlotReserved', { executionId: string; leaseUntil: string; active: Lease[] }>
   | DomainEvent<'SlotReleased', { executionId: string; active: Lease[] }>;

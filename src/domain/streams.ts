@@ -23,7 +23,10 @@ export const streamPrefixes = {
   execution: 'execution-',
   slots: 'slots-',
   idempotency: 'idempotency-',
+  callback: 'callback-',
 } as const;
 export const executionStream = (executionId: string) => `execution-${executionId}`;
+/** The deliveries of an execution's callback (src/domain/callbacks.ts), apart from its lifecycle. */
+export const callbackStream = (executionId: string) => `callback-${executionId}`;
 export const userSlotsStream = (userId: string) => `slots-${userId}`;
 export const GLOBAL_SLOTS_STREAM = 'slots-global';

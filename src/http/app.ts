@@ -12,6 +12,8 @@ import { authenticate } from './middleware/authenticate.ts';
 import { observeRequests } from './middleware/metrics.ts';
 import { problemResponse } from './problem.ts';
 import { addAdminRoutes } from './routes/admin.ts';
+import { addDeadLetterRoutes } from './routes/dead-letters.ts';
+import { addCallbackRoutes } from './routes/callbacks.ts';
 import { type DocsSources, addDocsRoutes } from './routes/docs.ts';
 import { addExecutionRoutes } from './routes/executions.ts';
 import { addFunctionRoutes } from './routes/functions.ts';
@@ -41,6 +43,8 @@ const DOMAIN_STATUS: Record<DomainErrorCode, { status: ContentfulStatusCode; slu
   NotExecutionOwner: { status: 403, slug: 'not-execution-owner' },
   ExecutionAlreadyExists: { status: 409, slug: 'execution-exists' },
   IdempotencyKeyReused: { status: 422, slug: 'idempotency-key-reused' },
+  DeadLetterNotFound: { status: 404, slug: 'dead-letter-not-found' },
+  DeadLetterNotRedrivable: { status: 409, slug: 'dead-letter-not-redrivable' },
   JobBusUnavailable: { status: 503, slug: 'job-bus-unavailable' },
   StreamNotFound: { status: 404, slug: 'stream-not-found' },
   AccountNotFound: { status: 404, slug: 'account-not-found' },
@@ -91,6 +95,8 @@ export function createApp(deps: AppDeps, options: AppOptions): OpenAPIHono<AppEn
   addTokenRoutes(app, deps, options.clientAddressOf);
   addFunctionRoutes(app, deps, authenticated);
   addExecutionRoutes(app, deps, authenticated);
+  addDeadLetterRoutes(app, deps, authenticated);
+  addCallbackRoutes(app, deps, authenticated);
   addAdminRoutes(app, deps, authenticated);
   addDocsRoutes(app, options.docs);
 

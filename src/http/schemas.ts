@@ -3,6 +3,7 @@ import type { Config } from '../config-type.ts';
 import { MAX_PASSWORD_BYTES, MIN_PASSWORD_BYTES } from '../auth/passwords.ts';
 import { EXECUTION_STATUSES } from '../domain/execution-outcome.ts';
 import { isImageReference, registryOf } from '../domain/image-reference.ts';
+import { DEFAULT_RETRY, MAX_ATTEMPTS_LIMIT } from '../domain/retries.ts';
 
 const byteLength = (value: string) => new TextEncoder().encode(value).length;
 
@@ -47,6 +48,37 @@ const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,255}$/;
 const FUNCTION_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 // Keys that JavaScript treats as the object's prototype would be dropped, not stored.
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
+const RetryInputSchema = z
+  .strictObject({
+    maxAttempts: z.number().int().min(1).max(MAX_ATTEMPTS_LIMIT).openapi({ description: 'Attempts in all, the first included' }),
+    backoff: z
+      .strictObject({ initialMs: z.number().int().min(0).max(3_600_000), maxMs: z.number().int().min(0).max(3_600_000) })
+      .refine((backoff) => backoff.maxMs >= backoff.initialMs, { message: 'maxMs must be at least initialMs' })
+      .optional()
+      .openapi({ description: `The wait before attempt n+1 is initialMs·2^(n-1), at most maxMs (default ${DEFAULT_RETRY.backoff.initialMs} and ${DEFAULT_RETRY.backoff.maxMs})` }),
+    maxAgeSeconds: z
+      .number()
+      .int()
+      .min(1)
+      .max(7 * 24 * 3600)
+      .optional()
+      .openapi({ description: `No attempt starts once the execution is this old: it is dead-lettered instead (default ${DEFAULT_RETRY.maxAgeSeconds})` }),
+    onFunctionError: z
+      .boolean()
+      .optional()
+      .openapi({ description: "Also retry the function's own failures: a non-zero exit, an OOM kill, its timeout (default false)" }),
+  })
+  .openapi('RetryInput');
+
+const RetrySchema = z
+  .object({
+    maxAttempts: z.number().int(),
+    backoff: z.object({ initialMs: z.number().int(), maxMs: z.number().int() }),
+    maxAgeSeconds: z.number().int(),
+    onFunctionError: z.boolean(),
+  })
+  .openapi('Retry');
 
 export function functionSchemas(limits: Config['functionLimits'], allowedRegistries: Config['allowedRegistries']) {
   // The engine contacts whatever registry an image names: an operator may fence that in.
@@ -96,6 +128,10 @@ export function functionSchemas(limits: Config['functionLimits'], allowedRegistr
           description:
             'One container serves successive executions, one at a time: every process of the last one killed and /tmp emptied in between (default false: a fresh container for each). Refused when the operator turned reuse off.',
         }),
+      retry: RetryInputSchema.optional().openapi({
+        description:
+          'How its asynchronous executions (`wait=false`) are retried. Absent: never (one attempt). Only failures of the platform are retried (no worker took it, its worker was lost, the engine or the image pull failed, no disk), unless `onFunctionError`.',
+      }),
     })
     .openapi('FunctionInput');
 
@@ -110,6 +146,7 @@ export function functionSchemas(limits: Config['functionLimits'], allowedRegistr
       memoryMb: z.number().int(),
       minWarm: z.number().int(),
       reuse: z.boolean(),
+      retry: RetrySchema.nullable(),
       createdAt: z.iso.datetime(),
     })
     .openapi('Function');

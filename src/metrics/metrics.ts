@@ -16,6 +16,9 @@ export type Metrics = {
   readonly httpRequestSeconds: Histogram<'method' | 'route' | 'status'>;
   /** Counted by the api, once per execution, when its outcome is appended to its stream. */
   readonly executions: Counter<'outcome'>;
+  /** Attempts scheduled after a failed one, and executions put on a dead-letter list: once each, when appended. */
+  readonly retriesScheduled: Counter;
+  readonly deadLettered: Counter;
   /** The worker's phase durations as the api heard them in final statuses: every worker's, once. */
   readonly executionPhaseSeconds: Histogram<'phase'>;
   /** The same phases as this process's own worker measured them. */
@@ -68,6 +71,16 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
       name: 'faasbox_executions_total',
       help: 'Executions ended, by outcome, counted when the outcome is recorded (a late result after a timeout is not an outcome).',
       labelNames: ['outcome'] as const,
+      registers,
+    }),
+    retriesScheduled: new Counter({
+      name: 'faasbox_execution_retries_total',
+      help: "Further attempts scheduled for asynchronous executions after a failed one (the function's retry policy).",
+      registers,
+    }),
+    deadLettered: new Counter({
+      name: 'faasbox_dead_letters_total',
+      help: 'Asynchronous executions that ended without success after their last attempt and went on a dead-letter list.',
       registers,
     }),
     executionPhaseSeconds: new Histogram({

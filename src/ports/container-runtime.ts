@@ -2,13 +2,13 @@
  * The ContainerRuntime port: run one execution in a fresh, locked-down container.
  * Adapter: Docker through dockerode (worker/docker).
  */
-import type { ContainerRunOutcome, StartKind } from '../domain/execution-outcome.ts';
+import type { AttemptNumber, ContainerRunOutcome, StartKind } from '../domain/execution-outcome.ts';
 import type { ExecutionPhase } from './job-bus.ts';
 
 /** The phases a container runtime measures (the queue wait is the worker's). */
 export type ContainerPhase = Exclude<ExecutionPhase, 'queueWait'>;
 
-export type ContainerRunSpec = {
+export type ContainerRunSpec = AttemptNumber & {
   executionId: string;
   /** With the owner, what a pre-started container is kept for: it serves only this function's executions. */
   functionId: string;

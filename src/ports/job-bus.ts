@@ -3,9 +3,9 @@
  * Adapters: in-process (embedded default), NATS JetStream (several processes).
  * Every adapter passes test/job-bus.contract.test.ts.
  */
-import type { WorkerStatus } from '../domain/execution-outcome.ts';
+import { type AttemptNumber, type WorkerStatus, attemptOf } from '../domain/execution-outcome.ts';
 
-export type Job = {
+export type Job = AttemptNumber & {
   executionId: string;
   functionId: string;
   ownerId: string;
@@ -23,6 +23,15 @@ export type Job = {
   correlationId: string;
   /** ISO time the api queued it, for the worker's queue-wait measure. Absent from older apis. */
   queuedAt?: string;
+};
+
+/**
+ * What names one attempt of an execution on the bus and the engine (message ids, claims,
+ * container names): the execution id for the first attempt, as before retries existed.
+ */
+export const attemptKey = (message: { executionId: string } & AttemptNumber): string => {
+  const attempt = attemptOf(message);
+  return attempt > 1 ? `${message.executionId}-attempt-${attempt}` : message.executionId;
 };
 
 /** The request body as a job carries it: base64, since a job is JSON on the wire. */
@@ -64,6 +73,8 @@ export type StatusMessage = WorkerStatus & Observability;
 
 export type JobDelivery = {
   job: Job;
+  /** How many times the job was handed to a worker, this time included (1: the first). */
+  deliveries: number;
   /** The job is done with: it is never delivered again, to any worker. */
   ack(): Promise<void>;
   /** Hands the job back, unstarted, for another worker (a worker shutting down). */
@@ -139,6 +150,12 @@ export interface JobBus {
    * processes and restarts) until its handler resolves; a handler that throws gets it again.
    */
   consumeStatuses(handler: (status: StatusMessage) => Promise<void>): Consumer;
+  /**
+   * The last status published for the execution, as the bus still keeps it (NATS: FAAS_RESULTS,
+   * 24 h; in process: the most recent executions'), or null. The deadline sweeper asks before it
+   * ends an execution as lost: a status can be stored while its delivery to a recorder lags.
+   */
+  lastStatus(executionId: string): Promise<StatusMessage | null>;
   /** Number of jobs published and not yet taken by a worker (a metric, and for tests). */
   pendingJobs(): Promise<number>;
   close(): Promise<void>;

@@ -4,11 +4,10 @@
  * (FAASBOX_NATS_REPLICAS=3). Each node in turn is SIGKILLed while clients submit (synchronous and
  * `?wait=false`), then restarted on its store, and the cluster is let become whole again. Each
  * submission carries its own Idempotency-Key, and its client retries the same request with the
- * same key on a network error or a 5xx other than 504, for up to RETRY_WINDOW_MS, as a client of
+ * same key on a network error or a 5xx other than 504, for up to PACING.retryWindowMs, as a client of
  * a FaaS should. What must hold: every submission the api acknowledged (200, 202, 504) is in the
  * log with an outcome, every asynchronous one finished, and no execution ran twice.
  */
-import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -16,91 +15,30 @@ import { createSqliteEventStore } from '../../src/adapters/event-store/index.ts'
 import { openBetterSqlite3 } from '../../src/adapters/sqlite/better-sqlite3-driver.ts';
 import { executionStream } from '../../src/domain/streams.ts';
 import { createFunction, signUp } from '../support/api.ts';
-import { type Reply, call, send } from '../support/http-client.ts';
+import { call } from '../support/http-client.ts';
 import { type NatsCluster, startNatsCluster } from '../support/nats-cluster.ts';
 import { type Registry, startRegistry } from '../support/registry.ts';
 import { type ServerProcess, startServer, tempDir } from '../support/server-process.ts';
 import { ensureTestImages } from '../support/test-images.ts';
 import { CLUSTER_JWT_SECRET } from './support/cluster.ts';
 import { reportFigure } from './support/report.ts';
+import { type Pacing, type Submission, type User, acknowledged, awaitOutcomes, countBy, lastReply, submitUntil, succeeded } from './support/retried-submissions.ts';
 import { workerCounts } from './support/worker-log.ts';
 
 const TIMEOUT_MS = 8_000;
 const GRACE_MS = 10_000;
-/** How long a client keeps retrying one submission, from its first attempt. */
-const RETRY_WINDOW_MS = 20_000;
-const RETRY_PAUSE_MS = 250;
-/** A synchronous attempt waits at most for its deadline; past this the client gives it up as a network error. */
-const ATTEMPT_TIMEOUT_MS = TIMEOUT_MS + GRACE_MS + 10_000;
+const PACING: Pacing = { retryWindowMs: 20_000, retryPauseMs: 250, attemptTimeoutMs: TIMEOUT_MS + GRACE_MS + 10_000, pauseMs: 250 };
 const CLIENTS = 2;
-const PAUSE_MS = 250;
 /** Submissions run this long before each kill, and after the last node is back. */
 const UP_MS = 3_000;
 /** How long a killed node stays down. */
 const DOWN_MS = 3_000;
 /** Once the cluster is whole again, how long submissions may take to run again before the suite fails. */
 const RECOVERY_LIMIT_MS = 30_000;
-const TERMINAL = new Set(['succeeded', 'failed', 'timedOut']);
 /** The reason of an execution refused with 503 (src/commands/start-execution.ts). */
 const QUEUE_UNAVAILABLE = 'the job queue is unavailable';
 
-type Kind = 'async' | 'sync';
-type Attempt = { sentAt: number; answeredAt: number; reply: Reply | null; error: string | null };
-type Submission = { n: number; kind: Kind; key: string; body: string; attempts: Attempt[] };
-type User = { token: string; functionId: string };
-
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-const retryable = (attempt: Attempt) => attempt.reply === null || (attempt.reply.status >= 500 && attempt.reply.status !== 504);
-
-/** One submission, retried with its key until an answer that is not an outage, or the window closes. */
-const newSubmission = (n: number): Submission => ({ n, kind: n % 2 === 0 ? 'async' : 'sync', key: randomUUID(), body: `submission ${n}`, attempts: [] });
-
-async function submit(url: string, user: User, submission: Submission): Promise<Submission> {
-  const { kind } = submission;
-  const path = `/v1/functions/${user.functionId}/executions${kind === 'async' ? '?wait=false' : ''}`;
-  const firstAt = Date.now();
-  for (;;) {
-    const attempt: Attempt = { sentAt: Date.now(), answeredAt: 0, reply: null, error: null };
-    submission.attempts.push(attempt);
-    try {
-      attempt.reply = await send(
-        (to, init) => fetch(`${url}${to}`, { ...init, signal: AbortSignal.timeout(ATTEMPT_TIMEOUT_MS) }),
-        'POST',
-        path,
-        { token: user.token, body: submission.body, headers: { 'idempotency-key': submission.key } },
-      );
-    } catch (error) {
-      attempt.error = error instanceof Error ? error.message : String(error);
-    }
-    attempt.answeredAt = Date.now();
-    if (!retryable(attempt) || Date.now() - firstAt >= RETRY_WINDOW_MS) return submission;
-    await sleep(RETRY_PAUSE_MS);
-  }
-}
-
-/** `current` holds each submission while its client is still retrying it, so that its attempts are seen at once. */
-async function submitUntil(stopped: () => boolean, url: string, user: User, next: () => number, into: Submission[], current: Submission[]) {
-  while (!stopped()) {
-    const submission = newSubmission(next());
-    current.push(submission);
-    await submit(url, user, submission);
-    current.splice(current.indexOf(submission), 1);
-    into.push(submission);
-    await sleep(PAUSE_MS);
-  }
-}
-
-const lastReply = (submission: Submission) => submission.attempts.at(-1)!.reply;
-const acknowledged = (submission: Submission) => [200, 202, 504].includes(lastReply(submission)?.status ?? 0);
-/** An answer that means the function runs or ran: a fresh 202, or an outcome that succeeded. */
-const succeeded = ({ reply }: Attempt) => reply !== null && (reply.status === 202 || (reply.status === 200 && reply.body?.status === 'succeeded'));
-
-const countBy = <T>(items: readonly T[], key: (item: T) => string) => {
-  const counts: Record<string, number> = {};
-  for (const item of items) counts[key(item)] = (counts[key(item)] ?? 0) + 1;
-  return counts;
-};
 
 const test = suite('nats cluster [SIGKILL of each node of a three-node JetStream cluster under retried submissions]');
 
@@ -141,7 +79,7 @@ test('no acknowledged submission is lost and none runs twice while each node in 
     const current: Submission[] = [];
     let counter = 0;
     stopSubmitting = false;
-    for (let i = 0; i < CLIENTS; i++) clients.push(submitUntil(() => stopSubmitting, api.url, user, () => counter++, submissions, current));
+    for (let i = 0; i < CLIENTS; i++) clients.push(submitUntil(() => stopSubmitting, api.url, user, () => counter++, submissions, current, PACING));
     const allAttempts = () => submissions.flatMap((submission) => submission.attempts).concat(current.flatMap((submission) => submission.attempts));
     /** From a kill to the first answer that runs (or ran) the function, of an attempt sent after it; null: none yet. */
     const recoveryAfter = (at: number) => {
@@ -175,20 +113,9 @@ test('no acknowledged submission is lost and none runs twice while each node in 
     const retried = submissions.filter((submission) => submission.attempts.length > 1);
 
     // Every acknowledged execution is found with an outcome once its deadline (and the sweeper's
-    // round after it) has passed; one at a time, so that the polling does not load the api.
+    // round after it) has passed.
     const giveUpAt = lastSubmittedAt + TIMEOUT_MS + GRACE_MS + 30_000;
-    const final = new Map<string, { status: string; stdout: string; reason: string | null } | null>();
-    for (const { executionId } of accepted) {
-      for (;;) {
-        const { status, body } = await call(api.url, 'GET', `/v1/executions/${executionId}`, { token });
-        const ended = status === 200 && TERMINAL.has(body.status as string);
-        if (ended || Date.now() > giveUpAt) {
-          final.set(executionId, ended ? (body as { status: string; stdout: string; reason: string | null }) : null);
-          break;
-        }
-        await sleep(200);
-      }
-    }
+    const final = await awaitOutcomes(api.url, token, accepted.map(({ executionId }) => executionId), giveUpAt);
     const lost = accepted.filter(({ executionId }) => final.get(executionId) == null);
     const asyncUnfinished = accepted.filter(({ kind, executionId }) => kind === 'async' && final.get(executionId) == null);
     const wrongOutput = accepted.filter(({ executionId, body }) => final.get(executionId)?.status === 'succeeded' && final.get(executionId)?.stdout !== body);

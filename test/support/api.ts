@@ -54,10 +54,11 @@ export type FunctionInput = {
   memoryMb?: number;
   minWarm?: number;
   reuse?: boolean;
+  retry?: { maxAttempts: number; backoff?: { initialMs: number; maxMs: number }; maxAgeSeconds?: number; onFunctionError?: boolean };
 };
 
 /** The function as the api answers it, with its defaults filled in. */
-export type CreatedFunction = Required<Omit<FunctionInput, 'command'>> & { id: string; command: string[] | null; createdAt: string };
+export type CreatedFunction = Required<Omit<FunctionInput, 'command' | 'retry'>> & { id: string; command: string[] | null; retry: FunctionInput['retry'] | null; createdAt: string };
 
 /** Creates a function (201); `name` defaults to `fn`. */
 export async function createFunction(target: ApiTarget, token: string, input: FunctionInput): Promise<CreatedFunction> {

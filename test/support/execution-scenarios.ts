@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,6 +27,23 @@ const newFunction = async (url: string, token: string, spec: FunctionInput) => (
 
 const execute = (url: string, token: string, functionId: string, body?: string, query = '') =>
   call(url, 'POST', `/v1/functions/${functionId}/executions${query}`, { token, body });
+
+/**
+ * Tags `image` (in its registry already) as `tag` too, through the registry's API: its manifest
+ * PUT under the new tag. No local copy on the engine, so what runs it pulls it.
+ */
+async function tagInRegistry(image: string, tag: string): Promise<void> {
+  const [, registry, repository, from] = /^([^/]+)\/(.+):([^:/]+)$/.exec(image)!;
+  const accept = 'application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json';
+  const manifest = await fetch(`http://${registry}/v2/${repository}/manifests/${from}`, { headers: { accept } });
+  assert.is(manifest.status, 200);
+  const put = await fetch(`http://${registry}/v2/${repository}/manifests/${tag}`, {
+    method: 'PUT',
+    headers: { 'content-type': manifest.headers.get('content-type')! },
+    body: await manifest.arrayBuffer(),
+  });
+  assert.is(put.status, 201, await put.text());
+}
 
 export function addExecutionScenarios(test: Test, deployment: () => Deployment, limitPerUser: number) {
   const url = () => deployment().url;
@@ -189,6 +207,44 @@ export function addExecutionScenarios(test: Test, deployment: () => Deployment, 
     assert.is(reply.body.status, 'failed');
     assert.match(reply.body.reason, /image/);
     assert.is(reply.body.exitCode, null);
+  });
+
+  test("retries: a pull that failed is the platform's failure, retried after its backoff, and runs once the image is pushed; a dead letter is redriven into a run", async () => {
+    const { token } = await newUser(url());
+    const later = () => `${deployment().image.replace(/:[^:/]+$/, '')}:late-${randomUUID().slice(0, 8)}`;
+    const poll = async (executionId: string, until: (state: any) => boolean) => {
+      let state: any;
+      await eventually(`${executionId} as expected`, 20_000, async () => {
+        state = (await call(url(), 'GET', `/v1/executions/${executionId}`, { token })).body;
+        return until(state) ? true : undefined;
+      });
+      return state;
+    };
+
+    const retriedImage = later();
+    const retried = await newFunction(url(), token, { image: retriedImage, command: ['cat'], retry: { maxAttempts: 2, backoff: { initialMs: 3000, maxMs: 3000 } } });
+    const queued = await execute(url(), token, retried, 'retried body', '?wait=false');
+    assert.is(queued.status, 202);
+    const waiting = await poll(queued.body.executionId, (state) => state.attempt === 2 || state.deadLetter !== null);
+    assert.is(waiting.attempt, 2, JSON.stringify(waiting));
+    assert.match(waiting.attempts[0].reason, /image/);
+    assert.is(waiting.status, 'queued');
+    await tagInRegistry(deployment().image, retriedImage.split(':').at(-1)!);
+    const done = await poll(queued.body.executionId, (state) => state.status !== 'queued' && state.status !== 'running');
+    assert.equal([done.status, done.stdout, done.attempt, done.deadLetter], ['succeeded', 'retried body', 2, null], JSON.stringify(done));
+
+    const redrivenImage = later();
+    const once = await newFunction(url(), token, { image: redrivenImage, command: ['cat'] });
+    const lost = await execute(url(), token, once, 'redriven body', '?wait=false');
+    await poll(lost.body.executionId, (state) => state.deadLetter !== null);
+    const listed = await call(url(), 'GET', '/v1/dead-letters', { token });
+    assert.equal(listed.body.deadLetters.map((entry: { executionId: string }) => entry.executionId), [lost.body.executionId]);
+    await tagInRegistry(deployment().image, redrivenImage.split(':').at(-1)!);
+    const redrive = await call(url(), 'POST', `/v1/dead-letters/${lost.body.executionId}/redrive`, { token });
+    assert.is(redrive.status, 202, JSON.stringify(redrive.body));
+    const rerun = await poll(redrive.body.executionId, (state) => state.status !== 'queued' && state.status !== 'running');
+    assert.equal([rerun.status, rerun.stdout, rerun.redriveOf], ['succeeded', 'redriven body', lost.body.executionId]);
+    assert.equal((await call(url(), 'GET', '/v1/dead-letters', { token })).body.deadLetters, []);
   });
 
   test('wait=false answers 202 at once; polling reaches the result', async () => {

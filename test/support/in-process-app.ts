@@ -11,10 +11,11 @@ import { openBetterSqlite3 } from '../../src/adapters/sqlite/better-sqlite3-driv
 import type { Config } from '../../src/config-type.ts';
 import { loadConfig } from '../../src/config.ts';
 import { installedDocs } from '../../src/adapters/package-files/index.ts';
-import { type RunningApi, startApi } from '../../src/api.ts';
+import { type ApiOverrides, type RunningApi, startApi } from '../../src/api.ts';
 import type { AppDeps } from '../../src/http/deps.ts';
 import type { Logger } from '../../src/ports/logger.ts';
 import { sweepDeadlines } from '../../src/processes/deadline-sweeper.ts';
+import { dispatchDueRetries } from '../../src/processes/retry-dispatcher.ts';
 import type { Clock } from '../../src/ports/clock.ts';
 import type { EventStore, RecordedEvent } from '../../src/ports/event-store.ts';
 import { type RunningWorker, type WorkerOptions, startWorker } from '../../worker/worker.ts';
@@ -51,6 +52,8 @@ export type InProcessAppOptions = {
   config?: (config: Config & { jwtSecret: string }) => Config & { jwtSecret: string };
   /** Start a worker with the app (default), with these options; false: none until startWorker. */
   worker?: false | Partial<WorkerOptions>;
+  /** The api's callback sender's pace and backoff (test/callbacks.app.test.ts shortens them). */
+  callbacks?: ApiOverrides['callbacks'];
 };
 
 export type InProcessApp = {
@@ -76,6 +79,8 @@ export type InProcessApp = {
    * subject is not the sweeper's timer. Resolves with the number of executions it ended.
    */
   sweepDeadlines(): Promise<number>;
+  /** One pass of the retry dispatcher now (it runs four times a second on its own): how many it handed out. */
+  dispatchRetries(): Promise<number>;
   /** What the api and the workers logged, for the message of a failed assertion. */
   logs: LogLine[];
   stop(): Promise<void>;
@@ -106,7 +111,7 @@ export async function startInProcessApp(options: InProcessAppOptions = {}): Prom
       clientAddressOf: () => '192.0.2.1',
       reportError: (error) => log('error', 'unexpected', { error: String(error) }),
     },
-    { clock },
+    { clock, callbacks: options.callbacks },
   );
   const { app, deps } = api;
   const request: Requester = (method, path, requestOptions) => send((to, init) => app.request(to, init), method, path, requestOptions);
@@ -139,6 +144,7 @@ export async function startInProcessApp(options: InProcessAppOptions = {}): Prom
     startWorker: addWorker,
     events: (streamName) => stored.readStream(streamName),
     sweepDeadlines: () => sweepDeadlines(deps),
+    dispatchRetries: () => dispatchDueRetries(deps),
     logs,
     stop() {
       stopping ??= (async () => {

@@ -17,7 +17,7 @@ export type Behaviour =
   /** Starts, then hits its timeout: killed by the runtime, output so far collected. */
   | { kind: 'timeOut'; stdout?: string }
   /** The platform cannot run it (`started: false`: the image, the engine) or lost it after the start. */
-  | { kind: 'fail'; reason: string; started: boolean }
+  | { kind: 'fail'; reason: string; started: boolean; hostFault?: boolean }
   /** Starts, then runs until the test calls `finish` or the worker aborts it. */
   | { kind: 'hang' }
   /** Never gets as far as the start (a pull that does not end) until the worker aborts it. */
@@ -105,7 +105,9 @@ export function createScriptedRuntime(): ScriptedRuntime {
 
     const play = async (): Promise<ContainerRunOutcome> => {
       spec.onPhase?.('pull', 1);
-      if (behaviour.kind === 'fail' && !behaviour.started) return { kind: 'failed', reason: behaviour.reason, started: false };
+      if (behaviour.kind === 'fail' && !behaviour.started) {
+        return { kind: 'failed', reason: behaviour.reason, started: false, ...(behaviour.hostFault ? { hostFault: true } : {}) };
+      }
       if (behaviour.kind === 'throw' && !behaviour.afterStart) throw new Error(behaviour.message);
       if (behaviour.kind === 'hangBeforeStart') return { kind: 'failed', reason: await aborted, started: false };
       if (spec.signal?.aborted) return { kind: 'failed', reason: await abortedOnly, started: false };

@@ -4,6 +4,8 @@
  * leftover can be traced to its execution and its worker.
  */
 import type Docker from 'dockerode';
+import { attemptField } from '../../src/domain/execution-outcome.ts';
+import { attemptKey } from '../../src/ports/job-bus.ts';
 
 /** The operator's settings of the lock-down (see DockerRuntimeOptions for each one's meaning). */
 export type LockDown = {
@@ -30,7 +32,7 @@ export type ContainerTemplate = {
 
 /** Which container this is: an execution's (created for it), or one pre-started for a function. */
 export type ContainerIdentity =
-  | { role: 'execution'; executionId: string; correlationId: string }
+  | { role: 'execution'; executionId: string; attempt: number; correlationId: string }
   | { role: 'prestarted'; functionId: string; ownerId: string; slotId: string };
 
 export const MiB = 1024 * 1024;
@@ -44,7 +46,7 @@ export function containerConfig(template: ContainerTemplate, identity: Container
   const memoryBytes = template.memoryMb * MiB;
   const labels = labelsOf(identity, settings.workerId);
   return {
-    name: identity.role === 'execution' ? executionContainerName(identity.executionId) : `faasbox-prestarted-${identity.slotId}`,
+    name: identity.role === 'execution' ? executionContainerName(identity.executionId, identity.attempt) : `faasbox-prestarted-${identity.slotId}`,
     Image: template.image,
     // The agent is PID 1: it reaps zombies as docker-init did, and it starts the function's
     // command only on the go (agent-session.ts). Cmd is that command in full, the image's
@@ -86,15 +88,28 @@ export function containerConfig(template: ContainerTemplate, identity: Container
  * a pre-started container taken by an execution is renamed to this: a reaper can then tell which
  * execution died with it.
  */
-export const executionContainerName = (executionId: string): string => `faasbox-${executionId}`;
+export const executionContainerName = (executionId: string, attempt: number): string =>
+  `faasbox-${attemptKey({ executionId, ...attemptField(attempt) })}`;
 
-/** The execution a container ran, from its name as the engine lists it (`/faasbox-<id>`); null if none. */
+/**
+ * The execution a container ran, from its name as the engine lists it (`/faasbox-<id>`, or
+ * `/faasbox-<id>-attempt-<n>` for a later attempt); null if none.
+ */
 export function executionOfContainerName(name: string | undefined): string | null {
-  const match = /^\/?faasbox-([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/.exec(name ?? '');
-  return match ? match[1]! : null;
+  return CONTAINER_NAME.exec(name ?? '')?.[1] ?? null;
 }
 
+/** The attempt a container of an execution ran: from its label, else its name; 1 when neither says. */
+export function attemptOfContainer(container: { Labels: Record<string, string>; Names: string[] }): number {
+  const attempt = Number(container.Labels[ATTEMPT_LABEL] ?? CONTAINER_NAME.exec(container.Names[0] ?? '')?.[2] ?? 1);
+  return Number.isSafeInteger(attempt) && attempt > 1 ? attempt : 1;
+}
+
+const CONTAINER_NAME = /^\/?faasbox-([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})(?:-attempt-(\d+))?$/;
+
 export const EXECUTION_LABEL = 'faasbox.execution';
+/** On the container of an execution's later attempt (src/domain/retries.ts); absent for the first. */
+export const ATTEMPT_LABEL = 'faasbox.attempt';
 export const PRESTARTED_LABEL = 'faasbox.prestarted';
 export const WORKER_LABEL = 'faasbox.worker';
 /** A pre-started container's slot in its worker's pool: known to the pool before the container is. */
@@ -102,7 +117,12 @@ export const SLOT_LABEL = 'faasbox.slot';
 
 function labelsOf(identity: ContainerIdentity, workerId: string): Record<string, string> {
   if (identity.role === 'execution') {
-    return { [EXECUTION_LABEL]: identity.executionId, [WORKER_LABEL]: workerId, 'faasbox.correlation': identity.correlationId };
+    return {
+      [EXECUTION_LABEL]: identity.executionId,
+      ...(identity.attempt > 1 ? { [ATTEMPT_LABEL]: String(identity.attempt) } : {}),
+      [WORKER_LABEL]: workerId,
+      'faasbox.correlation': identity.correlationId,
+    };
   }
   return { [PRESTARTED_LABEL]: identity.functionId, [WORKER_LABEL]: workerId, [SLOT_LABEL]: identity.slotId, 'faasbox.owner': identity.ownerId };
 }

@@ -16,13 +16,23 @@ export const abortReason = (signal: AbortSignal | undefined) =>
 
 /** Why a step of the run failed, as the run's reason: `what` says which step. */
 export async function failureReason(docker: Docker, error: unknown, what: string): Promise<string> {
-  if (error instanceof NoDiskSpaceError) return NO_DISK_SPACE;
-  if (isEngineUnreachable(error)) return engineUnavailable(error);
+  return (await failureOf(docker, error, what)).reason;
+}
+
+/** A run that could not start because a step failed: `what` says which step. */
+export async function notStartedBy(docker: Docker, error: unknown, what: string): Promise<ContainerRunOutcome> {
+  const { reason, hostFault } = await failureOf(docker, error, what);
+  return { ...notStarted(reason), ...(hostFault ? { hostFault } : {}) };
+}
+
+async function failureOf(docker: Docker, error: unknown, what: string): Promise<{ reason: string; hostFault: boolean }> {
+  if (error instanceof NoDiskSpaceError) return { reason: NO_DISK_SPACE, hostFault: true };
+  if (isEngineUnreachable(error)) return { reason: engineUnavailable(error), hostFault: true };
   // An engine going away fails a request in more ways than these: a broken pipe, errors of its
   // own while it stops ("transport is closing"). Whether it is going, only a new connection
   // tells (see src/entry/start.ts).
-  if (mayBeEngineGoing(error) && !(await answers(docker))) return engineUnavailable(error);
-  return `${what}: ${engineMessage(error)}`;
+  if (mayBeEngineGoing(error) && !(await answers(docker))) return { reason: engineUnavailable(error), hostFault: true };
+  return { reason: `${what}: ${engineMessage(error)}`, hostFault: false };
 }
 
 /** No answer from the engine at all, or a server error: not something the function's owner did. */

@@ -6,7 +6,7 @@
  * housekeeping interval.
  */
 import type Docker from 'dockerode';
-import { EXECUTION_LABEL, PRESTARTED_LABEL, SLOT_LABEL, WORKER_LABEL, executionOfContainerName } from './container-config.ts';
+import { EXECUTION_LABEL, PRESTARTED_LABEL, SLOT_LABEL, WORKER_LABEL, attemptOfContainer, executionOfContainerName } from './container-config.ts';
 
 export type ReapOptions = {
   /** This worker: its own leftovers are reaped whatever their age. */
@@ -31,9 +31,9 @@ export type ReapOptions = {
   now?: () => Date;
   /**
    * Called once per reaped container whose user code had started, right after its removal: the
-   * caller reports the execution failed. A failure is returned among the problems; reaping goes on.
+   * caller reports that attempt of the execution failed. A failure is returned among the problems; reaping goes on.
    */
-  report(executionId: string): Promise<void>;
+  report(executionId: string, attempt: number): Promise<void>;
 };
 
 export type ReapedContainer = {
@@ -63,6 +63,8 @@ export type OrphanRules = Pick<ReapOptions, 'workerId' | 'isInFlight' | 'isOwned
 export type Orphan = {
   containerId: string;
   executionId: string | null;
+  /** Which attempt of the execution the container ran (1 for a pre-started one no execution took). */
+  attempt: number;
   workerId: string | null;
   why: OrphanCause;
   /** False while `created`: no user code ran, and its job, never acked, will be offered again. */
@@ -95,7 +97,7 @@ export async function reapOrphans(docker: Docker, options: ReapOptions): Promise
     let reported = false;
     if (orphan.started && executionId !== null) {
       try {
-        await options.report(executionId);
+        await options.report(executionId, orphan.attempt);
         reported = true;
       } catch (error) {
         result.problems.push({ containerId, executionId, step: 'report', error });
@@ -116,7 +118,7 @@ export function orphansAmong(containers: readonly Docker.ContainerInfo[], option
     if (executionId === null && !prestarted) continue;
     const workerId = container.Labels[WORKER_LABEL] ?? null;
     const why = causeOf(container, executionId, workerId, prestarted, options);
-    if (why) orphans.push({ containerId: container.Id, executionId, workerId, why, started: hasStarted(container) });
+    if (why) orphans.push({ containerId: container.Id, executionId, attempt: attemptOfContainer(container), workerId, why, started: hasStarted(container) });
   }
   return orphans;
 }

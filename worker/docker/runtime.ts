@@ -6,14 +6,14 @@
  */
 import { performance } from 'node:perf_hooks';
 import type Docker from 'dockerode';
-import type { ContainerRunOutcome } from '../../src/domain/execution-outcome.ts';
+import { type ContainerRunOutcome, attemptOf } from '../../src/domain/execution-outcome.ts';
 import type { ContainerRunSpec, ContainerRuntime } from '../../src/ports/container-runtime.ts';
 import type { WarmFunctions, WarmTarget } from '../../src/ports/job-bus.ts';
 import type { Logger } from '../../src/ports/logger.ts';
 import type { ImagePruner } from '../disk/index.ts';
 import { isNoSuchImage } from '../docker-engine.ts';
 import { type ContainerIdentity, type ContainerTemplate, type LockDown, MiB, containerConfig, executionContainerName } from './container-config.ts';
-import { abortReason, failureReason, notStarted } from './failure-reasons.ts';
+import { abortReason, notStarted, notStartedBy } from './failure-reasons.ts';
 import { type ImageCommand, type PullPolicy, imageCommand, imageSupply } from './images.ts';
 import { PrepareError, type PreparedContainer, prepareContainer, removeContainer } from './prepare.ts';
 import { type PoolCounts, type PoolSpec, type PrestartPool, type PrestartSettings, createPrestartPool, templateOf } from './prestart-pool.ts';
@@ -146,7 +146,7 @@ export function createDockerRuntime(docker: Docker, options: DockerRuntimeOption
     try {
       command = await images.ensure(spec.image);
     } catch (error) {
-      return notStarted(await failureReason(docker, error, `image ${spec.image} could not be pulled`));
+      return notStartedBy(docker, error, `image ${spec.image} could not be pulled`);
     }
     // A pull can outlast a worker's drain: what has not started by then is not started at all.
     return spec.signal?.aborted ? notStarted(abortReason(spec.signal)) : command;
@@ -164,7 +164,7 @@ export function createDockerRuntime(docker: Docker, options: DockerRuntimeOption
     const creating = performance.now();
     const identity: ContainerIdentity =
       reuseSlot === null
-        ? { role: 'execution', executionId: spec.executionId, correlationId: spec.correlationId }
+        ? { role: 'execution', executionId: spec.executionId, attempt: attemptOf(spec), correlationId: spec.correlationId }
         : { role: 'prestarted', functionId: spec.functionId, ownerId: spec.ownerId, slotId: reuseSlot };
     const templateFor = (command: ImageCommand): ContainerTemplate | null => {
       const argv = imageCommand(command, spec.command);
@@ -191,7 +191,7 @@ export function createDockerRuntime(docker: Docker, options: DockerRuntimeOption
       }
     } catch (error) {
       const step = error instanceof PrepareError ? error : null;
-      return notStarted(await failureReason(docker, step ? step.cause : error, step ? step.message : 'container could not start'));
+      return notStartedBy(docker, step ? step.cause : error, step ? step.message : 'container could not start');
     }
   };
 
@@ -252,7 +252,7 @@ export function createDockerRuntime(docker: Docker, options: DockerRuntimeOption
         reportPhase(spec, 'take', taking);
         prepared = pooled;
         // Off the request path: only a reaper needs the name, if this worker dies meanwhile.
-        renaming.set(pooled.container.id, pooled.container.rename({ name: executionContainerName(spec.executionId) }).catch(() => undefined));
+        renaming.set(pooled.container.id, pooled.container.rename({ name: executionContainerName(spec.executionId, attemptOf(spec)) }).catch(() => undefined));
       } else {
         const cold = await coldStart(spec);
         if ('kind' in cold) return cold;

@@ -20,10 +20,12 @@ import {
   type StatusWatch,
   type WarmFunctions,
   type WarmTarget,
+  attemptKey,
 } from '../../ports/job-bus.ts';
 import { retryDelayMs } from './retry-delay.ts';
 
 const duplicateWindowMs = 2 * 60_000;
+const LAST_STATUSES_KEPT = 10_000;
 
 type Queued<T> = { value: T; attempt: number };
 
@@ -53,6 +55,8 @@ export function createInProcessJobBus(): JobBus {
   const warmTargetListeners = new Set<(functionId: string, target: WarmTarget | null) => void>();
   const seenJobs = new RecentIds(duplicateWindowMs);
   const seenStatuses = new RecentIds(duplicateWindowMs);
+  /** The last status of the most recent executions (lastStatus): bounded, as NATS keeps them a day. */
+  const lastStatuses = new Map<string, StatusMessage>();
   /** Jobs waiting out their back-off: not taken, so they count as pending. */
   let jobsBackingOff = 0;
   const timers = new Set<NodeJS.Timeout>();
@@ -93,6 +97,7 @@ export function createInProcessJobBus(): JobBus {
     let settled = false;
     const delivery: JobDelivery = {
       job: structuredClone(queued.value),
+      deliveries: queued.attempt,
       ack: async () => {
         settled = true;
       },
@@ -155,7 +160,7 @@ export function createInProcessJobBus(): JobBus {
   return {
     async publishJob(job) {
       ensureOpen();
-      if (!seenJobs.add(job.executionId)) return;
+      if (!seenJobs.add(attemptKey(job))) return;
       jobs.push({ value: structuredClone(job), attempt: 1 });
       queueMicrotask(dispatchJobs);
     },
@@ -177,10 +182,14 @@ export function createInProcessJobBus(): JobBus {
 
     async publishStatus(status) {
       ensureOpen();
-      if (!seenStatuses.add(`${status.executionId}:${status.type}`)) return;
+      if (!seenStatuses.add(`${attemptKey(status)}:${status.type}`)) return;
       // A faulty watcher (an api request) must not fail the publisher (the worker).
       notifyAll(watchers.get(status.executionId) ?? [], (watch) => watch(structuredClone(status)));
       statuses.push({ value: structuredClone(status), attempt: 1 });
+      lastStatuses.delete(status.executionId);
+      lastStatuses.set(status.executionId, structuredClone(status));
+      // The oldest goes first: a Map iterates in insertion order.
+      if (lastStatuses.size > LAST_STATUSES_KEPT) lastStatuses.delete(lastStatuses.keys().next().value!);
       queueMicrotask(dispatchStatuses);
     },
 
@@ -256,6 +265,12 @@ export function createInProcessJobBus(): JobBus {
     async listWarmTargets() {
       ensureOpen();
       return [...warmTargets.keys()];
+    },
+
+    async lastStatus(executionId) {
+      ensureOpen();
+      const status = lastStatuses.get(executionId);
+      return status === undefined ? null : structuredClone(status);
     },
 
     async pendingJobs() {

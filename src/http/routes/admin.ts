@@ -56,7 +56,7 @@ const AccountSchema = z
 const STREAM_NAME = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}$/;
 
 /** Everyone signed in who is no operator (see isOperator) gets 403. */
-const requireOperator =
+export const requireOperator =
   (deps: AppDeps): MiddlewareHandler<AppEnv> =>
   async (c, next) => {
     if (!(await isOperator(deps, c.get('principal').userId))) return problemResponse(c, 403, 'not-operator', 'this needs an operator account');

@@ -4,6 +4,7 @@ import { deleteFunction } from '../../commands/delete-function.ts';
 import { DomainError } from '../../domain/errors.ts';
 import { type FunctionDefinition, minWarmOf, reuseOf } from '../../domain/functions.ts';
 import { UUID } from '../../domain/ids.ts';
+import { retryPolicyOf } from '../../domain/retries.ts';
 import { functionsOf, ownedFunction } from '../../queries/functions.ts';
 import type { AppDeps } from '../deps.ts';
 import type { Authenticated } from '../middleware/authenticate.ts';
@@ -21,6 +22,7 @@ export const functionView = (definition: FunctionDefinition) => ({
   memoryMb: definition.memoryMb,
   minWarm: minWarmOf(definition),
   reuse: reuseOf(definition),
+  retry: definition.retry ?? null,
   createdAt: definition.createdAt,
 });
 
@@ -63,6 +65,7 @@ export function addFunctionRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps, authe
         memoryMb: input.memoryMb ?? limits.defaultMemoryMb,
         minWarm: input.minWarm ?? 0,
         reuse: input.reuse ?? false,
+        ...(input.retry ? { retry: retryPolicyOf(input.retry) } : {}),
       },
       c.get('requestId'),
     );

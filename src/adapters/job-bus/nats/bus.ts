@@ -13,7 +13,7 @@
 import { type JetStreamClient, jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import { errors, type NatsConnection } from '@nats-io/nats-core';
-import { BusUnavailableError, type Consumer, type Job, type JobBus, type StatusWatch } from '../../../ports/job-bus.ts';
+import { BusUnavailableError, type Consumer, type Job, type JobBus, type StatusWatch, attemptKey } from '../../../ports/job-bus.ts';
 import { retryDelayMs } from '../retry-delay.ts';
 import { errorMessage } from '../../../lib/error-message.ts';
 import { withTimeout } from '../../../lib/timers.ts';
@@ -135,7 +135,7 @@ function createNatsJobBus(nc: NatsConnection, js: JetStreamClient, jsm: JetStrea
   const track = (consumer: Puller) => keptIn(consumers, consumer);
   const watching = (watch: Consumer) => keptIn(watches, watch);
 
-  const queueJob = (job: Job) => publishDurably(jobsSubject, encodeMessage(job), job.executionId);
+  const queueJob = (job: Job) => publishDurably(jobsSubject, encodeMessage(job), attemptKey(job));
 
   return {
     async publishJob(job) {
@@ -196,7 +196,7 @@ function createNatsJobBus(nc: NatsConnection, js: JetStreamClient, jsm: JetStrea
     },
 
     async publishStatus(status) {
-      await publishDurably(resultsSubject(status.executionId), encodeMessage(status), `${status.executionId}:${status.type}`);
+      await publishDurably(resultsSubject(status.executionId), encodeMessage(status), `${attemptKey(status)}:${status.type}`);
     },
 
     async watchStatuses(executionId, handler): Promise<StatusWatch> {
@@ -245,6 +245,15 @@ function createNatsJobBus(nc: NatsConnection, js: JetStreamClient, jsm: JetStrea
           bestEffort(() => msg.ack());
         }),
       );
+    },
+
+    async lastStatus(executionId) {
+      try {
+        const stored = await jsm.streams.getMessage(resultsStream, { last_by_subj: resultsSubject(executionId) });
+        return stored ? decodeStatus(stored.data) : null;
+      } catch (error) {
+        throw new BusUnavailableError(`NATS did not answer for the statuses of ${executionId}: ${errorMessage(error)}`, { cause: error });
+      }
     },
 
     async pendingJobs() {

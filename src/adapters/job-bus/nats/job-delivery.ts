@@ -4,7 +4,7 @@
  * (warm-offers.ts); both run the same way, each telling its source what became of the job.
  */
 import type { JsMsg } from '@nats-io/jetstream';
-import { BusUnavailableError, type Job, type JobDelivery } from '../../../ports/job-bus.ts';
+import { BusUnavailableError, type Job, type JobDelivery, attemptKey } from '../../../ports/job-bus.ts';
 import { retryDelayMs } from '../retry-delay.ts';
 import { errorMessage } from '../../../lib/error-message.ts';
 import { bestEffort } from './broker-calls.ts';
@@ -32,14 +32,14 @@ export async function handleJobMessage(msg: JsMsg, claims: JobClaims, handler: (
   if (!job) return bestEffort(() => msg.term());
   let claim: HeldClaim | null;
   try {
-    claim = await claims.take(job.executionId);
+    claim = await claims.take(attemptKey(job));
   } catch {
     // The broker stayed away: the job comes back later, to this worker or another.
     return bestEffort(() => msg.nak(retryDelayMs(msg.info.deliveryCount)));
   }
   // Run, or being run, by another delivery of the same job: never a second time.
   if (claim === null) return bestEffort(() => msg.term());
-  await runClaimedJob(job, claim, handler, {
+  await runClaimedJob(job, msg.info.deliveryCount, claim, handler, {
     working: () => bestEffort(() => msg.working()),
     done: () => bestEffort(() => msg.ack()),
     handBack: async () => msg.nak(),
@@ -52,7 +52,7 @@ export async function handleJobMessage(msg: JsMsg, claims: JobClaims, handler: (
  * settles without acking or releasing gets the job back after a back-off, its claim given up so
  * that the next delivery can take it.
  */
-export async function runClaimedJob(job: Job, claim: HeldClaim, handler: (delivery: JobDelivery) => Promise<void>, source: JobSource) {
+export async function runClaimedJob(job: Job, deliveries: number, claim: HeldClaim, handler: (delivery: JobDelivery) => Promise<void>, source: JobSource) {
   let settled = false;
   const working = setInterval(() => {
     if (!settled) source.working();
@@ -63,6 +63,7 @@ export async function runClaimedJob(job: Job, claim: HeldClaim, handler: (delive
   };
   const delivery: JobDelivery = {
     job,
+    deliveries,
     ack: async () => {
       if (settled) return;
       settle();

@@ -12,7 +12,7 @@
  * before the start, the execution fails at its deadline.
  */
 import type { NatsConnection, Subscription } from '@nats-io/nats-core';
-import type { Job, JobDelivery, WarmFunctions } from '../../../ports/job-bus.ts';
+import { type Job, type JobDelivery, type WarmFunctions, attemptKey } from '../../../ports/job-bus.ts';
 import type { JobClaims } from './claims.ts';
 import { decodeJob, encodeMessage } from './codec.ts';
 import { runClaimedJob } from './job-delivery.ts';
@@ -62,13 +62,14 @@ export function serveWarmOffers(
     const freeSlot = puller.reserve();
     if (!freeSlot) return respond(DECLINED);
     try {
-      const claim = await claims.take(job.executionId).catch(() => undefined);
+      const claim = await claims.take(attemptKey(job)).catch(() => undefined);
       if (claim === undefined) return respond(DECLINED);
       // Claimed by another delivery of the same job: it is being handled, the api need not queue it.
       if (claim === null) return respond(TAKEN);
       respond(TAKEN);
       const requeueNow = () => requeue(job);
-      await runClaimedJob(job, claim, handler, { working: () => {}, done: () => {}, handBack: requeueNow, retryLater: requeueNow });
+      // An api's offer is a first delivery: one handed back goes to the queue.
+      await runClaimedJob(job, 1, claim, handler, { working: () => {}, done: () => {}, handBack: requeueNow, retryLater: requeueNow });
     } finally {
       freeSlot();
     }

@@ -1,0 +1,58 @@
+import { type CallbackEvent, type CallbackPolicy, callbackDecider } from '../domain/callbacks.ts';
+import { callbackStream } from '../domain/streams.ts';
+import type { CommandDeps } from './deps.ts';
+import { commandContext } from './context.ts';
+import { handleCommand } from './handle-command.ts';
+
+export type CallbackCommandDeps = Pick<CommandDeps, 'store' | 'clock' | 'newId'>;
+
+const correlationOf = (executionId: string) => `callback-${executionId}`;
+
+/**
+ * Claims the next attempt of an execution's callback when one is due, at the revision read: of
+ * several apis that find it due, one gets it. Returns the attempt's number and time, or null
+ * when there is nothing to send now (delivered, abandoned, not yet due, or another's in flight).
+ */
+export async function claimCallbackAttempt(
+  deps: CallbackCommandDeps,
+  executionId: string,
+  policy: CallbackPolicy,
+): Promise<{ attempt: number; at: Date } | null> {
+  const result = await handleCommand(
+    deps.store,
+    callbackDecider,
+    callbackStream(executionId),
+    { type: 'StartAttempt', now: deps.clock.now(), policy },
+    commandContext(deps, correlationOf(executionId)),
+  );
+  const started = result.events.find((event): event is Extract<CallbackEvent, { type: 'CallbackAttemptStarted' }> => event.type === 'CallbackAttemptStarted');
+  return started ? { attempt: started.data.attempt, at: new Date(started.data.at) } : null;
+}
+
+/** The receiver's answer to a claimed attempt (or why there was none): delivered, or the next attempt's time, or the end. */
+export async function recordCallbackAttempt(
+  deps: CallbackCommandDeps,
+  executionId: string,
+  result: { attempt: number; status: number | null; error: string | null },
+  policy: CallbackPolicy,
+): Promise<CallbackEvent[]> {
+  const recorded = await handleCommand(
+    deps.store,
+    callbackDecider,
+    callbackStream(executionId),
+    { type: 'RecordAttempt', ...result, now: deps.clock.now(), policy },
+    commandContext(deps, correlationOf(executionId)),
+  );
+  return recorded.events;
+}
+
+/** No more attempts, for `reason` (its URL is no longer allowed). */
+export async function abandonCallback(deps: CallbackCommandDeps, executionId: string, reason: string): Promise<void> {
+  await handleCommand(
+    deps.store,
+    callbackDecider,
+    callbackStream(executionId),
+    { type: 'AbandonCallback', now: deps.clock.now(), reason },
+    commandContext(deps, correlationOf(executionId)),
+  );
+}
