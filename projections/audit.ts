@@ -20,6 +20,9 @@ export type AuditEntry = {
 
 export const MASK = '***';
 
+/** The events that hold a whole version of a function, its environment included. */
+const FUNCTION_VERSIONS = new Set(['FunctionCreated', 'FunctionUpdated', 'FunctionRolledBack']);
+
 /**
  * Operators read histories, not secrets: password hashes and the values of a function's
  * environment (where users keep API keys) are masked; the names of variables stay readable. So
@@ -30,7 +33,7 @@ export function maskSecrets(type: string, data: unknown): unknown {
   if (typeof data !== 'object' || data === null) return data;
   const fields = data as Record<string, unknown>;
   if (type === 'UserRegistered' && 'passwordHash' in fields) return { ...fields, passwordHash: MASK };
-  if (type === 'FunctionCreated' && typeof fields.env === 'object' && fields.env !== null) {
+  if (FUNCTION_VERSIONS.has(type) && typeof fields.env === 'object' && fields.env !== null) {
     return { ...fields, env: Object.fromEntries(Object.keys(fields.env).map((name) => [name, MASK])) };
   }
   if (type === 'ExecutionQueued') {

@@ -28,6 +28,7 @@ export function createFunctionsProjection(db: SqliteDatabase): FunctionsProjecti
   const ownerDeleted = db.prepare('SELECT 1 FROM deleted_owners WHERE owner_id = ?');
   const insert = db.prepare('INSERT OR IGNORE INTO functions (id, owner_id, position, definition) VALUES (?, ?, ?, ?)');
   const remove = db.prepare('DELETE FROM functions WHERE id = ?');
+  const update = db.prepare('UPDATE functions SET definition = ? WHERE id = ?');
   const markOwnerDeleted = db.prepare('INSERT OR IGNORE INTO deleted_owners (owner_id) VALUES (?)');
   const removeOwned = db.prepare('DELETE FROM functions WHERE owner_id = ?');
   const select = db.prepare('SELECT definition FROM functions WHERE id = ?');
@@ -51,6 +52,11 @@ export function createFunctionsProjection(db: SqliteDatabase): FunctionsProjecti
           insert.run(definition.functionId, definition.ownerId, recorded.position, JSON.stringify(definition));
           return;
         }
+        case 'FunctionUpdated':
+        case 'FunctionRolledBack':
+          // The current version; the list keeps the function where its creation put it.
+          update.run(JSON.stringify(event.data), event.data.functionId);
+          return;
         case 'FunctionDeleted':
           remove.run(event.data.functionId);
           return;

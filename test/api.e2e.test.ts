@@ -287,10 +287,13 @@ functions('a created function is listed at once, with defaults filled in', async
   const created = await api('POST', '/v1/functions', { token: user.token, json: fn });
   assert.is(created.status, 201, JSON.stringify(created.body));
   assert.is(created.headers.get('location'), `/v1/functions/${created.body.id}`);
-  assert.equal({ ...created.body, id: undefined, createdAt: undefined }, {
+  assert.equal({ ...created.body, id: undefined, createdAt: undefined, versionCreatedAt: undefined }, {
     ...fn,
     id: undefined,
     createdAt: undefined,
+    versionCreatedAt: undefined,
+    version: 1,
+    rolledBackFrom: null,
     timeoutMs: 30_000,
     memoryMb: 128,
     minWarm: 0,

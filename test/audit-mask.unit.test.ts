@@ -14,4 +14,10 @@ mask("an asynchronous execution's kept stdin and its callback URL's path and que
   assert.equal(maskSecrets('ExecutionSucceeded', { stdout: 'kept' }), { stdout: 'kept' });
 });
 
+mask("every version of a function has its environment's values masked, its names kept", () => {
+  for (const type of ['FunctionCreated', 'FunctionUpdated', 'FunctionRolledBack']) {
+    assert.equal(maskSecrets(type, { version: 2, env: { API_KEY: 'sk-live' } }), { version: 2, env: { API_KEY: MASK } }, type);
+  }
+});
+
 mask.run();

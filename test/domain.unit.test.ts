@@ -192,6 +192,36 @@ functions('unknown or already deleted functions are not found', () => {
   fn([created, deleted]).when({ type: 'DeleteFunction', requesterId: 'u1', now }).thenFails('FunctionNotFound');
 });
 
+const aMinuteLater = later(60_000);
+const updated: FunctionEvent = {
+  type: 'FunctionUpdated',
+  data: { functionId: 'f1', ownerId: 'u1', ...spec, env: { A: '2' }, createdAt: now.toISOString(), version: 2, versionCreatedAt: aMinuteLater.toISOString() },
+};
+
+functions('an update against the current version is the next version: the whole definition, the rest kept', () => {
+  fn([created]).when({ type: 'UpdateFunction', requesterId: 'u1', changes: { env: { A: '2' } }, baseVersion: 1, now: aMinuteLater }).then([updated]);
+});
+
+functions('an update against another version is a conflict naming the current one; the same spec again is no version', () => {
+  fn([created, updated]).when({ type: 'UpdateFunction', requesterId: 'u1', changes: { memoryMb: 64 }, baseVersion: 1, now: aMinuteLater }).thenFails('VersionConflict');
+  fn([created, updated]).when({ type: 'UpdateFunction', requesterId: 'u1', changes: { env: { A: '2' } }, baseVersion: 2, now: aMinuteLater }).then([]);
+  fn([created]).when({ type: 'UpdateFunction', requesterId: 'u2', changes: { memoryMb: 64 }, baseVersion: 1, now: aMinuteLater }).thenFails('NotFunctionOwner');
+  // Optional settings at their defaults are the same spec as when absent.
+  fn([created]).when({ type: 'UpdateFunction', requesterId: 'u1', changes: { minWarm: 0, reuse: false }, baseVersion: 1, now: aMinuteLater }).then([]);
+});
+
+functions('a rollback is the next version, a copy of the earlier one; an unknown version is refused', () => {
+  fn([created, updated])
+    .when({ type: 'RollbackFunction', requesterId: 'u1', version: 1, baseVersion: 2, now: aMinuteLater })
+    .then([
+      {
+        type: 'FunctionRolledBack',
+        data: { functionId: 'f1', ownerId: 'u1', ...spec, createdAt: now.toISOString(), version: 3, versionCreatedAt: aMinuteLater.toISOString(), rolledBackFrom: 1 },
+      },
+    ]);
+  fn([created, updated]).when({ type: 'RollbackFunction', requesterId: 'u1', version: 7, baseVersion: 2, now: aMinuteLater }).thenFails('VersionNotFound');
+});
+
 functions.run();
 
 const images = suite('image references');

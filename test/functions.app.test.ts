@@ -33,6 +33,9 @@ functions('a created function is listed and readable at once, with the defaults 
       reuse: false,
       retry: null,
       createdAt: app.clock.now().toISOString(),
+      version: 1,
+      versionCreatedAt: app.clock.now().toISOString(),
+      rolledBackFrom: null,
     });
     // Read-your-writes: the list (a read model) shows it in the very next request.
     assert.equal((await app.request('GET', '/v1/functions', { token: user.token })).body.functions, [created.body]);

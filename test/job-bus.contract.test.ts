@@ -262,14 +262,14 @@ function defineContract(backend: Backend, { separateServer = false } = {}) {
   test('a deleted function is announced to every watcher, in every process, until it stops', async (world) => {
     const [api, workerA, workerB] = [await world.connect(), await world.connect(), await world.connect()];
     const heard: string[] = [];
-    const watches = [workerA.watchFunctionDeletions((id) => heard.push(`a ${id}`)), workerB.watchFunctionDeletions((id) => heard.push(`b ${id}`))];
+    const watches = [workerA.watchFunctionRetirements((id) => heard.push(`a ${id}`)), workerB.watchFunctionRetirements((id) => heard.push(`b ${id}`))];
     await sleep(300);
     const [first, second] = [randomUUID(), randomUUID()];
-    await api.announceFunctionDeleted(first);
+    await api.announceFunctionRetired(first);
     await eventually(() => heard.length === 2, 'both heard it');
     await watches[1]!.stop();
     await sleep(100);
-    await api.announceFunctionDeleted(second);
+    await api.announceFunctionRetired(second);
     await eventually(() => heard.length === 3, 'the one still watching heard it');
     await sleep(quietMs);
     await watches[0]!.stop();

@@ -97,7 +97,7 @@ export function startWorkerRole(config: Config, bus: JobBus, metrics: Metrics, l
   // Keeps the disk under the high-water mark between pulls too (it never rejects).
   const diskCheck = setInterval(() => void pruner.pruneToLowWater(), config.worker.housekeepingIntervalMs);
   diskCheck.unref();
-  const deletions = bus.watchFunctionDeletions((functionId) => containers.retireFunction(functionId));
+  const retirements = bus.watchFunctionRetirements((functionId) => containers.retireFunction(functionId));
   const warmTargets = bus.watchWarmTargets((functionId, target) => containers.setWarmTarget(functionId, target));
   return {
     workerId,
@@ -106,7 +106,7 @@ export function startWorkerRole(config: Config, bus: JobBus, metrics: Metrics, l
     },
     async stop() {
       clearInterval(diskCheck);
-      await Promise.all([deletions.stop(), warmTargets.stop()]);
+      await Promise.all([retirements.stop(), warmTargets.stop()]);
       await worker.stop();
       await containers.close();
     },

@@ -11,6 +11,7 @@ import type { components, paths } from './api-types.gen.ts';
 export type FaasFunction = components['schemas']['Function'];
 export type Execution = components['schemas']['Execution'];
 type FunctionInput = components['schemas']['FunctionInput'];
+type FunctionChanges = components['schemas']['FunctionChanges'];
 /** RFC 9457, as the api writes it (`type` is `urn:faasbox:problem:<slug>`). */
 type Problem = components['schemas']['Problem'];
 
@@ -79,6 +80,12 @@ export function createApiClient(baseUrl: string, token?: string) {
     createFunction: async (input: FunctionInput) => promised(await client.POST('/v1/functions', { body: input }), 201),
     listFunctions: async () => promised(await client.GET('/v1/functions'), 200).functions,
     getFunction: async (id: string) => promised(await client.GET('/v1/functions/{id}', { params: byId(id) }), 200),
+    /** With `ifVersion`, only if it is still the current version (If-Match). */
+    updateFunction: async (id: string, changes: FunctionChanges, ifVersion?: number) =>
+      promised(await client.PATCH('/v1/functions/{id}', { params: { ...byId(id), header: ifMatch(ifVersion) }, body: changes }), 200),
+    listFunctionVersions: async (id: string) => promised(await client.GET('/v1/functions/{id}/versions', { params: byId(id) }), 200),
+    rollbackFunction: async (id: string, version: number) =>
+      promised(await client.POST('/v1/functions/{id}/rollback', { params: { ...byId(id), header: {} }, body: { version } }), 200),
     deleteFunction: async (id: string): Promise<void> => {
       promised(await client.DELETE('/v1/functions/{id}', { params: byId(id) }), 200);
     },
@@ -115,6 +122,8 @@ export function createApiClient(baseUrl: string, token?: string) {
     },
   };
 }
+
+const ifMatch = (version: number | undefined) => (version === undefined ? {} : { 'if-match': `"${version}"` });
 
 const keyHeader = (idempotencyKey: string | undefined) => (idempotencyKey === undefined ? {} : { 'idempotency-key': idempotencyKey });
 

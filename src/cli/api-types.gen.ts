@@ -122,6 +122,44 @@ export interface paths {
         delete: operations["deleteFunction"];
         options?: never;
         head?: never;
+        /**
+         * Change a function: a new version, current from now on
+         * @description The fields given replace the current version's; the result is version N+1 (the same request again changes nothing and makes no version). Executions queued from now on run it. Pre-started containers of the old version are dropped.
+         */
+        patch: operations["updateFunction"];
+        trace?: never;
+    };
+    "/v1/functions/{id}/versions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A function's versions, oldest first */
+        get: operations["listFunctionVersions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/functions/{id}/rollback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Make an earlier version current again (as a new version that copies it) */
+        post: operations["rollbackFunction"];
+        delete?: never;
+        options?: never;
+        head?: never;
         patch?: never;
         trace?: never;
     };
@@ -449,6 +487,15 @@ export interface components {
             retry: components["schemas"]["Retry"];
             /** Format: date-time */
             createdAt: string;
+            /** @description The current version: 1 at creation, one more per update or rollback; its ETag is `"<version>"` */
+            version: number;
+            /**
+             * Format: date-time
+             * @description When the current version was made
+             */
+            versionCreatedAt: string;
+            /** @description For a version made by a rollback: the earlier version it copies */
+            rolledBackFrom: number | null;
         };
         Retry: {
             maxAttempts: number;
@@ -491,11 +538,36 @@ export interface components {
         FunctionList: {
             functions: components["schemas"]["Function"][];
         };
+        /** @description What changes: the fields given; the others stay as the current version has them */
+        FunctionChanges: {
+            image?: string;
+            command?: string[];
+            env?: {
+                [key: string]: string;
+            };
+            timeoutMs?: number;
+            memoryMb?: number;
+            /** @description Containers each worker keeps pre-started for it, from now on, called or not (default 0: only while it is called) */
+            minWarm?: number;
+            /** @description One container serves successive executions, one at a time: every process of the last one killed and /tmp emptied in between (default false: a fresh container for each). Refused when the operator turned reuse off. */
+            reuse?: boolean;
+            retry?: components["schemas"]["RetryInput"];
+        };
+        FunctionVersions: {
+            current: number;
+            /** @description Every version, oldest first */
+            versions: components["schemas"]["Function"][];
+        };
+        Rollback: {
+            version: number;
+        };
         Execution: {
             /** Format: uuid */
             executionId: string;
             /** Format: uuid */
             functionId: string;
+            /** @description The version of its function it runs (GET /v1/functions/{id}/versions) */
+            functionVersion: number;
             /** @enum {string} */
             status: "queued" | "running" | "succeeded" | "failed" | "timedOut";
             exitCode: number | null;
@@ -1140,9 +1212,11 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The function */
+            /** @description The function, as its current version has it */
             200: {
                 headers: {
+                    /** @description The current version, `"<version>"`: send it as If-Match to change exactly that version */
+                    ETag: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1231,6 +1305,294 @@ export interface operations {
             };
             /** @description No such function, or already deleted */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected failure: quote the correlationId when reporting it */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    updateFunction: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Change only if this is still the current version (its ETag, `"<version>"`); else 412 */
+                "if-match"?: string;
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["FunctionChanges"];
+            };
+        };
+        responses: {
+            /** @description The function, as its new current version has it */
+            200: {
+                headers: {
+                    /** @description The current version, `"<version>"`: send it as If-Match to change exactly that version */
+                    ETag: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Function"];
+                };
+            };
+            /** @description Invalid field (named in the answer), an image from a registry not allowed, or malformed JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, malformed, expired or revoked bearer token */
+            401: {
+                headers: {
+                    /** @description The Bearer challenge */
+                    "WWW-Authenticate": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The function belongs to another user */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such function */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Another update made another version current meanwhile (`currentVersion` says which); read it and try again */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description If-Match names a version that is not the current one (`currentVersion` says which) */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than FAASBOX_BODY_LIMIT_BYTES (1 MiB by default); the connection is closed */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected failure: quote the correlationId when reporting it */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listFunctionVersions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Every version, and which is current */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FunctionVersions"];
+                };
+            };
+            /** @description Missing, malformed, expired or revoked bearer token */
+            401: {
+                headers: {
+                    /** @description The Bearer challenge */
+                    "WWW-Authenticate": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The function belongs to another user */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such function */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected failure: quote the correlationId when reporting it */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    rollbackFunction: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Change only if this is still the current version (its ETag, `"<version>"`); else 412 */
+                "if-match"?: string;
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Rollback"];
+            };
+        };
+        responses: {
+            /** @description The function, as its new current version has it */
+            200: {
+                headers: {
+                    /** @description The current version, `"<version>"`: send it as If-Match to change exactly that version */
+                    ETag: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Function"];
+                };
+            };
+            /** @description No version given, or malformed JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, malformed, expired or revoked bearer token */
+            401: {
+                headers: {
+                    /** @description The Bearer challenge */
+                    "WWW-Authenticate": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The function belongs to another user */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such function, or no such version of it */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Another update made another version current meanwhile (`currentVersion` says which); read it and try again */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description If-Match names a version that is not the current one (`currentVersion` says which) */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than FAASBOX_BODY_LIMIT_BYTES (1 MiB by default); the connection is closed */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not `application/json` */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { type ClientOptions, runClient, withClientOptions } from './client-session.ts';
 import { printJson, printTable } from './output.ts';
+import { UsageError } from './usage-error.ts';
 
 /** `dlq ls | redrive | rm`: asynchronous executions that ended without success after their last attempt. */
 export function addDeadLetterCommands(program: Command) {
@@ -26,7 +27,7 @@ export function addDeadLetterCommands(program: Command) {
       .option('--all', 'every dead letter of yours, oldest first'),
   ).action((executionId: string | undefined, options: ClientOptions & { all?: boolean }) =>
     runClient(options, async (session) => {
-      if ((executionId === undefined) === (options.all !== true)) throw new Error('name one execution, or pass --all');
+      if ((executionId === undefined) === (options.all !== true)) throw new UsageError('name one execution, or pass --all');
       if (executionId !== undefined) {
         const redriven = await session.api().redriveDeadLetter(executionId);
         if (session.json) return void printJson(redriven);

@@ -5,52 +5,104 @@ import { printFields, printJson, printTable } from './output.ts';
 import { resolveFunction } from './resolve-function.ts';
 import { UsageError } from './usage-error.ts';
 
-/** `fn create | ls | get | rm | invoke`: a function is named by its id or, when that is unique, its name. */
+/** `fn create | update | deploy | versions | rollback | ls | get | rm | invoke`: a function is named by its id or, when that is unique, its name. */
 export function addFunctionCommands(program: Command) {
-  const fn = program.command('fn').description('functions: create, list, show, remove, invoke');
+  const fn = program.command('fn').description('functions: create, update, deploy, versions, rollback, list, show, remove, invoke');
 
-  type CreateOptions = ClientOptions & {
-    image: string;
-    timeout?: number;
-    memory?: number;
-    minWarm?: number;
-    reuse?: boolean;
-    env?: Record<string, string>;
-    retryAttempts?: number;
-    retryBackoff?: number;
-    retryFunctionErrors?: boolean;
-  };
   withClientOptions(
-    fn
-      .command('create')
-      .description('register a function: an image and, after --, the command to run in it')
-      .argument('<name>', "letters, digits, '.', '_' or '-'")
-      .argument('[command...]', "the command and its arguments, after -- (default: the image's own)")
-      .requiredOption('--image <ref>', 'the container image, e.g. registry.local:5000/team/app:1.2')
-      .option('--timeout <ms>', 'kill the run after this many milliseconds (default: the server’s)', positiveInteger)
-      .option('--memory <mb>', 'memory limit in MB (default: the server’s)', positiveInteger)
-      .option('--min-warm <n>', 'containers each worker keeps pre-started for it, called or not (default 0)', wholeNumber)
-      .option('--reuse', 'one container serves successive executions, cleaned in between (default: a fresh one each)')
-      .option('--env <NAME=VALUE>', 'an environment variable; repeat for more', collectEnv)
-      .option('--retry-attempts <n>', "attempts in all for an --async invocation that the platform failed (default 1: no retry)", positiveInteger)
-      .option('--retry-backoff <ms>', 'the wait before the first retry, doubling after each (default 1000)', wholeNumber)
-      .option('--retry-function-errors', "also retry the function's own failures (non-zero exit, OOM kill, its timeout)")
-      .addHelpText('after', "\nExample:\n  faasbox fn create shout --image 127.0.0.1:5000/faasbox/busybox:1 --env LANG=C -- sh -c 'tr a-z A-Z'"),
-  ).action((name: string, command: string[], options: CreateOptions) =>
+    withSpecOptions(
+      fn
+        .command('create')
+        .description('register a function: an image and, after --, the command to run in it')
+        .argument('<name>', "letters, digits, '.', '_' or '-'")
+        .argument('[command...]', "the command and its arguments, after -- (default: the image's own)")
+        .requiredOption('--image <ref>', 'the container image, e.g. registry.local:5000/team/app:1.2'),
+    ).addHelpText('after', "\nExample:\n  faasbox fn create shout --image 127.0.0.1:5000/faasbox/busybox:1 --env LANG=C -- sh -c 'tr a-z A-Z'"),
+  ).action((name: string, command: string[], options: SpecOptions & { image: string }) =>
     runClient(options, async (session) => {
-      const created = await session.api().createFunction({
-        name,
-        image: options.image,
-        ...(command.length > 0 ? { command } : {}),
-        ...(options.env !== undefined ? { env: options.env } : {}),
-        ...(options.timeout !== undefined ? { timeoutMs: options.timeout } : {}),
-        ...(options.memory !== undefined ? { memoryMb: options.memory } : {}),
-        ...(options.minWarm !== undefined ? { minWarm: options.minWarm } : {}),
-        ...(options.reuse ? { reuse: true } : {}),
-        ...(options.retryAttempts !== undefined ? { retry: retryPolicy(options.retryAttempts, options) } : {}),
-      });
+      const created = await session.api().createFunction({ name, image: options.image, ...specFrom(command, options) });
       if (session.json) return void printJson(created);
       console.log(`created function ${created.name}: ${created.id}`);
+    }),
+  );
+
+  withClientOptions(
+    withSpecOptions(
+      fn
+        .command('update')
+        .description('change a function: the options given (and the command after --) make its next version, current at once')
+        .argument('<function>', 'name or id')
+        .argument('[command...]', 'a new command and its arguments, after --')
+        .option('--image <ref>', 'a new container image')
+        .option('--if-version <n>', 'only if this is still the current version (else refused, nothing changed)', positiveInteger),
+    ),
+  ).action((ref: string, command: string[], options: SpecOptions & { image?: string; ifVersion?: number }) =>
+    runClient(options, async (session) => {
+      const api = session.api();
+      const { id } = await resolveFunction(session, api, ref);
+      const changes = { ...(options.image !== undefined ? { image: options.image } : {}), ...specFrom(command, options) };
+      if (Object.keys(changes).length === 0) throw new UsageError('nothing to change: give --image, another option, or a command after --');
+      const updated = await api.updateFunction(id, changes, options.ifVersion);
+      if (session.json) return void printJson(updated);
+      console.log(`function ${updated.name} is at version ${updated.version}`);
+    }),
+  );
+
+  withClientOptions(
+    withSpecOptions(
+      fn
+        .command('deploy')
+        .description('create the function of this name, or make these settings its next version if it exists')
+        .argument('<name>', "letters, digits, '.', '_' or '-'")
+        .argument('[command...]', "the command and its arguments, after -- (default: the image's own)")
+        .requiredOption('--image <ref>', 'the container image'),
+    ),
+  ).action((name: string, command: string[], options: SpecOptions & { image: string }) =>
+    runClient(options, async (session) => {
+      const api = session.api();
+      const existing = (await api.listFunctions()).filter((f) => f.name === name);
+      if (existing.length > 1) throw new UsageError(`${existing.length} functions are named ${name}: update one by id (faasbox fn update <id>)`);
+      const spec = { image: options.image, ...specFrom(command, options) };
+      const deployed = existing[0] ? await api.updateFunction(existing[0].id, spec) : await api.createFunction({ name, ...spec });
+      if (session.json) return void printJson(deployed);
+      console.log(existing[0] ? `function ${name} is at version ${deployed.version}` : `created function ${name}: ${deployed.id}`);
+    }),
+  );
+
+  withClientOptions(fn.command('versions').description("a function's versions, oldest first; * marks the current one").argument('<function>', 'name or id')).action(
+    (ref: string, options: ClientOptions) =>
+      runClient(options, async (session) => {
+        const api = session.api();
+        const { id } = await resolveFunction(session, api, ref);
+        const listed = await api.listFunctionVersions(id);
+        if (session.json) return void printJson(listed);
+        printTable(
+          ['VERSION', 'IMAGE', 'TIMEOUT', 'MEMORY', 'MADE', 'FROM'],
+          listed.versions.map((v) => [
+            `${v.version}${v.version === listed.current ? ' *' : ''}`,
+            v.image,
+            `${v.timeoutMs}ms`,
+            `${v.memoryMb}MB`,
+            v.versionCreatedAt,
+            v.rolledBackFrom === null ? '' : `rollback to ${v.rolledBackFrom}`,
+          ]),
+        );
+      }),
+  );
+
+  withClientOptions(
+    fn
+      .command('rollback')
+      .description('make an earlier version current again (as the next version, a copy of it)')
+      .argument('<function>', 'name or id')
+      .argument('<version>', 'the version to go back to', positiveInteger),
+  ).action((ref: string, version: number, options: ClientOptions) =>
+    runClient(options, async (session) => {
+      const api = session.api();
+      const { id } = await resolveFunction(session, api, ref);
+      const rolled = await api.rollbackFunction(id, version);
+      if (session.json) return void printJson(rolled);
+      console.log(`function ${rolled.name} is at version ${rolled.version}, a copy of version ${version}`);
     }),
   );
 
@@ -84,6 +136,7 @@ export function addFunctionCommands(program: Command) {
           ['kept warm', shown.minWarm > 0 ? `${shown.minWarm} pre-started per worker` : 'while called'],
           ['containers', shown.reuse ? 'reused, cleaned between executions' : 'a fresh one per execution'],
           ['async retries', shown.retry === null ? 'none' : describeRetry(shown.retry)],
+          ['version', `${shown.version}${shown.rolledBackFrom === null ? '' : ` (a rollback to ${shown.rolledBackFrom})`}, made ${shown.versionCreatedAt}`],
           ['created', shown.createdAt],
         ]);
       }),
@@ -127,6 +180,41 @@ export function addFunctionCommands(program: Command) {
     }),
   );
 }
+
+type SpecOptions = ClientOptions & {
+  timeout?: number;
+  memory?: number;
+  minWarm?: number;
+  reuse?: boolean;
+  env?: Record<string, string>;
+  retryAttempts?: number;
+  retryBackoff?: number;
+  retryFunctionErrors?: boolean;
+};
+
+/** The settings create, update and deploy share: how the function runs. */
+const withSpecOptions = (command: Command) =>
+  command
+    .option('--timeout <ms>', 'kill the run after this many milliseconds (default: the server’s)', positiveInteger)
+    .option('--memory <mb>', 'memory limit in MB (default: the server’s)', positiveInteger)
+    .option('--min-warm <n>', 'containers each worker keeps pre-started for it, called or not (default 0)', wholeNumber)
+    .option('--reuse', 'one container serves successive executions, cleaned in between (default: a fresh one each)')
+    .option('--no-reuse', 'a fresh container for each execution')
+    .option('--env <NAME=VALUE>', 'an environment variable; repeat for more (the whole set is replaced)', collectEnv)
+    .option('--retry-attempts <n>', 'attempts in all for an --async invocation that the platform failed (default 1: no retry)', positiveInteger)
+    .option('--retry-backoff <ms>', 'the wait before the first retry, doubling after each (default 1000)', wholeNumber)
+    .option('--retry-function-errors', "also retry the function's own failures (non-zero exit, OOM kill, its timeout)");
+
+/** The settings given, and only those, as the API takes them. */
+const specFrom = (command: string[], options: SpecOptions) => ({
+  ...(command.length > 0 ? { command } : {}),
+  ...(options.env !== undefined ? { env: options.env } : {}),
+  ...(options.timeout !== undefined ? { timeoutMs: options.timeout } : {}),
+  ...(options.memory !== undefined ? { memoryMb: options.memory } : {}),
+  ...(options.minWarm !== undefined ? { minWarm: options.minWarm } : {}),
+  ...(options.reuse !== undefined ? { reuse: options.reuse } : {}),
+  ...(options.retryAttempts !== undefined ? { retry: retryPolicy(options.retryAttempts, options) } : {}),
+});
 
 function retryPolicy(maxAttempts: number, options: { retryBackoff?: number; retryFunctionErrors?: boolean }) {
   return {

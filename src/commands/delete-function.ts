@@ -33,7 +33,7 @@ export async function deleteFunction(
 export async function retireFunction(deps: Pick<CommandDeps, 'bus' | 'log'>, state: FunctionState, correlationId: string): Promise<void> {
   if (state.status !== 'deleted') return;
   const { functionId } = state.definition;
-  await deps.bus.announceFunctionDeleted(functionId);
+  await deps.bus.announceFunctionRetired(functionId);
   if (!warmTargetOf(state.definition)) return;
   await deps.bus.setWarmTarget(functionId, null).catch((error: unknown) =>
     deps.log('warn', 'warm target not removed yet', { functionId, correlationId, ...describeError(error) }),

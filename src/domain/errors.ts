@@ -14,6 +14,9 @@ export type DomainErrorCode =
   | 'ExecutionAlreadyExists'
   | 'IdempotencyKeyReused'
   | 'DeadLetterNotFound'
+  | 'VersionConflict'
+  | 'PreconditionFailed'
+  | 'VersionNotFound'
   | 'DeadLetterNotRedrivable'
   | 'JobBusUnavailable'
   | 'StreamNotFound'
@@ -26,6 +29,8 @@ export class DomainError extends Error {
     message: string,
     /** For TooManyAttempts and LimitReached: when the caller may try again. */
     readonly retryAfterSeconds?: number,
+    /** Facts the answer carries besides the message (a problem's extension members). */
+    readonly details?: Record<string, unknown>,
   ) {
     super(message);
   }

@@ -33,6 +33,8 @@ export type ExecutionQueuedData = {
   stdin?: string;
   /** The dead-lettered execution this one runs again (POST /v1/dead-letters/{id}/redrive). */
   redriveOf?: string;
+  /** The version of its function it runs (absent from events stored before versions: 1). */
+  functionVersion?: number;
   /** Asynchronous only: receives the final record once it ended for good (src/domain/callbacks.ts). */
   callbackUrl?: string;
 };

@@ -23,7 +23,22 @@ export type FunctionSpec = {
   retry?: RetryPolicy;
 };
 
-export type FunctionDefinition = FunctionSpec & { functionId: string; ownerId: string; createdAt: string };
+export type FunctionDefinition = FunctionSpec & {
+  functionId: string;
+  ownerId: string;
+  createdAt: string;
+  /** The version this definition is: 1 at creation (absent from events stored before versions), then one more per update or rollback. */
+  version?: number;
+  /** When this version was made (absent: the creation's). */
+  versionCreatedAt?: string;
+  /** For a version made by a rollback: the earlier version it copies. */
+  rolledBackFrom?: number;
+};
+
+export const versionOf = (definition: Pick<FunctionDefinition, 'version'>): number => definition.version ?? 1;
+
+/** What an update may change: the spec but its name. */
+export type FunctionChanges = Partial<Omit<FunctionSpec, 'name'>>;
 
 export const minWarmOf = (definition: Pick<FunctionSpec, 'minWarm'>): number => definition.minWarm ?? 0;
 
@@ -35,17 +50,77 @@ export const warmTargetOf = ({ functionId, ownerId, image, command, env, memoryM
 
 export type FunctionEvent =
   | DomainEvent<'FunctionCreated', FunctionDefinition>
+  /** A new version, current from now on: the whole definition, so that every version reads alone. */
+  | DomainEvent<'FunctionUpdated', FunctionDefinition>
+  /** A new version that copies an earlier one (`rolledBackFrom`): an update, told apart for the audit. */
+  | DomainEvent<'FunctionRolledBack', FunctionDefinition>
   | DomainEvent<'FunctionDeleted', { functionId: string; deletedAt: string; reason: 'deleted by owner' | 'owner deleted' }>;
 
 export type FunctionState =
   | { status: 'absent' }
-  | { status: 'active'; definition: FunctionDefinition }
-  | { status: 'deleted'; definition: FunctionDefinition };
+  /** `definition` is the current version; `versions` all of them, oldest first (the current last). */
+  | { status: 'active'; definition: FunctionDefinition; versions: FunctionDefinition[] }
+  | { status: 'deleted'; definition: FunctionDefinition; versions: FunctionDefinition[] };
 
 export type FunctionCommand =
   | { type: 'CreateFunction'; functionId: string; ownerId: string; spec: FunctionSpec; now: Date }
+  /**
+   * `baseVersion`: the version the change was made against (If-Match, else the one current when
+   * the request read it): another version current by the time it is decided is a conflict.
+   */
+  | { type: 'UpdateFunction'; requesterId: string; changes: FunctionChanges; baseVersion: number; now: Date }
+  | { type: 'RollbackFunction'; requesterId: string; version: number; baseVersion: number; now: Date }
   /** `requesterId` null: the platform itself, removing the functions of a deleted user. */
   | { type: 'DeleteFunction'; requesterId: string | null; now: Date };
+
+/** The parts of a definition that make it a version: what runs, and how. */
+const specOf = ({ functionId: _, ownerId: __, createdAt: ___, version: ____, versionCreatedAt: _____, rolledBackFrom: ______, ...spec }: FunctionDefinition): FunctionSpec =>
+  spec;
+
+const sameSpec = (a: FunctionSpec, b: FunctionSpec) => JSON.stringify(canonical(a)) === JSON.stringify(canonical(b));
+
+/** Keys sorted at every depth, and absent optional settings as their defaults, so equal specs compare equal. */
+const canonical = (spec: FunctionSpec): unknown => sortKeys({ ...spec, minWarm: spec.minWarm ?? 0, reuse: spec.reuse ?? false });
+
+const sortKeys = (value: unknown): unknown => {
+  if (Array.isArray(value)) return value.map(sortKeys);
+  if (typeof value !== 'object' || value === null) return value;
+  return Object.fromEntries(
+    Object.keys(value)
+      .sort()
+      .filter((key) => (value as Record<string, unknown>)[key] !== undefined)
+      .map((key) => [key, sortKeys((value as Record<string, unknown>)[key])]),
+  );
+};
+
+function ownedActive(state: FunctionState, requesterId: string): Extract<FunctionState, { status: 'active' }> {
+  if (state.status !== 'active') throw new DomainError('FunctionNotFound', 'no such function');
+  if (state.definition.ownerId !== requesterId) throw new DomainError('NotFunctionOwner', 'the function belongs to another user');
+  return state;
+}
+
+function checkBase(state: Extract<FunctionState, { status: 'active' }>, baseVersion: number) {
+  const current = versionOf(state.definition);
+  if (baseVersion !== current) {
+    throw new DomainError('VersionConflict', `the function changed meanwhile: its current version is ${current}, not ${baseVersion}`, undefined, {
+      currentVersion: current,
+    });
+  }
+}
+
+/** The next version of `state`'s function, made of `spec`. */
+const nextVersion = (state: Extract<FunctionState, { status: 'active' }>, spec: FunctionSpec, now: Date, rolledBackFrom?: number): FunctionDefinition => {
+  const { functionId, ownerId, createdAt } = state.definition;
+  return {
+    functionId,
+    ownerId,
+    ...spec,
+    createdAt,
+    version: versionOf(state.definition) + 1,
+    versionCreatedAt: now.toISOString(),
+    ...(rolledBackFrom === undefined ? {} : { rolledBackFrom }),
+  };
+};
 
 export const functionDecider: Decider<FunctionCommand, FunctionEvent, FunctionState> = {
   initialState: () => ({ status: 'absent' }),
@@ -53,9 +128,12 @@ export const functionDecider: Decider<FunctionCommand, FunctionEvent, FunctionSt
   evolve: (state, event) => {
     switch (event.type) {
       case 'FunctionCreated':
-        return { status: 'active', definition: event.data };
+        return { status: 'active', definition: event.data, versions: [event.data] };
+      case 'FunctionUpdated':
+      case 'FunctionRolledBack':
+        return state.status === 'active' ? { status: 'active', definition: event.data, versions: [...state.versions, event.data] } : state;
       case 'FunctionDeleted':
-        return state.status === 'active' ? { status: 'deleted', definition: state.definition } : state;
+        return state.status === 'active' ? { ...state, status: 'deleted' } : state;
     }
   },
 
@@ -74,6 +152,21 @@ export const functionDecider: Decider<FunctionCommand, FunctionEvent, FunctionSt
             },
           },
         ];
+      case 'UpdateFunction': {
+        const active = ownedActive(state, command.requesterId);
+        checkBase(active, command.baseVersion);
+        const spec = { ...specOf(active.definition), ...command.changes };
+        // Nothing changes: no new version (a PATCH sent again is no second version).
+        if (sameSpec(spec, specOf(active.definition))) return [];
+        return [{ type: 'FunctionUpdated', data: nextVersion(active, spec, command.now) }];
+      }
+      case 'RollbackFunction': {
+        const active = ownedActive(state, command.requesterId);
+        checkBase(active, command.baseVersion);
+        const target = active.versions.find((each) => versionOf(each) === command.version);
+        if (!target) throw new DomainError('VersionNotFound', `the function has no version ${command.version}`);
+        return [{ type: 'FunctionRolledBack', data: nextVersion(active, specOf(target), command.now, command.version) }];
+      }
       case 'DeleteFunction': {
         if (state.status !== 'active') throw new DomainError('FunctionNotFound', 'no such function');
         const byOwner = command.requesterId !== null;

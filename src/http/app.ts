@@ -44,6 +44,9 @@ const DOMAIN_STATUS: Record<DomainErrorCode, { status: ContentfulStatusCode; slu
   ExecutionAlreadyExists: { status: 409, slug: 'execution-exists' },
   IdempotencyKeyReused: { status: 422, slug: 'idempotency-key-reused' },
   DeadLetterNotFound: { status: 404, slug: 'dead-letter-not-found' },
+  VersionConflict: { status: 409, slug: 'version-conflict' },
+  PreconditionFailed: { status: 412, slug: 'precondition-failed' },
+  VersionNotFound: { status: 404, slug: 'version-not-found' },
   DeadLetterNotRedrivable: { status: 409, slug: 'dead-letter-not-redrivable' },
   JobBusUnavailable: { status: 503, slug: 'job-bus-unavailable' },
   StreamNotFound: { status: 404, slug: 'stream-not-found' },
@@ -114,7 +117,7 @@ function toProblem(error: unknown, c: Context<AppEnv>, options: AppOptions): Res
       // RFC 9110: every 401 names a scheme the client can use; for Faasbox that is a bearer token.
       ...(status === 401 ? { 'www-authenticate': 'Bearer realm="faasbox"' } : {}),
     };
-    return problemResponse(c, status, slug, error.message, {}, headers);
+    return problemResponse(c, status, slug, error.message, error.details ?? {}, headers);
   }
   if (error instanceof HTTPException) {
     const challenge = error.res?.headers.get('www-authenticate');

@@ -148,12 +148,24 @@ export function functionSchemas(limits: Config['functionLimits'], allowedRegistr
       reuse: z.boolean(),
       retry: RetrySchema.nullable(),
       createdAt: z.iso.datetime(),
+      version: z.number().int().openapi({ description: 'The current version: 1 at creation, one more per update or rollback; its ETag is `"<version>"`' }),
+      versionCreatedAt: z.iso.datetime().openapi({ description: 'When the current version was made' }),
+      rolledBackFrom: z.number().int().nullable().openapi({ description: 'For a version made by a rollback: the earlier version it copies' }),
     })
     .openapi('Function');
 
   const FunctionListSchema = z.object({ functions: z.array(FunctionSchema) }).openapi('FunctionList');
 
-  return { FunctionInputSchema, FunctionSchema, FunctionListSchema };
+  // Strict again: omit and partial keep the shape, not the refusal of unknown keys.
+  const FunctionChangesSchema = z
+    .strictObject(FunctionInputSchema.omit({ name: true }).partial().shape)
+    .openapi('FunctionChanges', { description: 'What changes: the fields given; the others stay as the current version has them' });
+
+  const VersionListSchema = z
+    .object({ current: z.number().int(), versions: z.array(FunctionSchema).openapi({ description: 'Every version, oldest first' }) })
+    .openapi('FunctionVersions');
+
+  return { FunctionInputSchema, FunctionSchema, FunctionListSchema, FunctionChangesSchema, VersionListSchema };
 }
 
 export const ProblemSchema = z

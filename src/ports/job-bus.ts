@@ -120,12 +120,14 @@ export interface JobBus {
    */
   consumeJobs(handler: (delivery: JobDelivery) => Promise<void>, options: { concurrency: number; warm?: WarmFunctions }): Consumer;
   /**
-   * Tells every worker that a function was deleted, so that its pre-started containers go now
-   * rather than at their idle expiry. Best effort: not durable, and a bus that is down skips it.
+   * Tells every worker that a function's containers must go now rather than at their idle
+   * expiry: the function was deleted, or another version of it is current. Best effort: not
+   * durable, and a bus that is down skips it (a pool drops what was made for another version
+   * when it is next asked anyway).
    */
-  announceFunctionDeleted(functionId: string): Promise<void>;
+  announceFunctionRetired(functionId: string): Promise<void>;
   /** Hears every announcement made from now on, in any process. */
-  watchFunctionDeletions(handler: (functionId: string) => void): Consumer;
+  watchFunctionRetirements(handler: (functionId: string) => void): Consumer;
   /**
    * Sets the function's warm target (null: it has none any more), for every worker now and
    * later. Resolves once the target is stored; BusUnavailableError when it cannot be now.

@@ -8,6 +8,7 @@ export function executionView(state: PresentExecution) {
   return {
     executionId: state.queued.executionId,
     functionId: state.queued.functionId,
+    functionVersion: state.queued.functionVersion ?? 1,
     status: statusOf(state.snapshot),
     exitCode: output?.exitCode ?? null,
     stdout: output?.stdout ?? '',

@@ -24,6 +24,15 @@ export async function ownedFunction(deps: QueryDeps, functionId: string, ownerId
   return definition;
 }
 
+/** Every version of the caller's function, oldest first (the current last), read from its stream. */
+export async function functionVersions(deps: Pick<QueryDeps, 'store'>, functionId: string, ownerId: string): Promise<FunctionDefinition[]> {
+  if (!UUID.test(functionId)) throw new DomainError('FunctionNotFound', 'no such function');
+  const { state } = await readState(deps.store, functionDecider, functionStream(functionId.toLowerCase()));
+  if (state.status !== 'active') throw new DomainError('FunctionNotFound', 'no such function');
+  if (state.definition.ownerId !== ownerId) throw new DomainError('NotFunctionOwner', 'the function belongs to another user');
+  return state.versions;
+}
+
 /** The owner's functions, as the read model has them. */
 export const functionsOf = (deps: Pick<QueryDeps, 'projections'>, ownerId: string): FunctionDefinition[] =>
   deps.projections.functions.listByOwner(ownerId);

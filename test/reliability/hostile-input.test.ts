@@ -35,7 +35,7 @@ import { reportFigure } from './support/report.ts';
 
 /** Fixed, so a failure replays; RELIABILITY_FUZZ_SEED / RELIABILITY_FUZZ_RUNS explore further by hand. */
 const SEED = Number(process.env.RELIABILITY_FUZZ_SEED ?? 20261128);
-const RUNS_PER_OPERATION = Number(process.env.RELIABILITY_FUZZ_RUNS ?? 80);
+const RUNS_PER_OPERATION = Number(process.env.RELIABILITY_FUZZ_RUNS ?? 150);
 /** Small, so bodies over it are cheap to send (the smallest FAASBOX_BODY_LIMIT_BYTES allows is 1024). */
 const BODY_LIMIT = 2048;
 const JWT_SECRET = randomBytes(24).toString('hex');
@@ -99,7 +99,8 @@ type World = {
   doc: OpenApiDocument;
   operations: Operation[];
   keeper: Account & { functionIds: string[]; executionId: string; snapshot: Record<string, unknown> };
-  fuzzer: Account & { functionIds: string[]; executionId: string };
+  /** `deadLetterIds`: asynchronous executions of the fuzzer's that failed, on its dead-letter list to be redriven or removed. */
+  fuzzer: Account & { functionIds: string[]; executionId: string; deadLetterIds: string[] };
   operator: Account;
   sacrificial: Account;
 };
@@ -178,8 +179,11 @@ const pick = <T>(values: T[]): fc.Arbitrary<T> => fc.constantFrom(...values);
  */
 function pathParamPool(w: World, operation: Operation, name: string): string[] {
   const [target, ...others] = w.fuzzer.functionIds;
-  const own = operation.method === 'DELETE' ? others : [target ?? '', ...others];
-  const ids = [...own, ...w.keeper.functionIds, w.fuzzer.executionId, w.keeper.executionId];
+  // The target twice: the decoys go one by one, and a route must still meet an id that works.
+  const own = operation.method === 'DELETE' ? others : [target ?? '', target ?? '', ...others];
+  // The dead letters where they can be named; elsewhere they would only thin out the ids that work.
+  const deadLetters = operation.template.includes('/dead-letters/') ? w.fuzzer.deadLetterIds : [];
+  const ids = [...own, ...w.keeper.functionIds, w.fuzzer.executionId, w.keeper.executionId, ...deadLetters];
   if (name === 'email') return [w.keeper.email, w.fuzzer.email, w.operator.email].map(percentEncode);
   if (name === 'name') {
     return [`user-${w.keeper.id}`, `function-${w.keeper.functionIds[0]}`, `execution-${w.keeper.executionId}`, `slots-${w.keeper.id}`, `user-${w.operator.id}`];
@@ -224,8 +228,11 @@ function validValue(doc: OpenApiDocument, name: string, schemaIn: SchemaObject |
   if (name === 'password') return pick([PASSWORD, 'another good password']);
   if (name === 'name') return fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9._-]{0,20}$/);
   if (name === 'image') return fc.constant(UNREACHABLE_IMAGE);
+  // Every function has version 1, and few have more: a rollback mostly to one that exists.
+  if (name === 'version') return fc.constantFrom(1, 1, 2);
   if (schema.enum) return pick(schema.enum as JsonTree[]);
   const types = [schema.type ?? []].flat();
+  if (types.includes('boolean')) return fc.boolean();
   if (types.includes('integer') || types.includes('number')) {
     const min = schema.minimum ?? 0;
     return fc.integer({ min, max: Math.min(schema.maximum ?? min + 1000, min + 100_000) });
@@ -301,7 +308,9 @@ function queryFor(doc: OpenApiDocument, operation: Operation, w: World): fc.Arbi
   const declared = operation.query.map(({ name, schema }) =>
     fc.option(
       fc.oneof(plausibleValue(doc, name, schema, w).map((value) => (typeof value === 'string' ? value : JSON.stringify(value))), hostileString(40, 100)).map((value) => [name, value.slice(0, 100)] as const),
-      { freq: 3 },
+      // Half the time absent: a route with several optional parameters (wait, callback) must still
+      // get requests that none of them refuses.
+      { freq: 1 },
     ),
   );
   const extra = fc.array(
@@ -477,6 +486,18 @@ async function failedExecution(url: string, token: string, functionId: string): 
   return reply.body.executionId as string;
 }
 
+/** An asynchronous execution that fails (its image cannot be pulled), once it is on the dead-letter list. */
+async function deadLetter(url: string, token: string, functionId: string): Promise<string> {
+  const queued = await call(url, 'POST', `/v1/functions/${functionId}/executions?wait=false`, { token, body: 'input' });
+  assert.is(queued.status, 202, JSON.stringify(queued.body));
+  const executionId = queued.body.executionId as string;
+  for (let tries = 0; tries < 200; tries++) {
+    if ((await call(url, 'GET', `/v1/executions/${executionId}`, { token })).body.deadLetter) return executionId;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`${executionId} never reached the dead-letter list`);
+}
+
 /** Everything the keeper can read, for a before/after comparison. */
 async function snapshotOf(url: string, account: Account, functionIds: string[], executionId: string) {
   const read = async (path: string) => {
@@ -526,12 +547,15 @@ test('setup: one platform, a keeper whose data must survive, a fuzzer, an operat
   ];
   const keeperExecution = await failedExecution(url, keeper.token, keeperFunctions[0]!);
   const fuzzerExecution = await failedExecution(url, fuzzer.token, fuzzerFunctions[0]!);
+  // One after the other: a user runs at most FAASBOX_MAX_ACTIVE_PER_USER at once.
+  const fuzzerDeadLetters: string[] = [];
+  for (let n = 0; n < 6; n++) fuzzerDeadLetters.push(await deadLetter(url, fuzzer.token, fuzzerFunctions[0]!));
   world = {
     server,
     doc,
     operations: operationsOf(doc),
     keeper: { ...keeper, functionIds: keeperFunctions, executionId: keeperExecution, snapshot: await snapshotOf(url, keeper, keeperFunctions, keeperExecution) },
-    fuzzer: { ...fuzzer, functionIds: fuzzerFunctions, executionId: fuzzerExecution },
+    fuzzer: { ...fuzzer, functionIds: fuzzerFunctions, executionId: fuzzerExecution, deadLetterIds: fuzzerDeadLetters },
     operator,
     sacrificial,
   };

@@ -181,6 +181,37 @@ export function addExecutionScenarios(test: Test, deployment: () => Deployment, 
     assert.is(again.body.stdout, 'still here');
   });
 
+  test("a new version drops the old one's pre-started containers within a second, and its next call runs pre-started in a container of the new one", async () => {
+    const { token } = await newUser(url());
+    const created = await createFunction(url(), token, { image: deployment().image, command: ['sh', '-c', 'echo $MODE'], env: { MODE: 'one' }, minWarm: 1 });
+    const prestarted = async () =>
+      (await docker.listContainers({ all: true, filters: { label: [`faasbox.prestarted=${created.id}`] } })).filter((container) =>
+        deployment().workerIds.includes(container.Labels['faasbox.worker'] ?? ''),
+      );
+    const old = await eventually('each worker keeps one ready', 20_000, async () => {
+      const ready = await prestarted();
+      return deployment().workerIds.every((id) => ready.some((container) => container.Labels['faasbox.worker'] === id)) ? ready.map((c) => c.Id) : undefined;
+    });
+    const updated = await call(url(), 'PATCH', `/v1/functions/${created.id}`, { token, json: { env: { MODE: 'two' } } });
+    assert.equal([updated.status, updated.body.version], [200, 2], JSON.stringify(updated.body));
+    const updatedAt = Date.now();
+    const goneAfter = await eventually("the old version's containers gone", 5_000, async () => {
+      const ids = new Set((await prestarted()).map((container) => container.Id));
+      return old.every((id) => !ids.has(id)) ? Date.now() - updatedAt : undefined;
+    }, 50);
+    assert.ok(goneAfter <= 1_000, `the old version's containers went ${goneAfter} ms after the update`);
+    await eventually("each worker keeps one of the new version's ready", 20_000, async () => {
+      const ready = (await prestarted()).filter((container) => container.State === 'running');
+      return deployment().workerIds.every((id) => ready.some((container) => container.Labels['faasbox.worker'] === id)) ? true : undefined;
+    });
+    const after = await execute(url(), token, created.id);
+    assert.equal([after.body.stdout, after.body.functionVersion], ['two\n', 2], JSON.stringify(after.body));
+    await eventually('the record says it ran pre-started', 5_000, async () => {
+      const stored = await call(url(), 'GET', `/v1/executions/${after.body.executionId}`, { token });
+      return stored.body.start === 'prestarted' ? true : undefined;
+    });
+  });
+
   test('minWarm: every worker has containers ready before the first call, which is served pre-started', async () => {
     const { token } = await newUser(url());
     const created = await createFunction(url(), token, { image: deployment().image, command: ['cat'], minWarm: 1 });

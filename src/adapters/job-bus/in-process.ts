@@ -50,7 +50,7 @@ export function createInProcessJobBus(): JobBus {
   const jobConsumers: JobConsumer[] = [];
   const statusConsumers: StatusConsumer[] = [];
   const watchers = new Map<string, Set<(status: StatusMessage) => void>>();
-  const deletionListeners = new Set<(functionId: string) => void>();
+  const retirementListeners = new Set<(functionId: string) => void>();
   const warmTargets = new Map<string, WarmTarget>();
   const warmTargetListeners = new Set<(functionId: string, target: WarmTarget | null) => void>();
   const seenJobs = new RecentIds(duplicateWindowMs);
@@ -222,18 +222,18 @@ export function createInProcessJobBus(): JobBus {
       };
     },
 
-    async announceFunctionDeleted(functionId) {
+    async announceFunctionRetired(functionId) {
       if (closed) return;
-      notifyAll(deletionListeners, (listener) => listener(functionId));
+      notifyAll(retirementListeners, (listener) => listener(functionId));
     },
 
-    watchFunctionDeletions(handler) {
+    watchFunctionRetirements(handler) {
       // Its own function object, so the same handler watched twice is stopped independently.
       const listener = (functionId: string) => handler(functionId);
-      if (!closed) deletionListeners.add(listener);
+      if (!closed) retirementListeners.add(listener);
       return {
         stop: async () => {
-          deletionListeners.delete(listener);
+          retirementListeners.delete(listener);
         },
       };
     },
@@ -283,7 +283,7 @@ export function createInProcessJobBus(): JobBus {
       jobConsumers.length = 0;
       statusConsumers.length = 0;
       watchers.clear();
-      deletionListeners.clear();
+      retirementListeners.clear();
       warmTargetListeners.clear();
       for (const timer of timers) clearTimeout(timer);
       timers.clear();

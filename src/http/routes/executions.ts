@@ -51,6 +51,7 @@ const ExecutionResultSchema = z
   .object({
     executionId: z.uuid(),
     functionId: z.uuid(),
+    functionVersion: z.number().int().openapi({ description: 'The version of its function it runs (GET /v1/functions/{id}/versions)' }),
     status: ExecutionStatusSchema,
     exitCode: z.number().int().nullable(),
     stdout: z.string(),

@@ -1,11 +1,12 @@
-import { type OpenAPIHono, createRoute } from '@hono/zod-openapi';
+import { type OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import { createFunction } from '../../commands/create-function.ts';
 import { deleteFunction } from '../../commands/delete-function.ts';
+import { rollbackFunction, updateFunction } from '../../commands/update-function.ts';
 import { DomainError } from '../../domain/errors.ts';
-import { type FunctionDefinition, minWarmOf, reuseOf } from '../../domain/functions.ts';
+import { type FunctionChanges, type FunctionDefinition, minWarmOf, reuseOf, versionOf } from '../../domain/functions.ts';
 import { UUID } from '../../domain/ids.ts';
 import { retryPolicyOf } from '../../domain/retries.ts';
-import { functionsOf, ownedFunction } from '../../queries/functions.ts';
+import { functionVersions, functionsOf, ownedFunction } from '../../queries/functions.ts';
 import type { AppDeps } from '../deps.ts';
 import type { Authenticated } from '../middleware/authenticate.ts';
 import { rejectPrototypeKeys } from '../middleware/reject-prototype-keys.ts';
@@ -24,10 +25,40 @@ export const functionView = (definition: FunctionDefinition) => ({
   reuse: reuseOf(definition),
   retry: definition.retry ?? null,
   createdAt: definition.createdAt,
+  version: versionOf(definition),
+  versionCreatedAt: definition.versionCreatedAt ?? definition.createdAt,
+  rolledBackFrom: definition.rolledBackFrom ?? null,
+});
+
+/** The fields a PATCH gave, as the domain takes them (a retry policy with its defaults filled in). */
+function changesOf(input: Omit<FunctionChanges, 'retry'> & { retry?: Parameters<typeof retryPolicyOf>[0] }): FunctionChanges {
+  const { retry, ...rest } = input;
+  return { ...rest, ...(retry ? { retry: retryPolicyOf(retry) } : {}) };
+}
+
+/** A version's entity tag: strong, since a version never changes. */
+const etagOf = (definition: FunctionDefinition) => `"${versionOf(definition)}"`;
+
+/**
+ * The version an If-Match names: null for none or `*` (any current version); a tag that is no
+ * version of ours can match none (-1: refused as a failed precondition).
+ */
+function ifMatchVersion(header: string | undefined): number | null {
+  if (header === undefined || header.trim() === '*') return null;
+  const match = /^\s*"(\d{1,9})"\s*$/.exec(header);
+  return match ? Number(match[1]) : -1;
+}
+
+const ETagHeader = z.object({ ETag: z.string().openapi({ description: 'The current version, `"<version>"`: send it as If-Match to change exactly that version' }) });
+const IfMatchHeader = z.object({
+  'if-match': z.string().optional().openapi({ description: 'Change only if this is still the current version (its ETag, `"<version>"`); else 412', example: '"3"' }),
 });
 
 export function addFunctionRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps, authenticated: Authenticated) {
-  const { FunctionInputSchema, FunctionSchema, FunctionListSchema } = functionSchemas(deps.config.functionLimits, deps.config.allowedRegistries);
+  const { FunctionInputSchema, FunctionSchema, FunctionListSchema, FunctionChangesSchema, VersionListSchema } = functionSchemas(
+    deps.config.functionLimits,
+    deps.config.allowedRegistries,
+  );
 
   const create = createRoute({
     method: 'post',
@@ -70,6 +101,7 @@ export function addFunctionRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps, authe
       c.get('requestId'),
     );
     c.header('location', `/v1/functions/${definition.functionId}`);
+    c.header('etag', etagOf(definition));
     return c.json(functionView(definition), 201);
   });
 
@@ -102,7 +134,7 @@ export function addFunctionRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps, authe
     middleware: authenticated,
     request: { params: IdParamSchema },
     responses: {
-      200: { description: 'The function', content: { 'application/json': { schema: FunctionSchema } } },
+      200: { description: 'The function, as its current version has it', headers: ETagHeader, content: { 'application/json': { schema: FunctionSchema } } },
       401: unauthorized,
       403: problem('The function belongs to another user'),
       404: problem('No such function (also for an id that is no UUID)'),
@@ -111,6 +143,109 @@ export function addFunctionRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps, authe
   });
   app.openapi(get, async (c) => {
     const definition = await ownedFunction(deps, c.req.valid('param').id, c.get('principal').userId);
+    c.header('etag', etagOf(definition));
+    return c.json(functionView(definition), 200);
+  });
+
+  const versionConflicts = {
+    409: problem('Another update made another version current meanwhile (`currentVersion` says which); read it and try again'),
+    412: problem('If-Match names a version that is not the current one (`currentVersion` says which)'),
+  };
+
+  const update = createRoute({
+    method: 'patch',
+    path: '/v1/functions/{id}',
+    operationId: 'updateFunction',
+    tags: ['functions'],
+    summary: 'Change a function: a new version, current from now on',
+    description:
+      'The fields given replace the current version\'s; the result is version N+1 (the same request again changes nothing and makes no version). Executions queued from now on run it. Pre-started containers of the old version are dropped.',
+    security: [{ bearerAuth: [] }],
+    middleware: [...authenticated, rejectPrototypeKeys()],
+    request: { params: IdParamSchema, headers: IfMatchHeader, body: { required: true, content: { 'application/json': { schema: FunctionChangesSchema } } } },
+    responses: {
+      200: { description: 'The function, as its new current version has it', headers: ETagHeader, content: { 'application/json': { schema: FunctionSchema } } },
+      400: problem('Invalid field (named in the answer), an image from a registry not allowed, or malformed JSON'),
+      401: unauthorized,
+      403: problem('The function belongs to another user'),
+      404: problem('No such function'),
+      ...versionConflicts,
+      ...jsonBodyRefusals,
+      500: internalError,
+    },
+  });
+  app.openapi(update, async (c) => {
+    const { id } = c.req.valid('param');
+    const current = await ownedFunction(deps, id, c.get('principal').userId);
+    const definition = await updateFunction(
+      deps,
+      c.get('principal').userId,
+      current.functionId,
+      changesOf(c.req.valid('json')),
+      ifMatchVersion(c.req.valid('header')['if-match']),
+      c.get('requestId'),
+    );
+    c.header('etag', etagOf(definition));
+    return c.json(functionView(definition), 200);
+  });
+
+  const versions = createRoute({
+    method: 'get',
+    path: '/v1/functions/{id}/versions',
+    operationId: 'listFunctionVersions',
+    tags: ['functions'],
+    summary: "A function's versions, oldest first",
+    security: [{ bearerAuth: [] }],
+    middleware: authenticated,
+    request: { params: IdParamSchema },
+    responses: {
+      200: { description: 'Every version, and which is current', content: { 'application/json': { schema: VersionListSchema } } },
+      401: unauthorized,
+      403: problem('The function belongs to another user'),
+      404: problem('No such function'),
+      500: internalError,
+    },
+  });
+  app.openapi(versions, async (c) => {
+    const all = await functionVersions(deps, c.req.valid('param').id, c.get('principal').userId);
+    return c.json({ current: versionOf(all.at(-1)!), versions: all.map(functionView) }, 200);
+  });
+
+  const rollback = createRoute({
+    method: 'post',
+    path: '/v1/functions/{id}/rollback',
+    operationId: 'rollbackFunction',
+    tags: ['functions'],
+    summary: 'Make an earlier version current again (as a new version that copies it)',
+    security: [{ bearerAuth: [] }],
+    middleware: [...authenticated, rejectPrototypeKeys()],
+    request: {
+      params: IdParamSchema,
+      headers: IfMatchHeader,
+      body: { required: true, content: { 'application/json': { schema: z.strictObject({ version: z.number().int().min(1) }).openapi('Rollback') } } },
+    },
+    responses: {
+      200: { description: 'The function, as its new current version has it', headers: ETagHeader, content: { 'application/json': { schema: FunctionSchema } } },
+      400: problem('No version given, or malformed JSON'),
+      401: unauthorized,
+      403: problem('The function belongs to another user'),
+      404: problem('No such function, or no such version of it'),
+      ...versionConflicts,
+      ...jsonBodyRefusals,
+      500: internalError,
+    },
+  });
+  app.openapi(rollback, async (c) => {
+    const current = await ownedFunction(deps, c.req.valid('param').id, c.get('principal').userId);
+    const definition = await rollbackFunction(
+      deps,
+      c.get('principal').userId,
+      current.functionId,
+      c.req.valid('json').version,
+      ifMatchVersion(c.req.valid('header')['if-match']),
+      c.get('requestId'),
+    );
+    c.header('etag', etagOf(definition));
     return c.json(functionView(definition), 200);
   });
 

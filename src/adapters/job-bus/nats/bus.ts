@@ -158,14 +158,14 @@ function createNatsJobBus(nc: NatsConnection, js: JetStreamClient, jsm: JetStrea
       });
     },
 
-    async announceFunctionDeleted(functionId) {
+    async announceFunctionRetired(functionId) {
       if (closed || !connected) return;
       try {
         nc.publish(functionDeletedSubject, functionId);
       } catch {}
     },
 
-    watchFunctionDeletions(handler) {
+    watchFunctionRetirements(handler) {
       const subscription = nc.subscribe(functionDeletedSubject, {
         callback: (error, msg) => {
           if (error) return;

@@ -1,0 +1,61 @@
+import { DomainError } from '../domain/errors.ts';
+import { type FunctionChanges, type FunctionCommand, type FunctionDefinition, functionDecider, versionOf, warmTargetOf } from '../domain/functions.ts';
+import { functionStream } from '../domain/streams.ts';
+import { describeError } from '../ports/logger.ts';
+import type { CommandDeps, ReadYourWrites } from './deps.ts';
+import { awaitProjections, commandContext } from './context.ts';
+import { handleCommand, readState } from './handle-command.ts';
+
+type Deps = Pick<CommandDeps, 'store' | 'bus' | 'clock' | 'newId' | 'log'> & ReadYourWrites;
+
+/**
+ * Makes a new version of the caller's function current: `changes` applied to the current one.
+ * Decided at the stream's revision against the version the request started from (`ifMatch`, else
+ * the one current when it was read): of two updates at once one wins, the other is refused.
+ */
+export const updateFunction = (deps: Deps, requesterId: string, functionId: string, changes: FunctionChanges, ifMatch: number | null, correlationId: string) =>
+  changeVersion(deps, functionId, ifMatch, correlationId, (baseVersion, now) => ({ type: 'UpdateFunction', requesterId, changes, baseVersion, now }));
+
+/** Makes a copy of an earlier version the current one (a new version, `rolledBackFrom` it). */
+export const rollbackFunction = (deps: Deps, requesterId: string, functionId: string, version: number, ifMatch: number | null, correlationId: string) =>
+  changeVersion(deps, functionId, ifMatch, correlationId, (baseVersion, now) => ({ type: 'RollbackFunction', requesterId, version, baseVersion, now }));
+
+async function changeVersion(
+  deps: Deps,
+  functionId: string,
+  ifMatch: number | null,
+  correlationId: string,
+  command: (baseVersion: number, now: Date) => FunctionCommand,
+): Promise<FunctionDefinition> {
+  const stream = functionStream(functionId);
+  const { state: read } = await readState(deps.store, functionDecider, stream);
+  const baseVersion = ifMatch ?? (read.status === 'active' ? versionOf(read.definition) : 0);
+  let result;
+  try {
+    result = await handleCommand(deps.store, functionDecider, stream, command(baseVersion, deps.clock.now()), commandContext(deps, correlationId));
+  } catch (error) {
+    // The client named the version it changes (If-Match): HTTP calls its failure 412.
+    if (ifMatch !== null && error instanceof DomainError && error.code === 'VersionConflict') {
+      throw new DomainError('PreconditionFailed', error.message, undefined, error.details);
+    }
+    throw error;
+  }
+  if (result.state.status !== 'active') throw new Error('a function update left no active function');
+  const { definition } = result.state;
+  if (result.events.length > 0) await retireOldVersion(deps, result.state.versions.at(-2)!, definition, correlationId);
+  await awaitProjections(deps, result.position);
+  return definition;
+}
+
+/**
+ * Another version is current: workers drop what they started for the old one now (a pool that
+ * misses the announcement drops it when next asked), and the warm target follows the new one
+ * (one the bus cannot take now is set by the api's periodic sync, processes/warm-target-sync.ts).
+ */
+async function retireOldVersion(deps: Pick<CommandDeps, 'bus' | 'log'>, previous: FunctionDefinition, definition: FunctionDefinition, correlationId: string) {
+  const { functionId } = definition;
+  const warn = (what: string) => (error: unknown) => deps.log('warn', what, { functionId, correlationId, ...describeError(error) });
+  await deps.bus.announceFunctionRetired(functionId).catch(warn('old version not retired yet'));
+  if (!warmTargetOf(previous) && !warmTargetOf(definition)) return;
+  await deps.bus.setWarmTarget(functionId, warmTargetOf(definition)).catch(warn('warm target not updated yet'));
+}
