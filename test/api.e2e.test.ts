@@ -445,6 +445,8 @@ misc('/openapi.json documents every route, every error answer and the bearer sch
     '/v1/functions',
     '/v1/functions/{id}',
     '/v1/functions/{id}/executions',
+    '/v1/functions/{id}/rollback',
+    '/v1/functions/{id}/versions',
     '/v1/tokens',
     '/v1/users',
     '/v1/users/me',
