@@ -161,6 +161,10 @@ retries('attempts run out: dead-lettered with its last reason; a waiting request
     assert.is(record.status, 'failed');
     assert.is(record.deadLetter!.reason, `${PULL_FAILED.reason} (after 3 attempts)`);
     assert.is(runsOf(app, executionId).length, 3);
+    const history = await app.request('GET', `/v1/functions/${caller.functionId}/executions`, { token: caller.token });
+    const [entry] = history.body.executions as Record<string, unknown>[];
+    assert.equal(Object.keys(entry!).sort(), ['attempt', 'deadLetteredAt', 'durationMs', 'executionId', 'exitCode', 'finishedAt', 'queuedAt', 'reason', 'startedAt', 'status']);
+    assert.equal([entry!.attempt, typeof entry!.deadLetteredAt], [3, 'string']);
     assert.is(await sample(app, 'faasbox_execution_retries_total'), 2);
     assert.is(await sample(app, 'faasbox_dead_letters_total'), 1);
     assert.is(await sample(app, 'faasbox_executions_total{outcome="failed"}'), 1, 'one execution, one outcome');

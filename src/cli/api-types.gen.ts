@@ -677,6 +677,13 @@ export interface components {
             startedAt: string | null;
             /** Format: date-time */
             finishedAt: string | null;
+            /** @description The current attempt: 1 unless the function's retry policy ran it again */
+            attempt: number;
+            /**
+             * Format: date-time
+             * @description When it went on the dead-letter list, while it is on it
+             */
+            deadLetteredAt: string | null;
         };
         DeadLetterList: {
             deadLetters: components["schemas"]["DeadLetterEntry"][];

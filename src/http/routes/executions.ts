@@ -91,6 +91,8 @@ const ExecutionSummarySchema = z
     queuedAt: z.iso.datetime(),
     startedAt: z.iso.datetime().nullable(),
     finishedAt: z.iso.datetime().nullable(),
+    attempt: z.number().int().openapi({ description: "The current attempt: 1 unless the function's retry policy ran it again" }),
+    deadLetteredAt: z.iso.datetime().nullable().openapi({ description: 'When it went on the dead-letter list, while it is on it' }),
   })
   .openapi('ExecutionSummary');
 
@@ -249,7 +251,18 @@ export function addExecutionRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps, auth
   app.openapi(history, async (c) => {
     const definition = await ownedFunction(deps, c.req.valid('param').id, c.get('principal').userId);
     const executions = executionHistory(deps, definition.functionId, c.req.valid('query').limit ?? 100)
-      .map(({ functionId: _, ownerId: __, deadline: ___, ...summary }) => summary);
+      .map(({ executionId, status, exitCode, durationMs, reason, queuedAt, startedAt, finishedAt, attempt, deadLetteredAt }) => ({
+        executionId,
+        status,
+        exitCode,
+        durationMs,
+        reason,
+        queuedAt,
+        startedAt,
+        finishedAt,
+        attempt,
+        deadLetteredAt,
+      }));
     return c.json({ executions }, 200);
   });
 }
