@@ -1,5 +1,7 @@
 import { statusOf } from '../../actors/execution.ts';
+import { callbackView } from './callbacks.ts';
 import type { PresentExecution } from './executions.ts';
+import type { QueryDeps } from './deps.ts';
 
 /** An execution as the API answers it (GET /v1/executions/{id}), from its folded stream. */
 export function executionView(state: PresentExecution) {
@@ -30,3 +32,9 @@ export function executionView(state: PresentExecution) {
 }
 
 export type ExecutionView = ReturnType<typeof executionView>;
+
+/** The execution as GET /v1/executions/{id} answers it: its view and its callback's deliveries. */
+export const executionRecord = async (deps: Pick<QueryDeps, 'store'>, state: PresentExecution) => ({
+  ...executionView(state),
+  callback: await callbackView(deps, state),
+});

@@ -20,7 +20,7 @@ import { type NatsCluster, startNatsCluster } from '../support/nats-cluster.ts';
 import { type Registry, startRegistry } from '../support/registry.ts';
 import { type ServerProcess, startServer, tempDir } from '../support/server-process.ts';
 import { ensureTestImages } from '../support/test-images.ts';
-import { CLUSTER_JWT_SECRET } from './support/cluster.ts';
+import { replicatedEnv } from './support/cluster.ts';
 import { reportFigure } from './support/report.ts';
 import { type Pacing, type Submission, type User, acknowledged, awaitOutcomes, countBy, lastReply, submitUntil, succeeded } from './support/retried-submissions.ts';
 import { workerCounts } from './support/worker-log.ts';
@@ -54,14 +54,7 @@ test('no acknowledged submission is lost and none runs twice while each node in 
     nats = await startNatsCluster();
     const cluster = nats;
     const dataDir = tempDir('faasbox-reliability-');
-    const env = {
-      FAASBOX_NATS_URL: cluster.urls.join(','),
-      FAASBOX_NATS_REPLICAS: '3',
-      FAASBOX_JWT_SECRET: CLUSTER_JWT_SECRET,
-      FAASBOX_BCRYPT_COST: '10',
-      FAASBOX_MAX_ACTIVE_PER_USER: '1000',
-      FAASBOX_EXECUTION_GRACE_MS: String(GRACE_MS),
-    };
+    const env = replicatedEnv(cluster, GRACE_MS);
     const api = await startServer({ role: 'api', dataDir, env: { ...env, FAASBOX_PROJECTIONS_PATH: `${dataDir}/api-1/projections.sqlite` } });
     processes.push(api);
     const worker = await startServer({

@@ -33,7 +33,7 @@ import { type NatsCluster, startNatsCluster } from '../support/nats-cluster.ts';
 import { type Registry, startRegistry } from '../support/registry.ts';
 import { type ServerProcess, startServer, tempDir } from '../support/server-process.ts';
 import { ensureTestImages } from '../support/test-images.ts';
-import { CLUSTER_JWT_SECRET } from './support/cluster.ts';
+import { replicatedEnv } from './support/cluster.ts';
 import { type ExecutionContainerRecorder, recordExecutionContainers } from './support/execution-container-events.ts';
 import { reportFigure } from './support/report.ts';
 import {
@@ -170,14 +170,7 @@ test('no acknowledged submission is lost and none runs twice while a NATS node, 
     teardown.push(async () => rmSync(dataDir, { recursive: true, force: true }));
     const processes: ServerProcess[] = [];
     teardown.push(() => Promise.all(processes.filter((p) => p.child.exitCode === null && p.child.signalCode === null).map((p) => p.stop())));
-    const env = {
-      FAASBOX_NATS_URL: cluster.urls.join(','),
-      FAASBOX_NATS_REPLICAS: '3',
-      FAASBOX_JWT_SECRET: CLUSTER_JWT_SECRET,
-      FAASBOX_BCRYPT_COST: '10',
-      FAASBOX_MAX_ACTIVE_PER_USER: '1000',
-      FAASBOX_EXECUTION_GRACE_MS: String(GRACE_MS),
-    };
+    const env = replicatedEnv(cluster, GRACE_MS);
     const started = async (starting: Promise<ServerProcess>) => {
       const server = await starting;
       processes.push(server);

@@ -185,9 +185,11 @@ export function createInProcessJobBus(): JobBus {
       if (!seenStatuses.add(`${attemptKey(status)}:${status.type}`)) return;
       // A faulty watcher (an api request) must not fail the publisher (the worker).
       notifyAll(watchers.get(status.executionId) ?? [], (watch) => watch(structuredClone(status)));
-      statuses.push({ value: structuredClone(status), attempt: 1 });
+      // One copy for the queue and the last-status map: both hand out copies of it, never it.
+      const stored = structuredClone(status);
+      statuses.push({ value: stored, attempt: 1 });
       lastStatuses.delete(status.executionId);
-      lastStatuses.set(status.executionId, structuredClone(status));
+      lastStatuses.set(status.executionId, stored);
       // The oldest goes first: a Map iterates in insertion order.
       if (lastStatuses.size > LAST_STATUSES_KEPT) lastStatuses.delete(lastStatuses.keys().next().value!);
       queueMicrotask(dispatchStatuses);

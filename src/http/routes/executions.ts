@@ -2,8 +2,7 @@ import { type OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import { submitExecution } from '../../commands/submit-execution.ts';
 import { checkCallbackUrl } from '../../domain/callbacks.ts';
 import { START_KINDS } from '../../domain/execution-outcome.ts';
-import { callbackView } from '../../queries/callbacks.ts';
-import { executionView } from '../../queries/execution-view.ts';
+import { executionRecord } from '../../queries/execution-view.ts';
 import { executionHistory, ownedExecution } from '../../queries/executions.ts';
 import { ownedFunction } from '../../queries/functions.ts';
 import type { AppDeps } from '../deps.ts';
@@ -197,7 +196,7 @@ export function addExecutionRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps, auth
 
     const state = await started.outcome;
     if (state.status !== 'present') throw new Error('a started execution has no stream');
-    const view = { ...executionView(state), callback: await callbackView(deps, state) };
+    const view = await executionRecord(deps, state);
     // A timeout is an outcome, not a bad request: the answer is the execution, as for 200.
     return view.status === 'timedOut' ? c.json(view, 504) : c.json(view, 200);
   });
@@ -221,7 +220,7 @@ export function addExecutionRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps, auth
   });
   app.openapi(get, async (c) => {
     const state = await ownedExecution(deps, c.req.valid('param').id, c.get('principal').userId);
-    return c.json({ ...executionView(state), callback: await callbackView(deps, state) }, 200);
+    return c.json(await executionRecord(deps, state), 200);
   });
 
   const history = createRoute({

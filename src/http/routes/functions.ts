@@ -36,6 +36,15 @@ function changesOf(input: Omit<FunctionChanges, 'retry'> & { retry?: Parameters<
   return { ...rest, ...(retry ? { retry: retryPolicyOf(retry) } : {}) };
 }
 
+/**
+ * The function a path names, for a command that decides existence and ownership from the stream
+ * itself: an id that is no UUID names none (not worth a 400).
+ */
+function functionIdOf(id: string): string {
+  if (!UUID.test(id)) throw new DomainError('FunctionNotFound', 'no such function');
+  return id.toLowerCase();
+}
+
 /** A version's entity tag: strong, since a version never changes. */
 const etagOf = (definition: FunctionDefinition) => `"${versionOf(definition)}"`;
 
@@ -175,12 +184,10 @@ export function addFunctionRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps, authe
     },
   });
   app.openapi(update, async (c) => {
-    const { id } = c.req.valid('param');
-    const current = await ownedFunction(deps, id, c.get('principal').userId);
     const definition = await updateFunction(
       deps,
       c.get('principal').userId,
-      current.functionId,
+      functionIdOf(c.req.valid('param').id),
       changesOf(c.req.valid('json')),
       ifMatchVersion(c.req.valid('header')['if-match']),
       c.get('requestId'),
@@ -236,11 +243,10 @@ export function addFunctionRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps, authe
     },
   });
   app.openapi(rollback, async (c) => {
-    const current = await ownedFunction(deps, c.req.valid('param').id, c.get('principal').userId);
     const definition = await rollbackFunction(
       deps,
       c.get('principal').userId,
-      current.functionId,
+      functionIdOf(c.req.valid('param').id),
       c.req.valid('json').version,
       ifMatchVersion(c.req.valid('header')['if-match']),
       c.get('requestId'),
@@ -267,9 +273,7 @@ export function addFunctionRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps, authe
     },
   });
   app.openapi(remove, async (c) => {
-    const { id } = c.req.valid('param');
-    if (!UUID.test(id)) throw new DomainError('FunctionNotFound', 'no such function');
-    await deleteFunction(deps, c.get('principal').userId, id.toLowerCase(), c.get('requestId'));
+    await deleteFunction(deps, c.get('principal').userId, functionIdOf(c.req.valid('param').id), c.get('requestId'));
     return c.json({ deleted: true as const }, 200);
   });
 }

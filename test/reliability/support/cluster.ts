@@ -104,3 +104,13 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     },
   };
 }
+
+/** What every process of a three-node NATS cluster's deployment gets (nats-cluster, scale-out): streams on all three. */
+export const replicatedEnv = (cluster: { urls: string[] }, graceMs: number) => ({
+  FAASBOX_NATS_URL: cluster.urls.join(','),
+  FAASBOX_NATS_REPLICAS: '3',
+  FAASBOX_JWT_SECRET: CLUSTER_JWT_SECRET,
+  FAASBOX_BCRYPT_COST: '10',
+  FAASBOX_MAX_ACTIVE_PER_USER: '1000',
+  FAASBOX_EXECUTION_GRACE_MS: String(graceMs),
+});
