@@ -105,6 +105,7 @@ versions('two updates at once: one is version 2, the other 409 naming it; with I
 
     const stale = await patch(app, caller, { env: { MODE: 'c' } }, '"1"');
     assertProblem(stale, 412);
+    assert.is(stale.body.title, 'Precondition Failed');
     assert.is(stale.body.currentVersion, 2);
     const fresh = await patch(app, caller, { env: { MODE: 'c' } }, '"2"');
     assert.equal([fresh.status, fresh.body.version], [200, 3]);
