@@ -17,6 +17,13 @@ export type Config = {
    * generated one in the data dir. Workers and the operator command sign nothing and need none.
    */
   jwtSecret: string | undefined;
+  /**
+   * The operator's master keys, 32 bytes each, which wrap every user's data key (src/auth/envelope.ts).
+   * `current` (FAASBOX_MASTER_KEY) wraps new keys; `previous` (FAASBOX_MASTER_KEY_PREVIOUS) still
+   * unwrap the keys wrapped before a rotation. `current` is required in production and otherwise
+   * generated and kept in the data dir (resolveMasterKeys, src/entry/dev-master-key.ts).
+   */
+  masterKeys: { current: Uint8Array<ArrayBuffer> | undefined; previous: readonly Uint8Array<ArrayBuffer>[] };
   tokenLifetimeSeconds: number;
   bcryptCost: number;
   bodyLimitBytes: number;

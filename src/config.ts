@@ -1,13 +1,17 @@
 import proxyAddr from 'proxy-addr';
 import { z } from 'zod';
 import type { Config, NatsEndpoint } from './config-type.ts';
+import { MASTER_KEY_BYTES } from './auth/envelope.ts';
 import { normalizeCallbackHost } from './domain/callbacks.ts';
+import { parseKeyText } from './lib/key-text.ts';
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
 }
 
 export const MIN_SECRET_BYTES = 32;
+
+const MASTER_KEY_FORMAT = `must be ${MASTER_KEY_BYTES} random bytes as base64 (44 characters: openssl rand -base64 32), base64url (43) or hex (64)`;
 
 /**
  * Measured over loopback (test/oversized-bodies.e2e.test.ts): Node's fetch, stopping at the 413
@@ -46,6 +50,11 @@ const schema = z
         message: `must be at least ${MIN_SECRET_BYTES} bytes`,
       })
       .optional(),
+    FAASBOX_MASTER_KEY: z.string().refine((text) => parseKeyText(text, MASTER_KEY_BYTES) !== null, MASTER_KEY_FORMAT).optional(),
+    FAASBOX_MASTER_KEY_PREVIOUS: z
+      .string()
+      .default('')
+      .refine((list) => [...commaSet(list)].every((text) => parseKeyText(text, MASTER_KEY_BYTES) !== null), `each of them ${MASTER_KEY_FORMAT}`),
     FAASBOX_TOKEN_LIFETIME_SECONDS: integer(3600, 60, 30 * 24 * 3600),
     FAASBOX_BCRYPT_COST: integer(10, 10, 15),
     FAASBOX_BODY_LIMIT_BYTES: integer(1024 * 1024, 1024, 64 * 1024 * 1024),
@@ -156,6 +165,10 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     eventStoreUrl: e.FAASBOX_EVENTSTORE_URL,
     projectionsPath: e.FAASBOX_PROJECTIONS_PATH ?? `${e.FAASBOX_DATA_DIR.replace(/\/+$/, '')}/projections.sqlite`,
     jwtSecret: e.FAASBOX_JWT_SECRET,
+    masterKeys: {
+      current: e.FAASBOX_MASTER_KEY === undefined ? undefined : parseKeyText(e.FAASBOX_MASTER_KEY, MASTER_KEY_BYTES)!,
+      previous: [...commaSet(e.FAASBOX_MASTER_KEY_PREVIOUS)].map((text) => parseKeyText(text, MASTER_KEY_BYTES)!),
+    },
     tokenLifetimeSeconds: e.FAASBOX_TOKEN_LIFETIME_SECONDS,
     bcryptCost: e.FAASBOX_BCRYPT_COST,
     bodyLimitBytes: e.FAASBOX_BODY_LIMIT_BYTES,

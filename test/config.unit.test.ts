@@ -1,6 +1,10 @@
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ConfigError, loadConfig } from '../src/config.ts';
+import { resolveMasterKeys } from '../src/entry/dev-master-key.ts';
 import { resolveJwtSecret } from '../src/entry/dev-secret.ts';
 
 const config = suite('config');
@@ -133,6 +137,78 @@ config('callback hosts: none by default (callbacks refused); host or host:port e
   ]);
   for (const bad of ['https://hooks.example.com', 'hooks.example.com/path', 'x:99999', '::1']) {
     assert.throws(() => loadConfig({ FAASBOX_CALLBACK_HOSTS: bad }), /FAASBOX_CALLBACK_HOSTS must be comma-separated host or host:port/, bad);
+  }
+});
+
+config('the master key is 32 bytes as base64, base64url or hex; anything else is named, never echoed', () => {
+  const bytes = Uint8Array.from({ length: 32 }, (_, i) => 250 - i * 7);
+  const forms = [
+    Buffer.from(bytes).toString('base64'),
+    Buffer.from(bytes).toString('base64').replace(/=$/, ''),
+    Buffer.from(bytes).toString('base64url'),
+    `${Buffer.from(bytes).toString('base64url')}=`,
+    Buffer.from(bytes).toString('hex'),
+    ` ${Buffer.from(bytes).toString('hex').toUpperCase()}\n`,
+  ];
+  for (const form of forms) assert.equal([...loadConfig({ FAASBOX_MASTER_KEY: form }).masterKeys.current!], [...bytes], form);
+  assert.equal(loadConfig({}).masterKeys, { current: undefined, previous: [] });
+  const tooShort = Buffer.from(bytes.subarray(1)).toString('base64');
+  const tooLong = Buffer.from([...bytes, 1]).toString('base64');
+  for (const bad of [tooShort, tooLong, Buffer.from(bytes).toString('hex').slice(2), 's3cr3t-but-not-a-key-of-32-bytes-at-all!!!', '']) {
+    assert.throws(
+      () => loadConfig({ FAASBOX_MASTER_KEY: bad }),
+      (e: Error) =>
+        e instanceof ConfigError &&
+        /FAASBOX_MASTER_KEY must be 32 random bytes as base64/.test(e.message) &&
+        /openssl rand -base64 32/.test(e.message) &&
+        (bad === '' || !e.message.includes(bad.slice(4, 20))),
+      bad,
+    );
+  }
+});
+
+config('FAASBOX_MASTER_KEY_PREVIOUS: older master keys, comma-separated, in the same forms; a bad one is named, never echoed', () => {
+  const [a, b] = [new Uint8Array(32).fill(1), new Uint8Array(32).fill(2)];
+  const loaded = loadConfig({ FAASBOX_MASTER_KEY_PREVIOUS: ` ${Buffer.from(a).toString('base64')}, ${Buffer.from(b).toString('hex')},` });
+  assert.equal(loaded.masterKeys.previous.map((key) => [...key]), [[...a], [...b]]);
+  const bad = Buffer.from(new Uint8Array(16).fill(7)).toString('base64');
+  assert.throws(
+    () => loadConfig({ FAASBOX_MASTER_KEY_PREVIOUS: `${Buffer.from(a).toString('base64')},${bad}` }),
+    (e: Error) => /FAASBOX_MASTER_KEY_PREVIOUS each of them must be 32 random bytes/.test(e.message) && !e.message.includes(bad),
+  );
+});
+
+config('a production api demands FAASBOX_MASTER_KEY; in development one is made once, kept in the data dir at mode 0600', () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'faasbox-master-key-'));
+  try {
+    const production = loadConfig({ NODE_ENV: 'production', FAASBOX_DATA_DIR: dataDir });
+    assert.throws(
+      () => resolveMasterKeys(production),
+      (e: Error) => e instanceof ConfigError && /FAASBOX_MASTER_KEY is required when NODE_ENV=production/.test(e.message),
+    );
+    const given = Buffer.from(new Uint8Array(32).fill(9)).toString('base64');
+    const previous = Buffer.from(new Uint8Array(32).fill(8)).toString('hex');
+    const configured = resolveMasterKeys(
+      loadConfig({ NODE_ENV: 'production', FAASBOX_DATA_DIR: dataDir, FAASBOX_MASTER_KEY: given, FAASBOX_MASTER_KEY_PREVIOUS: previous }),
+    );
+    assert.equal([...configured.current], Array(32).fill(9));
+    assert.equal(configured.previous.map((key) => [...key]), [Array(32).fill(8)]);
+
+    const development = loadConfig({ FAASBOX_DATA_DIR: dataDir });
+    const first = resolveMasterKeys(development).current;
+    const file = join(dataDir, 'master-key');
+    assert.is(statSync(file).mode & 0o777, 0o600);
+    assert.equal([...Buffer.from(readFileSync(file, 'utf8').trim(), 'base64')], [...first]);
+    assert.equal([...resolveMasterKeys(development).current], [...first], 'the same key after a restart');
+    assert.is.not(Buffer.from(first).toString('hex'), '00'.repeat(32));
+
+    writeFileSync(file, 'not-a-key-hunter2\n');
+    assert.throws(
+      () => resolveMasterKeys(development),
+      (e: Error) => e instanceof ConfigError && /does not hold a 32-byte key/.test(e.message) && !e.message.includes('hunter2'),
+    );
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
   }
 });
 

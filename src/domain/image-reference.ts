@@ -70,3 +70,27 @@ function splitRegistry(name: string): { registry: string; path: string } {
   if (!isHost) return { registry: DOCKER_HUB, path: name };
   return { registry: first === 'index.docker.io' ? DOCKER_HUB : first, path: name.slice(slash + 1) };
 }
+
+/** Where an image reference points in its registry: the repository path and a tag or a digest. */
+export type ImageCoordinates = { registry: string; repository: string; tag: string; digest: string | null };
+
+/** The parts of a reference as a registry's API names them (`library/` before a single name on Docker Hub). */
+export function coordinatesOf(reference: string): ImageCoordinates {
+  const canonical = canonicalImageName(reference);
+  const at = canonical.indexOf('@');
+  const name = at >= 0 ? canonical.slice(0, at) : canonical.slice(0, canonical.lastIndexOf(':'));
+  const { registry, path } = splitRegistry(name);
+  const tag = at >= 0 ? tagOf(reference) : canonical.slice(canonical.lastIndexOf(':') + 1);
+  return { registry, repository: path, tag, digest: at >= 0 ? canonical.slice(at + 1) : null };
+}
+
+/** The tag a reference names (`latest` when none), whether or not it also names a digest. */
+function tagOf(reference: string): string {
+  const name = reference.split('@')[0]!;
+  const colon = name.lastIndexOf(':');
+  return colon > name.lastIndexOf('/') ? name.slice(colon + 1) : 'latest';
+}
+
+/** The reference pinned to `digest`: its name and tag as written, then the digest (what the engine pulls). */
+export const pinnedReference = (reference: string, digest: string): string => `${reference.split('@')[0]}@${digest}`;
+
