@@ -24,8 +24,10 @@ export const MASK = '***';
 const FUNCTION_VERSIONS = new Set(['FunctionCreated', 'FunctionUpdated', 'FunctionRolledBack']);
 
 /**
- * Operators read histories, not secrets: password hashes and the values of a function's
- * environment (where users keep API keys) are masked; the names of variables stay readable. So
+ * Operators read histories, not secrets: password hashes, secrets' values and the values of a
+ * function's environment (where users keep API keys) are masked, though the values are stored
+ * encrypted (src/commands/function-env.ts): ciphertext tells an operator nothing either, and its
+ * length something. The names of variables and secrets stay readable. So
  * are an asynchronous execution's kept stdin (the user's payload) and its callback URL's path and
  * query (where a receiver may keep its token): its origin stays.
  */
@@ -36,6 +38,7 @@ export function maskSecrets(type: string, data: unknown): unknown {
   if (FUNCTION_VERSIONS.has(type) && typeof fields.env === 'object' && fields.env !== null) {
     return { ...fields, env: Object.fromEntries(Object.keys(fields.env).map((name) => [name, MASK])) };
   }
+  if ((type === 'SecretCreated' || type === 'SecretChanged') && 'value' in fields) return { ...fields, value: MASK };
   if (type === 'ExecutionQueued') {
     const masked = { ...fields };
     if ('stdin' in masked) masked.stdin = MASK;

@@ -28,9 +28,10 @@ export function createStreamsByUserProjection(db: SqliteDatabase): StreamsByUser
 
   return {
     name: 'streams-by-user',
-    version: 1,
+    // 2: secrets streams.
+    version: 2,
     // Slot streams are bookkeeping (a lease taken and returned per execution), not history.
-    streamPrefixes: [streamPrefixes.user, streamPrefixes.email, streamPrefixes.function, streamPrefixes.execution],
+    streamPrefixes: [streamPrefixes.user, streamPrefixes.email, streamPrefixes.function, streamPrefixes.execution, streamPrefixes.secrets],
     tables: ['streams_by_user'],
     apply(event: RecordedEvent) {
       const userId = ownerOf(event);
@@ -42,6 +43,7 @@ export function createStreamsByUserProjection(db: SqliteDatabase): StreamsByUser
 
 function ownerOf({ streamName, revision, data }: RecordedEvent): string | undefined {
   if (streamName.startsWith(streamPrefixes.user)) return streamName.slice(streamPrefixes.user.length);
+  if (streamName.startsWith(streamPrefixes.secrets)) return streamName.slice(streamPrefixes.secrets.length);
   const fields = data as { userId?: unknown; ownerId?: unknown };
   // An email stream changes hands when an address is freed and taken again: each holder's event names it.
   if (streamName.startsWith(streamPrefixes.email)) return typeof fields.userId === 'string' ? fields.userId : undefined;

@@ -19,6 +19,7 @@ import type { Clock } from './ports/clock.ts';
 import { systemClock } from './ports/clock.ts';
 import type { EventStore } from './ports/event-store.ts';
 import type { JobBus } from './ports/job-bus.ts';
+import type { KeyStore } from './ports/key-store.ts';
 import type { SqliteDatabase } from './ports/sqlite.ts';
 import { type CallbackSenderOptions, startCallbackSender } from './processes/callback-sender.ts';
 import { startDeadlineSweeper } from './processes/deadline-sweeper.ts';
@@ -29,6 +30,8 @@ import { startWarmTargetSync } from './processes/warm-target-sync.ts';
 export type ApiParts = {
   store: EventStore;
   bus: JobBus;
+  /** The users' data keys (src/entry/open-key-store.ts); closed by its opener, as the store is. */
+  keys: KeyStore;
   /** This api's own read-model database (see projections/read-model-store.ts). */
   readModels: SqliteDatabase;
 };
@@ -53,7 +56,7 @@ export type RunningApi = {
 
 export async function startApi(
   config: Config & { jwtSecret: string },
-  { store, bus, readModels: readModelDatabase }: ApiParts,
+  { store, bus, keys, readModels: readModelDatabase }: ApiParts,
   log: Logger,
   appOptions: AppOptions,
   overrides: ApiOverrides = {},
@@ -66,6 +69,7 @@ export async function startApi(
     config,
     store,
     bus,
+    keys,
     clock: overrides.clock ?? systemClock,
     newId: overrides.newId ?? (() => crypto.randomUUID()),
     passwords: createBcryptHasher(config.bcryptCost),

@@ -20,7 +20,10 @@ const SECRET_FIELDS = [
   'env',
   'stdin',
   'secret',
+  'secretEnv',
   'jwtSecret',
+  'masterKeys',
+  'FAASBOX_MASTER_KEY',
   'FAASBOX_JWT_SECRET',
 ];
 const REDACTED_PATHS = [...SECRET_FIELDS.flatMap((field) => [field, `*.${field}`]), '*.headers.authorization', '*.headers.cookie'];

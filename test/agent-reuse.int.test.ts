@@ -15,9 +15,10 @@ import { promisify } from 'node:util';
 import Docker from 'dockerode';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { type AgentFrame, GO_HEADER, GO_HEADER_REUSE, agentFrameReader, reuseGo } from '../worker/agent/protocol.ts';
+import { type AgentFrame, GO_HEADER, GO_HEADER_REUSE, type GoEnv, agentFrameReader, reuseGo } from '../worker/agent/protocol.ts';
 import { agentContainerOptions, attachToAgent } from './support/agent-attach.ts';
 import { within } from './support/eventually.ts';
+import { rawEnvBlock, rawEnvGo } from './support/raw-go.ts';
 import { type Registry, startRegistry } from './support/registry.ts';
 import { type TestImages, ensureTestImages } from './support/test-images.ts';
 
@@ -66,16 +67,25 @@ function callOf(frames: AgentFrame[]) {
 
 const exited = (status: number, signal = 0): AgentFrame => ({ type: 'exit', status, signal });
 const clean: AgentFrame = { type: 'clean' };
-const withStdin = (stdin: Buffer | string) => {
+const withStdin = (stdin: Buffer | string, env?: GoEnv) => {
   const bytes = Buffer.from(stdin);
-  return Buffer.concat([reuseGo(bytes.length), bytes]);
+  return Buffer.concat([reuseGo(bytes.length, env), bytes]);
 };
+
+/** Values no message, config or output but their own execution's may hold. */
+const SECRET = `s3cret-${randomUUID()}`;
+const OTHER_SECRET = `other-${randomUUID()}`;
+/** A version 4 go the agent must refuse (a name with '='), with its stdin, and what it says. */
+const refusedGo = (stdin: string) =>
+  Buffer.concat([rawEnvGo(4, rawEnvBlock([['FINE', 'x'], ['A=B', SECRET]]), Buffer.byteLength(stdin)), Buffer.from(stdin)]);
+const REFUSED: AgentFrame = { type: 'execFailed', message: "agent: env refused: variable 2: its name holds '=' or NUL" };
 
 // ---- as a plain child process: the framing --------------------------------------------------------
 
-function startAgent(args: string[]) {
+/** `env`: the agent's own environment, as the container's config gives it (default: this process's). */
+function startAgent(args: string[], env?: Record<string, string>) {
   const log = frameLog();
-  const child: ChildProcessWithoutNullStreams = spawn(agentBinary, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+  const child: ChildProcessWithoutNullStreams = spawn(agentBinary, args, { stdio: ['pipe', 'pipe', 'pipe'], ...(env ? { env } : {}) });
   child.stdout.on('data', log.read);
   let ownStderr = '';
   child.stderr.on('data', (chunk: Buffer) => (ownStderr += chunk.toString('utf8')));
@@ -188,6 +198,39 @@ test('(host) without --reuse the agent is one-shot as before, and refuses a vers
   assert.equal(refused.frames, [{ type: 'ready' }, { type: 'execFailed', message: 'agent: bad go header' }]);
 });
 
+test('(host) a version 4 go sets its variables in its process, over the agent\'s own by the same name; exactly N bytes of stdin follow', async () => {
+  const agent = startAgent(['--reuse', 'sh', '-c', 'echo "$SECRET_X|$FROM_CONFIG"; cat'], { PATH: process.env.PATH ?? '/usr/bin:/bin', SECRET_X: 'from the config', FROM_CONFIG: 'kept' });
+  await agent.ready;
+  agent.child.stdin.end(Buffer.concat([withStdin('hello', { SECRET_X: SECRET }), withStdin('next call')]));
+  assert.is(await agent.exit, 125);
+  const call = callOf(agent.frames.slice(1));
+  assert.is(call.stdout.toString(), `${SECRET}|kept\nhello`);
+  assert.equal(call.reports, [exited(0), { type: 'dirty', message: NOT_PID_1 }]);
+});
+
+test('(host) a version 4 go with variables the agent cannot give: F naming the rule, never the value; nothing runs', async () => {
+  const marker = join(workdir, 'ran-on-refused-env');
+  const agent = startAgent(['--reuse', 'touch', marker]);
+  await agent.ready;
+  agent.child.stdin.end(refusedGo('stdin'));
+  assert.is(await agent.exit, 125);
+  assert.equal(agent.frames, [{ type: 'ready' }, REFUSED, { type: 'dirty', message: NOT_PID_1 }]);
+  assert.is(existsSync(marker), false);
+});
+
+test('(host) EOF within the env part of a version 4 go, or before its stdin length, ends the agent with 0 and runs nothing', async () => {
+  const marker = join(workdir, 'ran-on-env-eof');
+  const whole = Buffer.from(reuseGo(0, { A: 'value' }));
+  for (const sent of [whole.subarray(0, 10), whole.subarray(0, 20), whole.subarray(0, whole.length - 4), whole.subarray(0, whole.length - 1)]) {
+    const agent = startAgent(['--reuse', 'touch', marker]);
+    await agent.ready;
+    agent.child.stdin.end(sent);
+    assert.is(await agent.exit, 0, `after ${sent.length} bytes`);
+    assert.equal(agent.frames, [{ type: 'ready' }]);
+  }
+  assert.is(existsSync(marker), false);
+});
+
 // ---- as PID 1 of a locked-down container, on the real engine --------------------------------------
 
 const docker = new Docker();
@@ -216,7 +259,7 @@ const scratchTmp: Docker.MountSettings = {
  * read-only as its entrypoint, locked down), attached before the start, and waits for ready.
  * `call` runs one execution and resolves with its frames up to its 'C' or 'D'.
  */
-async function startContainer(image: string, command: string[], options: { reuse?: boolean; mounts?: Docker.MountSettings[] } = {}) {
+async function startContainer(image: string, command: string[], options: { reuse?: boolean; mounts?: Docker.MountSettings[]; env?: string[] } = {}) {
   const container = await docker.createContainer(
     agentContainerOptions({
       image,
@@ -224,6 +267,7 @@ async function startContainer(image: string, command: string[], options: { reuse
       labels: suiteLabel,
       agentBinary,
       mounts: [scratchTmp, ...(options.mounts ?? [])],
+      env: options.env,
     }),
   );
   const log = frameLog();
@@ -234,14 +278,19 @@ async function startContainer(image: string, command: string[], options: { reuse
   await log.until(0, ['ready'], 'ready');
 
   let calls = 0;
+  /** Writes a whole go and its stdin; the frames up to the verdict. */
+  const callWith = async (go: Buffer) => {
+    const from = log.frames.length;
+    stream.write(go);
+    const end = await log.until(from, ['clean', 'dirty'], `the verdict of call ${++calls}`);
+    return callOf(log.frames.slice(from, end + 1));
+  };
   return {
     log,
-    async call(stdin: Buffer | string) {
-      const from = log.frames.length;
-      stream.write(withStdin(stdin));
-      const end = await log.until(from, ['clean', 'dirty'], `the verdict of call ${++calls}`);
-      return callOf(log.frames.slice(from, end + 1));
-    },
+    call: (stdin: Buffer | string, env?: GoEnv) => callWith(withStdin(stdin, env)),
+    callWith,
+    /** What `docker inspect` says of the container now, as JSON. */
+    inspect: async () => JSON.stringify(await container.inspect()),
     /** Ends stdin as the worker does to discard the container; its exit code once it has exited. */
     async end(stdin?: Buffer) {
       stream.end(stdin);
@@ -408,6 +457,42 @@ test('(engine) in a scratch image with no shell and no libc, reuse serves two ex
     const call = await fn.call(randomBytes(100 * 1024));
     assert.equal(call.frames, [{ type: 'stdout', bytes: Buffer.from('mode=1777 uid=0 write=ok\n') }, exited(0), clean]);
   }
+  assert.is(await fn.end(), 0);
+});
+
+test('(engine) variables of a go are its execution\'s alone: the next without them sees the config\'s, the next with another value that one; docker inspect shows none', async () => {
+  const fn = await startContainer(images.busybox, scripted, { env: ['SECRET_X=from the config'] });
+  const look = 'echo "$SECRET_X|${OTHER-unset}"\n';
+  const first = await fn.call(look, { SECRET_X: SECRET, OTHER: 'o' });
+  assert.equal(first.frames, [{ type: 'stdout', bytes: Buffer.from(`${SECRET}|o\n`) }, exited(0), clean]);
+  // An execution that exports the variable and leaves a process holding it changes nothing for the next.
+  const leaves = await fn.call('export SECRET_X; sleep 1000 & echo left\n', { SECRET_X: SECRET });
+  assert.equal(leaves.reports, [exited(0), clean]);
+  const without = await fn.call(look);
+  assert.equal(without.frames, [{ type: 'stdout', bytes: Buffer.from('from the config|unset\n') }, exited(0), clean]);
+  const changed = await fn.call(look, { SECRET_X: OTHER_SECRET });
+  assert.equal(changed.frames, [{ type: 'stdout', bytes: Buffer.from(`${OTHER_SECRET}|unset\n`) }, exited(0), clean]);
+
+  // A refused env fails that execution alone; the framing holds and the container serves on.
+  const refused = await fn.callWith(refusedGo(look));
+  assert.equal(refused.frames, [REFUSED, clean]);
+  const oversized = await fn.callWith(Buffer.concat([rawEnvGo(4, Buffer.alloc(70_000, SECRET), 5), Buffer.from('hello')]));
+  assert.equal(oversized.frames, [{ type: 'execFailed', message: 'agent: env refused: 70000 bytes, more than 65536' }, clean]);
+  const after = await fn.call(look);
+  assert.equal(after.frames, [{ type: 'stdout', bytes: Buffer.from('from the config|unset\n') }, exited(0), clean]);
+
+  const inspected = await fn.inspect();
+  assert.ok(inspected.includes('from the config'));
+  for (const value of [SECRET, OTHER_SECRET]) assert.not.ok(inspected.includes(value), 'docker inspect shows no secret');
+  assert.is(await fn.end(), 0);
+});
+
+test('(engine) in a scratch image with no shell and no libc, each reused execution sees its own variables only', async () => {
+  const fn = await startContainer(images.probe, ['/probe', 'env', 'SECRET_X']);
+  const seen = async (env?: GoEnv) => (await fn.call('', env)).stdout.toString();
+  assert.is(await seen({ SECRET_X: SECRET }), `SECRET_X=${SECRET}\n`);
+  assert.is(await seen(), 'SECRET_X unset\n');
+  assert.is(await seen({ SECRET_X: OTHER_SECRET }), `SECRET_X=${OTHER_SECRET}\n`);
   assert.is(await fn.end(), 0);
 });
 

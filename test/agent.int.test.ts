@@ -14,9 +14,10 @@ import { promisify } from 'node:util';
 import Docker from 'dockerode';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { type AgentFrame, GO_HEADER, agentFrameReader } from '../worker/agent/protocol.ts';
+import { type AgentFrame, GO_HEADER, agentFrameReader, oneShotGo } from '../worker/agent/protocol.ts';
 import { agentContainerOptions, attachToAgent } from './support/agent-attach.ts';
 import { within } from './support/eventually.ts';
+import { rawEnvBlock, rawEnvGo } from './support/raw-go.ts';
 import { type Registry, startRegistry } from './support/registry.ts';
 import { type TestImages, ensureTestImages } from './support/test-images.ts';
 
@@ -59,9 +60,10 @@ type HostAgent = ReturnType<typeof frameLog> & {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 };
 
-function startAgent(command: string[]): HostAgent {
+/** `env`: the agent's own environment, as the container's config gives it (default: this process's). */
+function startAgent(command: string[], env?: Record<string, string>): HostAgent {
   const log = frameLog();
-  const child = spawn(agentBinary, command, { stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(agentBinary, command, { stdio: ['pipe', 'pipe', 'pipe'], ...(env ? { env } : {}) });
   child.stdout.on('data', log.read);
   // The agent itself writes nothing to its stderr; the function's stderr comes framed on stdout.
   let ownStderr = '';
@@ -268,6 +270,61 @@ test('with its stdout gone, the agent still waits for the function and exits wit
   assert.is((await agent.exited).code, 4);
 });
 
+// ---- variables given with the go (version 3) --------------------------------------------------------
+
+/** A value no message, config or output but the function's may hold. */
+const SECRET = `s3cret-${randomUUID()}`;
+
+/** Env blocks the agent must refuse, and what it says: the variable's position and the rule, never the value. */
+const refusedEnvs: [message: string, block: Buffer][] = [
+  ["agent: env refused: variable 2: its name holds '=' or NUL", rawEnvBlock([['FINE', 'x'], ['A=B', SECRET]])],
+  ["agent: env refused: variable 1: its name holds '=' or NUL", rawEnvBlock([['A\0B', SECRET]])],
+  // Read as `NAME=value\0` pairs, this would have set B=1 beside A.
+  ['agent: env refused: variable 1: its value holds NUL', rawEnvBlock([['A', `${SECRET}\0B=1`]])],
+  ['agent: env refused: variable 1: its name is empty', rawEnvBlock([['', SECRET]])],
+  ['agent: env refused: variable 1: the block ends within it', rawEnvBlock([['A', SECRET]]).subarray(0, 10)],
+  ['agent: env refused: 70000 bytes, more than 65536', Buffer.concat([rawEnvBlock([['A', SECRET]]), Buffer.alloc(70_000)]).subarray(0, 70_000)],
+];
+
+test('a version 3 go sets its variables in the function, over the environment the agent has by the same name; stdin follows as in version 1', async () => {
+  const agent = startAgent(sh('echo "$SECRET_X|$FROM_CONFIG|[$EMPTY]|${UNSET-unset}"; cat'), {
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    SECRET_X: 'from the config',
+    FROM_CONFIG: 'kept',
+  });
+  await agent.next('ready');
+  agent.child.stdin.end(Buffer.concat([oneShotGo({ SECRET_X: SECRET, EMPTY: '' }), Buffer.from('the stdin')]));
+  assert.is((await agent.exited).code, 0);
+  assert.is(agent.stdout().toString(), `${SECRET}|kept|[]|unset\nthe stdin`);
+  assert.equal(exitOf(agent.frames), { type: 'exit', status: 0, signal: 0 });
+});
+
+test('a version 3 go with variables the agent cannot give is refused with F naming the variable and the rule, never the value; exit 125, nothing runs', async () => {
+  for (const [message, block] of refusedEnvs) {
+    const marker = join(workdir, 'ran-on-refused-env');
+    const agent = startAgent(sh(`touch ${marker}`));
+    await agent.next('ready');
+    agent.child.stdin.end(Buffer.concat([rawEnvGo(3, block), Buffer.from('stdin')]));
+    assert.is((await agent.exited).code, 125, message);
+    assert.equal(agent.frames, [{ type: 'ready' }, { type: 'execFailed', message }]);
+    assert.not.ok(message.includes(SECRET.slice(0, 8)));
+    assert.is(existsSync(marker), false, message);
+  }
+});
+
+test('EOF within the env part of a version 3 go ends the agent with 0 and runs nothing', async () => {
+  const whole = rawEnvGo(3, rawEnvBlock([['A', 'value']]));
+  const marker = join(workdir, 'ran-on-env-eof');
+  for (const sent of [whole.subarray(0, 8), whole.subarray(0, 10), whole.subarray(0, 14), whole.subarray(0, whole.length - 1)]) {
+    const agent = startAgent(sh(`touch ${marker}`));
+    await agent.next('ready');
+    agent.child.stdin.end(sent);
+    assert.is((await agent.exited).code, 0, `after ${sent.length} bytes`);
+    assert.equal(typesOf(agent.frames), ['ready']);
+  }
+  assert.is(existsSync(marker), false);
+});
+
 // ---- as PID 1 of a locked-down container, on the real engine --------------------------------------
 
 const docker = new Docker();
@@ -275,15 +332,26 @@ const suiteLabel = { 'faasbox.test': `agent-${randomUUID().slice(0, 8)}` };
 let registry: Registry;
 let images: TestImages;
 
-type ContainerRun = ReturnType<typeof frameLog> & { exitCode: number; agentStderr: string };
+type ContainerRun = ReturnType<typeof frameLog> & {
+  exitCode: number;
+  agentStderr: string;
+  /** What `docker inspect` said of the container once it ran, as JSON. */
+  inspected: string;
+};
 
 /**
  * Creates a container the way the worker pre-starts one (the agent bind-mounted read-only as its
  * entrypoint, no docker-init), attached before the start; sends go once the agent is ready;
  * removes the container whatever happens.
  */
-async function runInContainer(image: string, command: string[], options: { pidsLimit?: number } = {}): Promise<ContainerRun> {
-  const container = await docker.createContainer(agentContainerOptions({ image, cmd: command, labels: suiteLabel, agentBinary, pidsLimit: options.pidsLimit }));
+async function runInContainer(
+  image: string,
+  command: string[],
+  options: { pidsLimit?: number; go?: Uint8Array; env?: string[]; until?: 'exit' | 'execFailed' } = {},
+): Promise<ContainerRun> {
+  const container = await docker.createContainer(
+    agentContainerOptions({ image, cmd: command, labels: suiteLabel, agentBinary, pidsLimit: options.pidsLimit, env: options.env }),
+  );
   try {
     const log = frameLog();
     const { stream, agentStderr } = await attachToAgent(container, log.read);
@@ -291,12 +359,12 @@ async function runInContainer(image: string, command: string[], options: { pidsL
     // After the start: a wait on a container not yet started answers at once.
     const exited = container.wait();
     await log.next('ready');
-    stream.end(Buffer.from(GO_HEADER));
-    await log.next('exit');
+    stream.end(Buffer.from(options.go ?? GO_HEADER));
+    await log.next(options.until ?? 'exit');
     await within(exited, 10_000, 'the container to exit');
-    const { State: state } = await container.inspect();
+    const inspected = await container.inspect();
     stream.destroy();
-    return { ...log, exitCode: state.ExitCode, agentStderr: agentStderr() };
+    return { ...log, exitCode: inspected.State.ExitCode, agentStderr: agentStderr(), inspected: JSON.stringify(inspected) };
   } finally {
     await container.remove({ force: true, v: true });
   }
@@ -340,6 +408,30 @@ test('(engine) orphans are reaped: far more of them than the pids limit come and
   assert.is(run.stderr().toString(), '');
   assert.is(run.stdout().toString(), 'done\n');
   assert.equal(exitOf(run.frames), { type: 'exit', status: 0, signal: 0 });
+});
+
+test('(engine) variables given with the go reach the function, in a scratch image with no shell and no libc too, and nowhere in the container', async () => {
+  const go = oneShotGo({ SECRET_X: SECRET });
+  const env = ['SECRET_X=from the config', 'CONFIG_ONLY=c'];
+  const probe = await runInContainer(images.probe, ['/probe', 'env', 'SECRET_X', 'CONFIG_ONLY', 'UNSET'], { go, env });
+  assert.is(probe.stdout().toString(), `SECRET_X=${SECRET}\nCONFIG_ONLY=c\nUNSET unset\n`);
+  assert.is(probe.exitCode, 0);
+
+  // The agent's own environment is not the function's to read: it is not dumpable.
+  const shell = await runInContainer(images.busybox, sh('echo "$SECRET_X"; cat /proc/1/environ'), { go, env });
+  assert.is(shell.stdout().toString(), `${SECRET}\n`);
+  assert.match(shell.stderr().toString(), /\/proc\/1\/environ.*Permission denied/);
+  for (const run of [probe, shell]) {
+    assert.ok(run.inspected.includes('from the config'), 'the inspection shows the config');
+    assert.not.ok(run.inspected.includes(SECRET), 'docker inspect shows no secret');
+  }
+});
+
+test('(engine) a refused env ends the container with F and 125, the function never ran', async () => {
+  const [message, block] = refusedEnvs[0] as [string, Buffer];
+  const refused = await runInContainer(images.probe, ['/probe'], { go: rawEnvGo(3, block), until: 'execFailed' });
+  assert.equal(refused.frames, [{ type: 'ready' }, { type: 'execFailed', message }]);
+  assert.is(refused.exitCode, 125);
 });
 
 test('(engine) no container of this suite is left; the registry and the pulled images go', async () => {

@@ -210,6 +210,7 @@ cli('fn create takes --env (a value may hold "=") and the command after --', asy
     image,
     command: ['sh', '-c', 'tr a-z A-Z'],
     env: { GREETING: 'a=b', LANG: 'C' },
+    secrets: {},
     timeoutMs: 20000,
     memoryMb: 64,
     minWarm: 0,
@@ -395,6 +396,34 @@ cli('fn create --retry-attempts; dlq ls lists an async run the platform failed f
   const usage = await faasbox(ada, ['dlq', 'redrive']);
   assert.is(usage.status, 2, show(usage));
   assert.match(usage.stderr, /name one execution, or pass --all/);
+});
+
+cli('secret set takes the value from stdin, never an argument; fn create --secret gives it to the function; secret rm of one in use is refused', async () => {
+  const value = 'cli-secret-value-7f3a';
+  const set = await faasbox(ada, ['secret', 'set', 'cli-db'], { input: `${value}\n` });
+  assertOk(set);
+  assert.is(set.stdout, 'created secret cli-db\n');
+  assert.is((await faasbox(ada, ['secret', 'set', 'cli-db'], { input: `${value}\n` })).stdout, 'changed secret cli-db\n');
+  const empty = await faasbox(ada, ['secret', 'set', 'cli-empty'], { input: '' });
+  assert.is(empty.status, 2, show(empty));
+  const listed = await faasbox(ada, ['secret', 'ls']);
+  assert.match(listed.stdout, /^NAME +CREATED +UPDATED$/m);
+  assert.match(listed.stdout, /^cli-db +\S+ +\S+$/m);
+
+  // The function prints what it got, here only: a test's own function may (the record shows its stdout).
+  await createFunction(ada, ['uses-secret', '--image', image, '--secret', 'DB=cli-db', '--', 'sh', '-c', 'printf %s "$DB"']);
+  assert.match((await faasbox(ada, ['fn', 'get', 'uses-secret'])).stdout, /^secrets +DB=cli-db$/m);
+  const run = await faasbox(ada, ['fn', 'invoke', 'uses-secret']);
+  assertOk(run);
+  assert.is(run.stdout, value);
+  for (const shown of [listed, await faasbox(ada, ['secret', 'ls', '--json']), await faasbox(ada, ['fn', 'get', 'uses-secret', '--json'])]) {
+    assert.not.ok(shown.stdout.includes(value), show(shown));
+  }
+  const inUse = await faasbox(ada, ['secret', 'rm', 'cli-db']);
+  assert.is(inUse.status, 1, show(inUse));
+  assert.match(inUse.stderr, /taken by uses-secret/);
+  assertOk(await faasbox(ada, ['fn', 'rm', 'uses-secret']));
+  assertOk(await faasbox(ada, ['secret', 'rm', 'cli-db']));
 });
 
 cli('fn invoke --async prints the execution id; exec get shows the run, exec ls lists it', async () => {

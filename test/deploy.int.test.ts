@@ -19,6 +19,7 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const composeFile = join(root, 'deploy/compose.yaml');
 const read = (path: string) => readFileSync(join(root, path), 'utf8');
 const SECRET = 'compose-test-secret-'.padEnd(48, 'x');
+const MASTER_KEY = Buffer.alloc(32, 7).toString('base64');
 
 type Service = {
   image?: string;
@@ -60,7 +61,7 @@ let normalized: ComposeConfig | undefined;
 /** `docker-compose config` with the secret set, parsed once. */
 function config(): ComposeConfig {
   if (!normalized) {
-    const result = dockerCompose(['config'], { FAASBOX_JWT_SECRET: SECRET, DOCKER_GID: '4242' });
+    const result = dockerCompose(['config'], { FAASBOX_JWT_SECRET: SECRET, FAASBOX_MASTER_KEY: MASTER_KEY, DOCKER_GID: '4242' });
     assert.is(result.status, 0, `docker-compose config failed:\n${result.stderr}`);
     normalized = parse(result.stdout) as ComposeConfig;
   }
@@ -101,16 +102,21 @@ function imageDataDir(): string {
 
 const deploy = suite('deploy');
 
-deploy('compose file is valid with FAASBOX_JWT_SECRET set', () => {
-  const result = dockerCompose(['config', '-q'], { FAASBOX_JWT_SECRET: SECRET });
+deploy('compose file is valid with FAASBOX_JWT_SECRET and FAASBOX_MASTER_KEY set', () => {
+  const result = dockerCompose(['config', '-q'], { FAASBOX_JWT_SECRET: SECRET, FAASBOX_MASTER_KEY: MASTER_KEY });
   assert.is(result.status, 0, `docker-compose config -q failed:\n${result.stderr}`);
 });
 
-deploy('compose refuses to start without FAASBOX_JWT_SECRET, and says which variable', () => {
-  const result = dockerCompose(['config', '-q'], {});
-  assert.is.not(result.status, 0, 'docker-compose accepted the file without a JWT secret');
-  assert.match(result.stderr, /FAASBOX_JWT_SECRET/);
-  assert.not.match(result.stderr, /Traceback/);
+deploy('compose refuses to start without FAASBOX_JWT_SECRET or FAASBOX_MASTER_KEY, and says which variable', () => {
+  for (const [missing, given] of [
+    ['FAASBOX_JWT_SECRET', { FAASBOX_MASTER_KEY: MASTER_KEY }],
+    ['FAASBOX_MASTER_KEY', { FAASBOX_JWT_SECRET: SECRET }],
+  ] as const) {
+    const result = dockerCompose(['config', '-q'], given);
+    assert.is.not(result.status, 0, `docker-compose accepted the file without ${missing}`);
+    assert.match(result.stderr, new RegExp(missing));
+    assert.not.match(result.stderr, /Traceback/);
+  }
 });
 
 deploy('two apis and two workers, over EventStoreDB and NATS, started once those are healthy', () => {
@@ -127,9 +133,11 @@ deploy('two apis and two workers, over EventStoreDB and NATS, started once those
   }
   for (const [name, service] of servicesRunning('worker')) {
     assert.is(envOf(service).FAASBOX_JWT_SECRET, undefined, `${name}: a worker signs nothing and gets no secret`);
+    assert.is(envOf(service).FAASBOX_MASTER_KEY, undefined, `${name}: a worker decrypts nothing and gets no master key`);
   }
   for (const [name, service] of servicesRunning('api')) {
     assert.is(envOf(service).FAASBOX_JWT_SECRET, SECRET, `${name}: FAASBOX_JWT_SECRET`);
+    assert.is(envOf(service).FAASBOX_MASTER_KEY, MASTER_KEY, `${name}: FAASBOX_MASTER_KEY`);
     assert.match(envOf(service).FAASBOX_EVENTSTORE_URL ?? '', /^esdb:\/\/eventstore:2113\b/, `${name}: FAASBOX_EVENTSTORE_URL`);
     const dependsOn = service.depends_on as Record<string, { condition?: string }>;
     assert.is(dependsOn.eventstore?.condition, 'service_healthy', `${name}: waits for a healthy eventstore`);

@@ -27,6 +27,7 @@ functions('a created function is listed and readable at once, with the defaults 
       image: IMAGE,
       command: null,
       env: { GREETING: 'hi' },
+      secrets: {},
       timeoutMs: defaultTimeoutMs,
       memoryMb: defaultMemoryMb,
       minWarm: 0,

@@ -8,6 +8,7 @@ import { loadConfig } from '../src/config.ts';
 import { startApi } from '../src/api.ts';
 import { tempDir } from './support/server-process.ts';
 import { installedDocs } from '../src/adapters/package-files/index.ts';
+import { createEphemeralKeyStore } from '../src/adapters/key-store/index.ts';
 
 const allowlist = suite('registry allowlist');
 
@@ -17,7 +18,7 @@ allowlist('functions may only name images from the registries the operator allow
   const readModels = openBetterSqlite3(':memory:');
   const api = await startApi(
     { ...config, jwtSecret: 'x'.repeat(32) },
-    { store, bus: createInProcessJobBus(), readModels },
+    { store, bus: createInProcessJobBus(), keys: await createEphemeralKeyStore(), readModels },
     () => {},
     { docs: installedDocs(), clientAddressOf: () => '127.0.0.1' },
   );

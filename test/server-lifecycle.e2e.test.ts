@@ -54,6 +54,16 @@ lifecycle('production refuses to start without a JWT secret of 32 bytes, and say
   }
 });
 
+lifecycle('a production api refuses to start without FAASBOX_MASTER_KEY, and makes none', () => {
+  const env = { PATH: process.env.PATH ?? '', NODE_ENV: 'production', FAASBOX_DATA_DIR: tempDir(), FAASBOX_JWT_SECRET: 'p'.repeat(40), PORT: '0' };
+  const result = spawnSync(process.execPath, ['--import', 'tsx', 'src/entry/node.ts'], { env, encoding: 'utf8', timeout: 20_000 });
+  assert.is(result.status, 1, result.stdout + result.stderr);
+  assert.match(result.stdout + result.stderr, /FAASBOX_MASTER_KEY is required when NODE_ENV=production/);
+  assert.not.match(result.stdout + result.stderr, /\n\s+at /);
+  assert.not.ok(existsSync(join(env.FAASBOX_DATA_DIR, 'master-key')));
+  assert.not.ok(existsSync(join(env.FAASBOX_DATA_DIR, 'keys.sqlite')));
+});
+
 lifecycle('invalid settings are refused at start, each named', () => {
   const env = { PATH: process.env.PATH ?? '', PORT: 'eighty', FAASBOX_BCRYPT_COST: '4', FAASBOX_DATA_DIR: tempDir() };
   const result = spawnSync(process.execPath, ['--import', 'tsx', 'src/entry/node.ts'], { env, encoding: 'utf8', timeout: 20_000 });

@@ -10,6 +10,8 @@
  *   probe fds-tree N HOLD
  *                    N processes each open /dev/null until they fail, hold them HOLD seconds
  *                    and exit; the largest count one process reached and the total
+ *   probe env NAME...
+ *                    one line per NAME: NAME=value, or NAME unset (variables given with the go)
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -93,12 +95,22 @@ static int fds_tree(int processes, int hold_seconds) {
   return reported == processes ? 0 : 1;
 }
 
+static int env(int count, char **names) {
+  for (int i = 0; i < count; i++) {
+    const char *value = getenv(names[i]);
+    if (value) printf("%s=%s\n", names[i], value);
+    else printf("%s unset\n", names[i]);
+  }
+  return 0;
+}
+
 int main(int argc, char **argv) {
+  if (argc >= 2 && strcmp(argv[1], "env") == 0) return env(argc - 2, argv + 2);
   if (argc == 4 && strcmp(argv[1], "fds-tree") == 0) return fds_tree(atoi(argv[2]), atoi(argv[3]));
   if (argc == 2 && strcmp(argv[1], "tmp") == 0) return tmp();
   if (argc == 2 && strcmp(argv[1], "tmp-exec") == 0) return tmp_exec(argv[0]);
   if (argc == 2 && strcmp(argv[1], "fds") == 0) return fds();
   if (argc == 1) return printf("probe ran\n"), 0;
-  fprintf(stderr, "usage: probe tmp|tmp-exec|fds|fds-tree N HOLD\n");
+  fprintf(stderr, "usage: probe tmp|tmp-exec|fds|fds-tree N HOLD|env NAME...\n");
   return 2;
 }

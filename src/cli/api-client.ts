@@ -116,6 +116,15 @@ export function createApiClient(baseUrl: string, token?: string) {
     deleteDeadLetter: async (id: string): Promise<void> => {
       promised(await client.DELETE('/v1/dead-letters/{id}', { params: byId(id) }), 200);
     },
+    setSecret: async (name: string, value: string) => {
+      const answer = await client.PUT('/v1/secrets/{name}', { params: { path: { name } }, body: { value } });
+      const created = answer.response.status === 201;
+      return { secret: promised(answer, created ? 201 : 200), created };
+    },
+    listSecrets: async () => promised(await client.GET('/v1/secrets'), 200).secrets,
+    deleteSecret: async (name: string): Promise<void> => {
+      promised(await client.DELETE('/v1/secrets/{name}', { params: { path: { name } } }), 200);
+    },
     listExecutions: async (functionId: string, limit?: number) => {
       const params = { ...byId(functionId), query: { limit } };
       return promised(await client.GET('/v1/functions/{id}/executions', { params }), 200).executions;

@@ -289,6 +289,44 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/secrets/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Set a secret: a new one, or a new value for the next calls of every function that takes it
+         * @description The value is encrypted under your data key before it is stored, and destroyed with it when you delete your account.
+         */
+        put: operations["setSecret"];
+        post?: never;
+        /** Delete a secret */
+        delete: operations["deleteSecret"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/secrets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The caller's secrets by name (never their values) */
+        get: operations["listSecrets"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/callbacks/signing-key": {
         parameters: {
             query?: never;
@@ -480,6 +518,10 @@ export interface components {
             env: {
                 [key: string]: string;
             };
+            /** @description Variables that take a secret at each call: variable → secret name (never its value) */
+            secrets: {
+                [key: string]: string;
+            };
             timeoutMs: number;
             memoryMb: number;
             minWarm: number;
@@ -513,6 +555,15 @@ export interface components {
             env?: {
                 [key: string]: string;
             };
+            /**
+             * @description Variables whose values are the caller's secrets (`PUT /v1/secrets/{name}`), read at each call: variable → secret name. Each must exist; a variable may not also be in `env`.
+             * @example {
+             *       "DB_PASSWORD": "db-password"
+             *     }
+             */
+            secrets?: {
+                [key: string]: string;
+            };
             timeoutMs?: number;
             memoryMb?: number;
             /** @description Containers each worker keeps pre-started for it, from now on, called or not (default 0: only while it is called) */
@@ -543,6 +594,15 @@ export interface components {
             image?: string;
             command?: string[];
             env?: {
+                [key: string]: string;
+            };
+            /**
+             * @description Variables whose values are the caller's secrets (`PUT /v1/secrets/{name}`), read at each call: variable → secret name. Each must exist; a variable may not also be in `env`.
+             * @example {
+             *       "DB_PASSWORD": "db-password"
+             *     }
+             */
+            secrets?: {
                 [key: string]: string;
             };
             timeoutMs?: number;
@@ -729,6 +789,23 @@ export interface components {
                 code: string;
                 detail: string;
             }[];
+        };
+        /** @description A secret, never with its value: only functions that take it get that, at each call */
+        Secret: {
+            name: string;
+            /** Format: date-time */
+            createdAt: string;
+            /**
+             * Format: date-time
+             * @description When its value was last set
+             */
+            updatedAt: string;
+        };
+        SecretInput: {
+            value: string;
+        };
+        SecretList: {
+            secrets: components["schemas"]["Secret"][];
         };
         CallbackSigningKey: {
             /** @description The key, base64url without padding (32 bytes): decode it, and use the bytes as the HMAC key */
@@ -2208,6 +2285,199 @@ export interface operations {
             /** @description The caller is not an operator (`faasbox operators grant`) */
             403: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected failure: quote the correlationId when reporting it */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    setSecret: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SecretInput"];
+            };
+        };
+        responses: {
+            /** @description Its value replaced */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Secret"];
+                };
+            };
+            /** @description Created */
+            201: {
+                headers: {
+                    /** @description `/v1/secrets/{name}` */
+                    Location: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Secret"];
+                };
+            };
+            /** @description Invalid name or value, or malformed JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, malformed, expired or revoked bearer token */
+            401: {
+                headers: {
+                    /** @description The Bearer challenge */
+                    "WWW-Authenticate": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than FAASBOX_BODY_LIMIT_BYTES (1 MiB by default); the connection is closed */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected failure: quote the correlationId when reporting it */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    deleteSecret: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Deleted"];
+                };
+            };
+            /** @description Invalid name */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, malformed, expired or revoked bearer token */
+            401: {
+                headers: {
+                    /** @description The Bearer challenge */
+                    "WWW-Authenticate": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such secret */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A function of yours takes it (`functions` names them): change them first */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected failure: quote the correlationId when reporting it */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listSecrets: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Secrets, by name */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SecretList"];
+                };
+            };
+            /** @description Missing, malformed, expired or revoked bearer token */
+            401: {
+                headers: {
+                    /** @description The Bearer challenge */
+                    "WWW-Authenticate": string;
                     [name: string]: unknown;
                 };
                 content: {

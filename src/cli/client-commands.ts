@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { removeLogin, saveLogin } from './credentials.ts';
 import { addDeadLetterCommands } from './dead-letter-commands.ts';
+import { addSecretCommands } from './secret-commands.ts';
 import { addExecutionCommands } from './execution-commands.ts';
 import { addFunctionCommands } from './function-commands.ts';
 import { loginHint } from './failures.ts';
@@ -86,4 +87,5 @@ export function addClientCommands(program: Command) {
   addFunctionCommands(program);
   addExecutionCommands(program);
   addDeadLetterCommands(program);
+  addSecretCommands(program);
 }

@@ -131,6 +131,7 @@ export function addFunctionCommands(program: Command) {
           ['image', shown.image],
           ['command', shown.command === null ? "(the image's own)" : shown.command.map(shellQuote).join(' ')],
           ['env', Object.entries(shown.env).map(([key, value]) => shellQuote(`${key}=${value}`)).join(' ') || '(none)'],
+          ['secrets', Object.entries(shown.secrets).map(([variable, name]) => `${variable}=${name}`).join(' ') || '(none)'],
           ['timeout', `${shown.timeoutMs} ms`],
           ['memory', `${shown.memoryMb} MB`],
           ['kept warm', shown.minWarm > 0 ? `${shown.minWarm} pre-started per worker` : 'while called'],
@@ -187,6 +188,7 @@ type SpecOptions = ClientOptions & {
   minWarm?: number;
   reuse?: boolean;
   env?: Record<string, string>;
+  secret?: Record<string, string>;
   retryAttempts?: number;
   retryBackoff?: number;
   retryFunctionErrors?: boolean;
@@ -201,6 +203,7 @@ const withSpecOptions = (command: Command) =>
     .option('--reuse', 'one container serves successive executions, cleaned in between (default: a fresh one each)')
     .option('--no-reuse', 'a fresh container for each execution')
     .option('--env <NAME=VALUE>', 'an environment variable; repeat for more (the whole set is replaced)', collectEnv)
+    .option('--secret <NAME=SECRET>', 'a variable that gets your secret of that name at each call (faasbox secret set); repeat for more (the whole set is replaced)', collectEnv)
     .option('--retry-attempts <n>', 'attempts in all for an --async invocation that the platform failed (default 1: no retry)', positiveInteger)
     .option('--retry-backoff <ms>', 'the wait before the first retry, doubling after each (default 1000)', wholeNumber)
     .option('--retry-function-errors', "also retry the function's own failures (non-zero exit, OOM kill, its timeout)");
@@ -209,6 +212,7 @@ const withSpecOptions = (command: Command) =>
 const specFrom = (command: string[], options: SpecOptions) => ({
   ...(command.length > 0 ? { command } : {}),
   ...(options.env !== undefined ? { env: options.env } : {}),
+  ...(options.secret !== undefined ? { secrets: options.secret } : {}),
   ...(options.timeout !== undefined ? { timeoutMs: options.timeout } : {}),
   ...(options.memory !== undefined ? { memoryMb: options.memory } : {}),
   ...(options.minWarm !== undefined ? { minWarm: options.minWarm } : {}),

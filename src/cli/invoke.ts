@@ -2,6 +2,7 @@ import type { ApiClient, Execution } from './api-client.ts';
 import type { Session } from './client-session.ts';
 import { printJson } from './output.ts';
 import type { ResolvedFunction } from './resolve-function.ts';
+import { readAll } from './stdin.ts';
 
 /** Like coreutils `timeout`: the command ran out of time. */
 const EXIT_TIMED_OUT = 124;
@@ -88,10 +89,4 @@ async function whileWaiting<T>(session: Session, ref: string, work: () => Promis
     process.off('SIGINT', interrupted);
     spinner.stop();
   }
-}
-
-async function readAll(stream: NodeJS.ReadableStream): Promise<Uint8Array> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer));
-  return Buffer.concat(chunks);
 }

@@ -12,16 +12,18 @@ import { createReadModels } from '../../projections/read-models.ts';
 import { startProjections } from '../../projections/runner.ts';
 import { projectionStatus } from '../../projections/status.ts';
 import { openExistingReadModels, withStore } from './operator-stores.ts';
+import { addKeyCommands } from './key-commands.ts';
 import { addOperatorRightsCommands } from './operator-rights-commands.ts';
 import { UsageError } from './usage-error.ts';
 
 /**
- * What operators run beside a deployment: grant and revoke operator rights, audit any stream or
- * user, see and rebuild the read models. They read the same FAASBOX_* variables as the api, so
+ * What operators run beside a deployment: grant and revoke operator rights, rotate the master
+ * key, audit any stream or user, see and rebuild the read models. They read the same FAASBOX_* variables as the api, so
  * they find the same stores.
  */
 export function addOperatorCommands(program: Command) {
   addOperatorRightsCommands(program);
+  addKeyCommands(program);
 
   program
     .command('audit')

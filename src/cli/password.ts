@@ -22,7 +22,8 @@ export async function obtainPassword(given: string | undefined, options: { confi
   return password;
 }
 
-async function prompt(text: string): Promise<string> {
+/** A line typed at the terminal, not echoed. */
+export async function prompt(text: string): Promise<string> {
   const { read } = await import('read');
   try {
     // The prompt goes to stderr, so `--json` output on stdout stays clean.

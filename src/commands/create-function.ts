@@ -1,11 +1,12 @@
-import { type FunctionDefinition, type FunctionSpec, functionDecider, warmTargetOf } from '../domain/functions.ts';
+import { type FunctionDefinition, type FunctionSpec, functionDecider } from '../domain/functions.ts';
 import { describeError } from '../ports/logger.ts';
 import { functionStream } from '../domain/streams.ts';
 import type { CommandDeps, ReadYourWrites } from './deps.ts';
 import { awaitProjections, commandContext } from './context.ts';
+import { checkSecretsExist, sealEnv, warmTargetFor } from './function-env.ts';
 import { handleCommand } from './handle-command.ts';
 
-type Deps = Pick<CommandDeps, 'store' | 'bus' | 'clock' | 'newId' | 'log'> & ReadYourWrites;
+type Deps = Pick<CommandDeps, 'store' | 'bus' | 'keys' | 'clock' | 'newId' | 'log'> & ReadYourWrites;
 
 export async function createFunction(
   deps: Deps,
@@ -14,16 +15,18 @@ export async function createFunction(
   correlationId: string,
 ): Promise<FunctionDefinition> {
   const functionId = deps.newId();
+  await checkSecretsExist(deps, ownerId, spec.secrets);
+  const stored: FunctionSpec = { ...spec, env: await sealEnv(deps.keys, { functionId, ownerId }, spec.env), envEncrypted: true };
   const result = await handleCommand(
     deps.store,
     functionDecider,
     functionStream(functionId),
-    { type: 'CreateFunction', functionId, ownerId, spec, now: deps.clock.now() },
+    { type: 'CreateFunction', functionId, ownerId, spec: stored, now: deps.clock.now() },
     commandContext(deps, correlationId),
   );
   if (result.state.status !== 'active') throw new Error('function creation recorded nothing');
   const { definition } = result.state;
-  const target = warmTargetOf(definition);
+  const target = await warmTargetFor(deps.keys, definition);
   if (target) {
     // The function exists either way: a target the bus could not take now is set by the api's
     // periodic sync (processes/warm-target-sync.ts).

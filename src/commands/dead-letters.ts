@@ -10,6 +10,7 @@ import { deterministicEventId } from './deterministic-id.ts';
 import { handleCommand } from './handle-command.ts';
 import { oneAtATime } from './one-at-a-time.ts';
 import { type StartDeps, startExecution } from './start-execution.ts';
+import { openStdin } from './stored-stdin.ts';
 
 export type DeadLetterDeps = StartDeps & Pick<CommandDeps, 'projections'>;
 
@@ -27,7 +28,8 @@ export async function redriveDeadLetter(deps: DeadLetterDeps, executionId: strin
   executionDecider.decide({ type: 'RedriveDeadLetter', redriveExecutionId, now }, state);
   const definition = await ownedFunction(deps, state.queued.functionId, ownerId);
   try {
-    await startExecution(deps, definition, decodeJobStdin(state.queued.stdin!), {
+    const stdin = decodeJobStdin(await openStdin(deps.keys, { ...state.queued, stdin: state.queued.stdin! }));
+    await startExecution(deps, definition, stdin, {
       wait: false,
       correlationId,
       executionId: redriveExecutionId,

@@ -5,20 +5,26 @@ import { emailStream, functionStream, userStream } from '../domain/streams.ts';
 import { userDecider } from '../domain/users.ts';
 import type { CommandDeps, ReadYourWrites } from './deps.ts';
 import { awaitProjections, commandContext } from './context.ts';
+import { destroyKey } from './data-keys.ts';
 import { retireFunction } from './delete-function.ts';
 import { handleCommand } from './handle-command.ts';
 
-type Deps = Pick<CommandDeps, 'store' | 'bus' | 'clock' | 'newId' | 'log'> & ReadYourWrites;
+type Deps = Pick<CommandDeps, 'store' | 'bus' | 'keys' | 'clock' | 'newId' | 'log'> & ReadYourWrites;
 
 /**
  * Deletes the user, frees the email for a new registration, and deletes the user's functions.
  * Each step is idempotent, so a retry after a crash finishes the job; a registration that finds
  * the email still held by a deleted user takes it over (see registerUser).
+ *
+ * Their data key is destroyed first: what was encrypted under it (secrets, function env values,
+ * kept stdin) is then unreadable in the log, its backups and every rebuild. First, because a
+ * crash after the user's deletion would leave no token to retry with, and the key would stay.
  */
 export async function deleteUser(deps: Deps, userId: string, correlationId: string): Promise<void> {
   const { store, clock } = deps;
   const context = commandContext(deps, correlationId);
   const owned = deps.projections.functions.listByOwner(userId);
+  await destroyKey(deps.keys, userId);
 
   const deleted = await handleCommand(store, userDecider, userStream(userId), { type: 'DeleteUser', now: clock.now() }, context);
   const email = deleted.state.status === 'deleted' ? deleted.state.email : undefined;

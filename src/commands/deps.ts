@@ -8,6 +8,7 @@ import type { Metrics } from '../metrics/metrics.ts';
 import type { Clock } from '../ports/clock.ts';
 import type { EventStore } from '../ports/event-store.ts';
 import type { JobBus } from '../ports/job-bus.ts';
+import type { KeyStore } from '../ports/key-store.ts';
 
 /**
  * Everything a command may use, built once by the api's composition root (src/api.ts). Each
@@ -18,6 +19,8 @@ export type CommandDeps = {
   config: Config & { jwtSecret: string };
   store: EventStore;
   bus: JobBus;
+  /** Each user's data key, outside the event log: what is theirs and secret is stored encrypted under it. */
+  keys: KeyStore;
   clock: Clock;
   newId: () => string;
   passwords: PasswordHasher;

@@ -5,11 +5,13 @@ import { slotLeaseKey } from '../domain/slots.ts';
 import { executionStream, functionStream } from '../domain/streams.ts';
 import { BusUnavailableError } from '../ports/job-bus.ts';
 import { commandContext } from './context.ts';
+import { callEnvOf } from './function-env.ts';
 import { handleCommand, readState } from './handle-command.ts';
 import { oneAtATime } from './one-at-a-time.ts';
 import { recordReport } from './record-report.ts';
 import { reserveSlots } from './slots.ts';
 import { type StartDeps, jobOf } from './start-execution.ts';
+import { openStdin } from './stored-stdin.ts';
 
 export type DispatchDeps = Omit<StartDeps, 'projections' | 'readYourWritesTimeoutMs'>;
 
@@ -48,6 +50,15 @@ export async function dispatchRetry(deps: DispatchDeps, executionId: string, cor
   if (fn.state.status !== 'active') return abandon(`no attempt ${attempt}: its function was deleted`);
   if (queued.stdin === undefined) return abandon(`no attempt ${attempt}: its stdin was not kept`);
   const definition = fn.state.definition;
+  let callEnv;
+  try {
+    callEnv = await callEnvOf(deps, definition);
+  } catch (error) {
+    // A secret it takes was deleted, or its owner was: no attempt can run as its function says.
+    if (error instanceof DomainError && ['SecretMissing', 'SecretsTooLarge', 'UserNotFound'].includes(error.code)) return abandon(`no attempt ${attempt}: ${error.message}`);
+    throw error;
+  }
+  const stdin = await openStdin(deps.keys, { ...queued, stdin: queued.stdin });
 
   const deadline = new Date(now.getTime() + definition.timeoutMs + deps.config.executions.graceMs);
   const leaseUntil = new Date(deadline.getTime() + deps.config.executions.graceMs);
@@ -70,7 +81,7 @@ export async function dispatchRetry(deps: DispatchDeps, executionId: string, cor
   // Another api handed it out (its lease is the one just reserved again: the same key), or it was abandoned.
   if (requeued.events.length === 0) return 'done';
   try {
-    await deps.bus.publishJob(jobOf(definition, { executionId, attempt, stdin: queued.stdin, deadline, queuedAt: now, correlationId }));
+    await deps.bus.publishJob(jobOf(definition, callEnv, { executionId, attempt, stdin, deadline, queuedAt: now, correlationId }));
   } catch (error) {
     if (!(error instanceof BusUnavailableError)) throw error;
     // The attempt ends as the platform's failure: the next is scheduled, or it is dead-lettered.

@@ -9,10 +9,12 @@ import { BusUnavailableError, type Job, type StatusMessage, type StatusWatch, en
 import type { CommandDeps, ReadYourWrites } from './deps.ts';
 import { awaitProjections, commandContext } from './context.ts';
 import { handleCommand } from './handle-command.ts';
+import { type CallEnv, callEnvOf } from './function-env.ts';
 import { type RecordReportDeps, expireExecution, recordReport, recordStatus } from './record-report.ts';
+import { sealStdin } from './stored-stdin.ts';
 import { type SlotDeps, reserveSlots } from './slots.ts';
 
-export type StartDeps = RecordReportDeps & SlotDeps & Pick<CommandDeps, 'bus'> & ReadYourWrites;
+export type StartDeps = RecordReportDeps & SlotDeps & Pick<CommandDeps, 'bus' | 'keys'> & ReadYourWrites;
 
 export type StartedExecution = {
   executionId: string;
@@ -48,8 +50,11 @@ export async function startExecution(
   // The lease outlives the deadline a little, so the sweeper frees the slot before the lease does.
   const leaseUntil = new Date(deadline.getTime() + config.executions.graceMs);
 
-  const slotStreams = await reserveSlots(deps, definition.ownerId, executionId, leaseUntil, context);
+  // Before anything is taken or stored: a secret that is gone refuses the call with nothing to undo.
+  const callEnv = await callEnvOf(deps, definition);
   const encodedStdin = encodeJobStdin(stdin);
+  const keptStdin = !options.wait && stdin.byteLength <= STORED_STDIN_LIMIT ? await sealStdin(deps.keys, definition.ownerId, executionId, encodedStdin) : undefined;
+  const slotStreams = await reserveSlots(deps, definition.ownerId, executionId, leaseUntil, context);
   const queued = await handleCommand(
     deps.store,
     executionDecider,
@@ -73,7 +78,7 @@ export async function startExecution(
           : {
               async: true,
               ...(definition.retry ? { retry: definition.retry } : {}),
-              ...(stdin.byteLength <= STORED_STDIN_LIMIT ? { stdin: encodedStdin } : {}),
+              ...(keptStdin === undefined ? {} : { stdin: keptStdin }),
             }),
         ...(options.redriveOf ? { redriveOf: options.redriveOf } : {}),
         ...(options.callbackUrl && !options.wait ? { callbackUrl: options.callbackUrl } : {}),
@@ -86,7 +91,7 @@ export async function startExecution(
   try {
     // Inside the try: a bus that cannot open the watch cannot take the job either (503, not 500).
     if (options.wait) waiter = await watchOutcome(deps, executionId, deadline, options.correlationId);
-    await bus.publishJob(jobOf(definition, { executionId, attempt: 1, stdin: encodedStdin, deadline, queuedAt, correlationId: options.correlationId }));
+    await bus.publishJob(jobOf(definition, callEnv, { executionId, attempt: 1, stdin: encodedStdin, deadline, queuedAt, correlationId: options.correlationId }));
   } catch (error) {
     await waiter?.close();
     if (!(error instanceof BusUnavailableError)) throw error;
@@ -109,9 +114,10 @@ export async function startExecution(
   return { executionId, deadline, outcome: waiter?.outcome };
 }
 
-/** The job of one attempt of an execution of `definition`. */
+/** The job of one attempt of an execution of `definition`, run with `callEnv`. */
 export const jobOf = (
   definition: FunctionDefinition,
+  { env, secretEnv }: CallEnv,
   attempt: { executionId: string; attempt: number; stdin: string; deadline: Date; queuedAt: Date; correlationId: string },
 ): Job => ({
   executionId: attempt.executionId,
@@ -120,7 +126,8 @@ export const jobOf = (
   ownerId: definition.ownerId,
   image: definition.image,
   command: definition.command,
-  env: definition.env,
+  env,
+  ...(secretEnv ? { secretEnv } : {}),
   timeoutMs: definition.timeoutMs,
   memoryMb: definition.memoryMb,
   reuse: reuseOf(definition),

@@ -1,12 +1,14 @@
 import { DomainError } from '../domain/errors.ts';
-import { type FunctionChanges, type FunctionCommand, type FunctionDefinition, functionDecider, versionOf, warmTargetOf } from '../domain/functions.ts';
+import { type FunctionChanges, type FunctionCommand, type FunctionDefinition, type FunctionState, functionDecider, versionOf, warmTargetOf } from '../domain/functions.ts';
+import type { KeyStore } from '../ports/key-store.ts';
 import { functionStream } from '../domain/streams.ts';
 import { describeError } from '../ports/logger.ts';
 import type { CommandDeps, ReadYourWrites } from './deps.ts';
 import { awaitProjections, commandContext } from './context.ts';
+import { checkSecretsExist, sealEnv, warmTargetFor } from './function-env.ts';
 import { handleCommand, readState } from './handle-command.ts';
 
-type Deps = Pick<CommandDeps, 'store' | 'bus' | 'clock' | 'newId' | 'log'> & ReadYourWrites;
+type Deps = Pick<CommandDeps, 'store' | 'bus' | 'keys' | 'clock' | 'newId' | 'log'> & ReadYourWrites;
 
 /**
  * Makes a new version of the caller's function current: `changes` applied to the current one.
@@ -14,25 +16,36 @@ type Deps = Pick<CommandDeps, 'store' | 'bus' | 'clock' | 'newId' | 'log'> & Rea
  * the one current when it was read): of two updates at once one wins, the other is refused.
  */
 export const updateFunction = (deps: Deps, requesterId: string, functionId: string, changes: FunctionChanges, ifMatch: number | null, correlationId: string) =>
-  changeVersion(deps, functionId, ifMatch, correlationId, (baseVersion, now) => ({ type: 'UpdateFunction', requesterId, changes, baseVersion, now }));
+  changeVersion(deps, functionId, ifMatch, correlationId, async (read, baseVersion, now) => {
+    await checkSecretsExist(deps, requesterId, changes.secrets);
+    // Another's function is refused by the decider; its env is not encrypted under this caller's key.
+    const sealed = changes.env && read.status === 'active' && read.definition.ownerId === requesterId ? await sealedChanges(deps.keys, read.definition, changes.env) : {};
+    return { type: 'UpdateFunction', requesterId, changes: { ...changes, ...sealed }, baseVersion, now };
+  });
+
+/** A new environment as the version stores it: encrypted, keeping the current version's ciphertext for values unchanged. */
+const sealedChanges = async (keys: KeyStore, current: FunctionDefinition, env: Record<string, string>): Promise<FunctionChanges> => ({
+  env: await sealEnv(keys, current, env, current),
+  envEncrypted: true,
+});
 
 /** Makes a copy of an earlier version the current one (a new version, `rolledBackFrom` it). */
 export const rollbackFunction = (deps: Deps, requesterId: string, functionId: string, version: number, ifMatch: number | null, correlationId: string) =>
-  changeVersion(deps, functionId, ifMatch, correlationId, (baseVersion, now) => ({ type: 'RollbackFunction', requesterId, version, baseVersion, now }));
+  changeVersion(deps, functionId, ifMatch, correlationId, async (_, baseVersion, now) => ({ type: 'RollbackFunction', requesterId, version, baseVersion, now }));
 
 async function changeVersion(
   deps: Deps,
   functionId: string,
   ifMatch: number | null,
   correlationId: string,
-  command: (baseVersion: number, now: Date) => FunctionCommand,
+  command: (read: FunctionState, baseVersion: number, now: Date) => Promise<FunctionCommand>,
 ): Promise<FunctionDefinition> {
   const stream = functionStream(functionId);
   const { state: read } = await readState(deps.store, functionDecider, stream);
   const baseVersion = ifMatch ?? (read.status === 'active' ? versionOf(read.definition) : 0);
   let result;
   try {
-    result = await handleCommand(deps.store, functionDecider, stream, command(baseVersion, deps.clock.now()), commandContext(deps, correlationId));
+    result = await handleCommand(deps.store, functionDecider, stream, await command(read, baseVersion, deps.clock.now()), commandContext(deps, correlationId));
   } catch (error) {
     // The client named the version it changes (If-Match): HTTP calls its failure 412.
     if (ifMatch !== null && error instanceof DomainError && error.code === 'VersionConflict') {
@@ -52,10 +65,12 @@ async function changeVersion(
  * misses the announcement drops it when next asked), and the warm target follows the new one
  * (one the bus cannot take now is set by the api's periodic sync, processes/warm-target-sync.ts).
  */
-async function retireOldVersion(deps: Pick<CommandDeps, 'bus' | 'log'>, previous: FunctionDefinition, definition: FunctionDefinition, correlationId: string) {
+async function retireOldVersion(deps: Pick<CommandDeps, 'bus' | 'keys' | 'log'>, previous: FunctionDefinition, definition: FunctionDefinition, correlationId: string) {
   const { functionId } = definition;
   const warn = (what: string) => (error: unknown) => deps.log('warn', what, { functionId, correlationId, ...describeError(error) });
   await deps.bus.announceFunctionRetired(functionId).catch(warn('old version not retired yet'));
   if (!warmTargetOf(previous) && !warmTargetOf(definition)) return;
-  await deps.bus.setWarmTarget(functionId, warmTargetOf(definition)).catch(warn('warm target not updated yet'));
+  await warmTargetFor(deps.keys, definition)
+    .then((target) => deps.bus.setWarmTarget(functionId, target))
+    .catch(warn('warm target not updated yet'));
 }

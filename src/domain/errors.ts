@@ -20,7 +20,14 @@ export type DomainErrorCode =
   | 'DeadLetterNotRedrivable'
   | 'JobBusUnavailable'
   | 'StreamNotFound'
-  | 'AccountNotFound';
+  | 'AccountNotFound'
+  | 'SecretNotFound'
+  | 'UnknownSecret'
+  | 'SecretInUse'
+  | 'SecretMissing'
+  | 'VariableTwice'
+  | 'KeyStoreUnavailable'
+  | 'SecretsTooLarge';
 
 export class DomainError extends Error {
   override readonly name = 'DomainError';

@@ -6,7 +6,15 @@ export type FunctionSpec = {
   name: string;
   image: string;
   command: string[] | null;
+  /**
+   * Its environment. Values are stored encrypted under the owner's data key when `envEncrypted`
+   * (src/commands/function-env.ts); functions created before that keep them as they were sent.
+   */
   env: Record<string, string>;
+  /** Whether `env`'s values are encrypted (absent: plaintext, as stored before secrets existed). */
+  envEncrypted?: boolean;
+  /** Environment variables whose values are the owner's secrets at each call: variable → secret name. */
+  secrets?: Record<string, string>;
   timeoutMs: number;
   memoryMb: number;
   /**
@@ -44,7 +52,11 @@ export const minWarmOf = (definition: Pick<FunctionSpec, 'minWarm'>): number => 
 
 export const reuseOf = (definition: Pick<FunctionSpec, 'reuse'>): boolean => definition.reuse ?? false;
 
-/** What workers need to keep a function's containers ready before any call; null when it asks for none. */
+/**
+ * What workers need to keep a function's containers ready before any call; null when it asks for
+ * none. `env` must be opened first (src/commands/function-env.ts warmTargetFor): a worker starts
+ * containers with it. Secrets are not in it: they reach a container only with a call.
+ */
 export const warmTargetOf = ({ functionId, ownerId, image, command, env, memoryMb, minWarm, reuse }: FunctionDefinition) =>
   minWarm ? { functionId, ownerId, image, command, env, memoryMb, reuse: reuse ?? false, minWarm } : null;
 
@@ -80,7 +92,8 @@ const specOf = ({ functionId: _, ownerId: __, createdAt: ___, version: ____, ver
 const sameSpec = (a: FunctionSpec, b: FunctionSpec) => JSON.stringify(canonical(a)) === JSON.stringify(canonical(b));
 
 /** Keys sorted at every depth, and absent optional settings as their defaults, so equal specs compare equal. */
-const canonical = (spec: FunctionSpec): unknown => sortKeys({ ...spec, minWarm: spec.minWarm ?? 0, reuse: spec.reuse ?? false });
+const canonical = (spec: FunctionSpec): unknown =>
+  sortKeys({ ...spec, minWarm: spec.minWarm ?? 0, reuse: spec.reuse ?? false, envEncrypted: spec.envEncrypted ?? false, secrets: spec.secrets ?? {} });
 
 const sortKeys = (value: unknown): unknown => {
   if (Array.isArray(value)) return value.map(sortKeys);
@@ -92,6 +105,16 @@ const sortKeys = (value: unknown): unknown => {
       .map((key) => [key, sortKeys((value as Record<string, unknown>)[key])]),
   );
 };
+
+/** A variable is either plain or a secret: one name for both would leave which one the function gets to chance. */
+function checkVariables(spec: FunctionSpec) {
+  const twice = Object.keys(spec.secrets ?? {}).filter((variable) => Object.hasOwn(spec.env, variable));
+  if (twice.length > 0) {
+    throw new DomainError('VariableTwice', `${twice.join(', ')} ${twice.length === 1 ? 'is' : 'are'} in both env and secrets: keep each variable in one`, undefined, {
+      variables: twice,
+    });
+  }
+}
 
 function ownedActive(state: FunctionState, requesterId: string): Extract<FunctionState, { status: 'active' }> {
   if (state.status !== 'active') throw new DomainError('FunctionNotFound', 'no such function');
@@ -141,6 +164,7 @@ export const functionDecider: Decider<FunctionCommand, FunctionEvent, FunctionSt
     switch (command.type) {
       case 'CreateFunction':
         if (state.status !== 'absent') throw new DomainError('FunctionAlreadyExists', 'the function already exists');
+        checkVariables(command.spec);
         return [
           {
             type: 'FunctionCreated',
@@ -156,6 +180,7 @@ export const functionDecider: Decider<FunctionCommand, FunctionEvent, FunctionSt
         const active = ownedActive(state, command.requesterId);
         checkBase(active, command.baseVersion);
         const spec = { ...specOf(active.definition), ...command.changes };
+        checkVariables(spec);
         // Nothing changes: no new version (a PATCH sent again is no second version).
         if (sameSpec(spec, specOf(active.definition))) return [];
         return [{ type: 'FunctionUpdated', data: nextVersion(active, spec, command.now) }];

@@ -24,9 +24,12 @@ export const streamPrefixes = {
   slots: 'slots-',
   idempotency: 'idempotency-',
   callback: 'callback-',
+  secrets: 'secrets-',
 } as const;
 export const executionStream = (executionId: string) => `execution-${executionId}`;
 /** The deliveries of an execution's callback (src/domain/callbacks.ts), apart from its lifecycle. */
 export const callbackStream = (executionId: string) => `callback-${executionId}`;
+/** A user's secrets (src/domain/secrets.ts): one stream, so a user's secrets are read in one read. */
+export const secretsStream = (userId: string) => `secrets-${userId}`;
 export const userSlotsStream = (userId: string) => `slots-${userId}`;
 export const GLOBAL_SLOTS_STREAM = 'slots-global';

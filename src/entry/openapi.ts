@@ -13,6 +13,7 @@ import { createInProcessJobBus } from '../adapters/job-bus/index.ts';
 import { openBetterSqlite3 } from '../adapters/sqlite/better-sqlite3-driver.ts';
 import { loadConfig } from '../config.ts';
 import { startApi } from '../api.ts';
+import { createEphemeralKeyStore } from '../adapters/key-store/index.ts';
 import { installedDocs } from '../adapters/package-files/index.ts';
 
 export const API_TYPES_FILE = new URL('../cli/api-types.gen.ts', import.meta.url);
@@ -43,7 +44,8 @@ export async function openApiDocument(): Promise<OpenApiDocument> {
   const bus = createInProcessJobBus();
   const readModels = openBetterSqlite3(':memory:');
   const config = { ...loadConfig({}), jwtSecret: 'signs-nothing-no-token-is-issued-here' };
-  const api = await startApi(config, { store, bus, readModels }, () => {}, {
+  const keys = await createEphemeralKeyStore();
+  const api = await startApi(config, { store, bus, keys, readModels }, () => {}, {
     docs: installedDocs(),
     clientAddressOf: () => '127.0.0.1',
   });

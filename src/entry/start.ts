@@ -6,6 +6,8 @@ import { installedDocs } from '../adapters/package-files/index.ts';
 import type { Config } from '../config-type.ts';
 import { ConfigError, loadConfig } from '../config.ts';
 import { startApi } from '../api.ts';
+import { resolveMasterKeys } from './dev-master-key.ts';
+import { openKeyStore } from './open-key-store.ts';
 import { clientAddressBehind } from './client-address.ts';
 import type { ClientAddressOf } from '../http/env.ts';
 import { describeError } from '../ports/logger.ts';
@@ -89,6 +91,8 @@ async function main(runtime: Runtime) {
     throw new ConfigError(`FAASBOX_NATS_URL is required to run the ${role} on its own`);
   }
   const jwtSecret = role === 'worker' ? undefined : resolveJwtSecret(config);
+  // Checked before anything is opened or started: a production api without its master key stops here.
+  if (role !== 'worker') resolveMasterKeys(config);
   const bus: JobBus = config.nats
     ? await connectNatsJobBus({
         servers: config.nats.servers,
@@ -150,9 +154,10 @@ async function serveApi(
 ): Promise<Api> {
   const readModels = openReadModelDatabase(config, runtime.openSqlite);
   const store = await openEventStore(config, runtime.openSqlite);
+  const keys = await openKeyStore(config, runtime.openSqlite, runtime.connectNats);
   const api = await startApi(
     config,
-    { store, bus, readModels: readModels.db },
+    { store, bus, keys, readModels: readModels.db },
     log,
     {
       docs: installedDocs(),
@@ -188,6 +193,7 @@ async function serveApi(
       await stopAccepting();
       await api.stop();
       await store.close();
+      await keys.close();
       readModels.close();
     },
   };

@@ -13,6 +13,7 @@ import { observeRequests } from './middleware/metrics.ts';
 import { problemResponse } from './problem.ts';
 import { addAdminRoutes } from './routes/admin.ts';
 import { addDeadLetterRoutes } from './routes/dead-letters.ts';
+import { addSecretRoutes } from './routes/secrets.ts';
 import { addCallbackRoutes } from './routes/callbacks.ts';
 import { type DocsSources, addDocsRoutes } from './routes/docs.ts';
 import { addExecutionRoutes } from './routes/executions.ts';
@@ -51,6 +52,13 @@ const DOMAIN_STATUS: Record<DomainErrorCode, { status: ContentfulStatusCode; slu
   JobBusUnavailable: { status: 503, slug: 'job-bus-unavailable' },
   StreamNotFound: { status: 404, slug: 'stream-not-found' },
   AccountNotFound: { status: 404, slug: 'account-not-found' },
+  SecretNotFound: { status: 404, slug: 'secret-not-found' },
+  UnknownSecret: { status: 400, slug: 'unknown-secret' },
+  SecretInUse: { status: 409, slug: 'secret-in-use' },
+  SecretMissing: { status: 409, slug: 'secret-missing' },
+  VariableTwice: { status: 400, slug: 'variable-twice' },
+  KeyStoreUnavailable: { status: 503, slug: 'key-store-unavailable' },
+  SecretsTooLarge: { status: 409, slug: 'secrets-too-large' },
 };
 
 /** The whole HTTP API, built from web standards only, so every runtime serves the same app. */
@@ -99,6 +107,7 @@ export function createApp(deps: AppDeps, options: AppOptions): OpenAPIHono<AppEn
   addFunctionRoutes(app, deps, authenticated);
   addExecutionRoutes(app, deps, authenticated);
   addDeadLetterRoutes(app, deps, authenticated);
+  addSecretRoutes(app, deps, authenticated);
   addCallbackRoutes(app, deps, authenticated);
   addAdminRoutes(app, deps, authenticated);
   addDocsRoutes(app, options.docs);

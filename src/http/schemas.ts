@@ -4,6 +4,7 @@ import { MAX_PASSWORD_BYTES, MIN_PASSWORD_BYTES } from '../auth/passwords.ts';
 import { EXECUTION_STATUSES } from '../domain/execution-outcome.ts';
 import { isImageReference, registryOf } from '../domain/image-reference.ts';
 import { DEFAULT_RETRY, MAX_ATTEMPTS_LIMIT } from '../domain/retries.ts';
+import { SECRET_NAME } from '../domain/secrets.ts';
 
 const byteLength = (value: string) => new TextEncoder().encode(value).length;
 
@@ -80,6 +81,33 @@ const RetrySchema = z
   })
   .openapi('Retry');
 
+export const SecretNameSchema = z.string().regex(SECRET_NAME, {
+  message: "must be 1 to 128 letters, digits, '.', '_' or '-', starting with a letter or digit",
+});
+
+/** A secret travels in the agent's go as a NUL-terminated variable: no NUL, and small enough that 64 of them fit the go. */
+export const SECRET_VALUE_MAX_BYTES = 16 * 1024;
+
+export const SecretInputSchema = z
+  .strictObject({
+    value: z
+      .string()
+      .min(1)
+      .refine((value) => new TextEncoder().encode(value).byteLength <= SECRET_VALUE_MAX_BYTES, { message: `must be at most ${SECRET_VALUE_MAX_BYTES} bytes` })
+      .refine((value) => !value.includes('\0'), { message: 'must not contain NUL' }),
+  })
+  .openapi('SecretInput');
+
+export const SecretSchema = z
+  .object({
+    name: z.string(),
+    createdAt: z.iso.datetime(),
+    updatedAt: z.iso.datetime().openapi({ description: 'When its value was last set' }),
+  })
+  .openapi('Secret', { description: 'A secret, never with its value: only functions that take it get that, at each call' });
+
+export const SecretListSchema = z.object({ secrets: z.array(SecretSchema) }).openapi('SecretList');
+
 export function functionSchemas(limits: Config['functionLimits'], allowedRegistries: Config['allowedRegistries']) {
   // The engine contacts whatever registry an image names: an operator may fence that in.
   const allowed = (image: string) => allowedRegistries.size === 0 || allowedRegistries.has(registryOf(image).toLowerCase());
@@ -111,6 +139,21 @@ export function functionSchemas(limits: Config['functionLimits'], allowedRegistr
         )
         .refine((env) => Object.keys(env).length <= 128, { message: 'must have at most 128 variables' })
         .optional(),
+      secrets: z
+        .record(
+          z
+            .string()
+            .regex(ENV_NAME, { message: 'names must be letters, digits and _, not starting with a digit' })
+            .refine((key) => !FORBIDDEN_KEYS.has(key), { message: 'is a reserved name' }),
+          SecretNameSchema,
+        )
+        .refine((secrets) => Object.keys(secrets).length <= 64, { message: 'must have at most 64 variables' })
+        .optional()
+        .openapi({
+          description:
+            "Variables whose values are the caller's secrets (`PUT /v1/secrets/{name}`), read at each call: variable → secret name. Each must exist; a variable may not also be in `env`.",
+          example: { DB_PASSWORD: 'db-password' },
+        }),
       timeoutMs: z.number().int().min(100).max(limits.maxTimeoutMs).optional(),
       memoryMb: z.number().int().min(6).max(limits.maxMemoryMb).optional(),
       minWarm: z
@@ -142,6 +185,7 @@ export function functionSchemas(limits: Config['functionLimits'], allowedRegistr
       image: z.string(),
       command: z.array(z.string()).nullable(),
       env: z.record(z.string(), z.string()),
+      secrets: z.record(z.string(), z.string()).openapi({ description: 'Variables that take a secret at each call: variable → secret name (never its value)' }),
       timeoutMs: z.number().int(),
       memoryMb: z.number().int(),
       minWarm: z.number().int(),

@@ -17,6 +17,12 @@ export type ContainerRunSpec = AttemptNumber & {
   /** Overrides the image's command; null keeps the image's own. */
   command: string[] | null;
   env: Record<string, string>;
+  /**
+   * The call's secrets (Job.secretEnv): set in the function's process for this execution only,
+   * over `env` by the same name; never in the container's config, so a pre-started or reused
+   * container serves them too. Never logged.
+   */
+  secretEnv?: Record<string, string>;
   stdin: Uint8Array;
   timeoutMs: number;
   memoryMb: number;

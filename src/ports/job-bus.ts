@@ -12,6 +12,14 @@ export type Job = AttemptNumber & {
   image: string;
   command: string[] | null;
   env: Record<string, string>;
+  /**
+   * Decrypted secret values for this call only, by the environment variable that receives each
+   * (absent: none). The worker hands them to the container's agent with the call's go, so they
+   * reach the function's process environment and nothing else: not the container's config, a
+   * warm target, a label, a log line, a status, an error or a metric. A name also in `env` takes
+   * this value. Never logged.
+   */
+  secretEnv?: Record<string, string>;
   timeoutMs: number;
   memoryMb: number;
   /** The function opted in to container reuse (absent from older apis: false). */

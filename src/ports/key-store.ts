@@ -73,3 +73,8 @@ export class KeyDestroyedError extends Error {
     super(`the data key of user ${userId} was destroyed: what was encrypted under it cannot be read, and nothing new is encrypted for them`);
   }
 }
+
+/** The storage could not be reached (its server is away or electing a leader): try again shortly. */
+export class KeyStoreUnavailableError extends Error {
+  override readonly name = 'KeyStoreUnavailableError';
+}

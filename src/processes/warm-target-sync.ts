@@ -1,3 +1,4 @@
+import { warmTargetFor } from '../commands/function-env.ts';
 import { readState } from '../commands/handle-command.ts';
 import type { CommandDeps } from '../commands/deps.ts';
 import { functionDecider, warmTargetOf } from '../domain/functions.ts';
@@ -7,7 +8,7 @@ import type { RunningProcess } from './process.ts';
 
 const SYNC_INTERVAL_MS = 60_000;
 
-type Deps = Pick<CommandDeps, 'store' | 'bus' | 'projections' | 'log'>;
+type Deps = Pick<CommandDeps, 'store' | 'bus' | 'keys' | 'projections' | 'log'>;
 
 /**
  * Creating or deleting a function sets or removes its warm target on the bus right after the
@@ -22,7 +23,7 @@ export async function syncWarmTargets(deps: Deps): Promise<{ set: number; remove
   // A function's target never changes while it lives: only the missing ones are set, so a sync
   // in the steady state writes nothing and every worker hears nothing.
   const missing = live.filter((definition) => !present.includes(definition.functionId));
-  for (const definition of missing) await deps.bus.setWarmTarget(definition.functionId, warmTargetOf(definition));
+  for (const definition of missing) await deps.bus.setWarmTarget(definition.functionId, await warmTargetFor(deps.keys, definition));
   const wanted = new Set(live.map((definition) => definition.functionId));
   let removed = 0;
   for (const functionId of present) {

@@ -39,6 +39,8 @@ const RUNS_PER_OPERATION = Number(process.env.RELIABILITY_FUZZ_RUNS ?? 150);
 /** Small, so bodies over it are cheap to send (the smallest FAASBOX_BODY_LIMIT_BYTES allows is 1024). */
 const BODY_LIMIT = 2048;
 const JWT_SECRET = randomBytes(24).toString('hex');
+/** The keeper's secret: no answer to anyone may hold it. */
+const KEEPER_SECRET = `kept-secret-${randomBytes(12).toString('hex')}`;
 const PASSWORD = 'correct horse battery';
 const DEFAULT_TIMEOUT_MS = 30_000;
 const DEFAULT_MEMORY_MB = 128;
@@ -186,7 +188,8 @@ function pathParamPool(w: World, operation: Operation, name: string): string[] {
   const ids = [...own, ...w.keeper.functionIds, w.fuzzer.executionId, w.keeper.executionId, ...deadLetters];
   if (name === 'email') return [w.keeper.email, w.fuzzer.email, w.operator.email].map(percentEncode);
   if (name === 'name') {
-    return [`user-${w.keeper.id}`, `function-${w.keeper.functionIds[0]}`, `execution-${w.keeper.executionId}`, `slots-${w.keeper.id}`, `user-${w.operator.id}`];
+    // Stream names for the audit, and the keeper's secret's name: a fuzzer's secret of that name is its own.
+    return [`user-${w.keeper.id}`, `function-${w.keeper.functionIds[0]}`, `execution-${w.keeper.executionId}`, `slots-${w.keeper.id}`, `user-${w.operator.id}`, `secrets-${w.keeper.id}`, 'db-password'];
   }
   return ids;
 }
@@ -444,6 +447,7 @@ function assertWellBehaved(w: World, operation: Operation, request: WireRequest,
   if (reply.status === 401 && operation.secured) assert.match(String(reply.headers['www-authenticate']), /^Bearer\b/, `a 401 without a Bearer challenge:\n${where}`);
   assert.not.match(reply.body, TRACE, `a stack trace in the answer:\n${where}`);
   assert.not.ok(reply.body.includes(JWT_SECRET), `the JWT secret in the answer:\n${where}`);
+  assert.not.ok(reply.body.includes(KEEPER_SECRET), `the keeper's secret in the answer:\n${where}`);
   assert.not.match(reply.body, BCRYPT_HASH, `a password hash in the answer:\n${where}`);
   assert.match(String(reply.headers['x-request-id']), SAFE_REQUEST_ID, `an unsafe request id echoed:\n${where}`);
   // The keeper's token is never sent: no answer may hand the keeper's function or execution to anyone but an operator's audit.
@@ -505,7 +509,12 @@ async function snapshotOf(url: string, account: Account, functionIds: string[], 
     assert.is(reply.status, 200, `${path}: ${JSON.stringify(reply.body)}`);
     return reply.body as unknown;
   };
-  const snapshot: Record<string, unknown> = { me: await read('/v1/users/me'), functions: await read('/v1/functions'), execution: await read(`/v1/executions/${executionId}`) };
+  const snapshot: Record<string, unknown> = {
+    me: await read('/v1/users/me'),
+    functions: await read('/v1/functions'),
+    secrets: await read('/v1/secrets'),
+    execution: await read(`/v1/executions/${executionId}`),
+  };
   for (const id of functionIds) {
     snapshot[`function ${id}`] = await read(`/v1/functions/${id}`);
     snapshot[`history ${id}`] = await read(`/v1/functions/${id}/executions`);
@@ -536,8 +545,10 @@ test('setup: one platform, a keeper whose data must survive, a fuzzer, an operat
     newAccount(url, 'sacrificial'),
   ]);
   grantOperator(server.dataDir, operator.email);
+  const kept = await call(url, 'PUT', '/v1/secrets/db-password', { token: keeper.token, json: { value: KEEPER_SECRET } });
+  assert.is(kept.status, 201, JSON.stringify(kept.body));
   const keeperFunctions = [
-    await newFunction(url, keeper.token, { name: 'kept', command: ['sh', '-c', 'cat'], env: { GREETING: 'héllo', EMPTY: '' }, timeoutMs: 5000, memoryMb: 64 }),
+    await newFunction(url, keeper.token, { name: 'kept', command: ['sh', '-c', 'cat'], env: { GREETING: 'héllo', EMPTY: '' }, secrets: { DB_PASSWORD: 'db-password' }, timeoutMs: 5000, memoryMb: 64 }),
     await newFunction(url, keeper.token, { name: 'kept-too' }),
   ];
   // The first is executed throughout; the decoys are there to be deleted.

@@ -32,11 +32,14 @@ export function agentContainerOptions(settings: {
   agentBinary: string;
   pidsLimit?: number;
   mounts?: Docker.MountSettings[];
+  /** The container's config's own variables, `NAME=value`: what a function's `env` becomes. */
+  env?: string[];
 }): Docker.ContainerCreateOptions {
   return {
     Image: settings.image,
     Entrypoint: ['/.faasbox/agent'],
     Cmd: settings.cmd,
+    ...(settings.env ? { Env: settings.env } : {}),
     User: '65534:65534',
     Labels: settings.labels,
     AttachStdin: true,

@@ -50,6 +50,7 @@ export type FunctionInput = {
   image: string;
   command?: string[];
   env?: Record<string, string>;
+  secrets?: Record<string, string>;
   timeoutMs?: number;
   memoryMb?: number;
   minWarm?: number;

@@ -12,6 +12,8 @@ import type { Config } from '../../src/config-type.ts';
 import { loadConfig } from '../../src/config.ts';
 import { installedDocs } from '../../src/adapters/package-files/index.ts';
 import { type ApiOverrides, type RunningApi, startApi } from '../../src/api.ts';
+import { createEphemeralKeyStore } from '../../src/adapters/key-store/index.ts';
+import type { KeyStore } from '../../src/ports/key-store.ts';
 import type { AppDeps } from '../../src/http/deps.ts';
 import type { Logger } from '../../src/ports/logger.ts';
 import { sweepDeadlines } from '../../src/processes/deadline-sweeper.ts';
@@ -54,6 +56,8 @@ export type InProcessAppOptions = {
   worker?: false | Partial<WorkerOptions>;
   /** The api's callback sender's pace and backoff (test/callbacks.app.test.ts shortens them). */
   callbacks?: ApiOverrides['callbacks'];
+  /** The users' data keys; by default a memory store under a master key of its own. */
+  keys?: KeyStore;
 };
 
 export type InProcessApp = {
@@ -61,6 +65,8 @@ export type InProcessApp = {
   request: Requester;
   /** The store the app uses: faults injected here hit the api, the recorder and the sweeper. */
   store: FaultyStore;
+  /** The users' data keys the api uses. */
+  keys: KeyStore;
   /** The same store read past the faults: what is stored, for a test's own assertions. */
   stored: EventStore;
   bus: FaultyBus;
@@ -99,12 +105,13 @@ export async function startInProcessApp(options: InProcessAppOptions = {}): Prom
   const bus = faultyBus(createInProcessJobBus());
   const readModels = openBetterSqlite3(':memory:');
   const runtime = createScriptedRuntime();
+  const keys = options.keys ?? (await createEphemeralKeyStore());
   const logs: LogLine[] = [];
   const log: Logger = (level, message, fields = {}) => logs.push({ level, message, fields });
 
   const api: RunningApi = await startApi(
     config,
-    { store, bus, readModels },
+    { store, bus, keys, readModels },
     log,
     {
       docs: installedDocs(),
@@ -136,6 +143,7 @@ export async function startInProcessApp(options: InProcessAppOptions = {}): Prom
     request,
     store,
     stored,
+    keys,
     bus,
     clock,
     runtime,

@@ -10,13 +10,17 @@ export type CommandResult = { status: number | null; stdout: string; stderr: str
  * The real `faasbox` binary as an operator runs it beside a deployment: on the server's data dir,
  * and on its EventStoreDB when the workflow sets one, as the server does (server-process.ts).
  */
-export function operatorCommand(dataDir: string, ...args: string[]): CommandResult {
+export const operatorCommand = (dataDir: string, ...args: string[]): CommandResult => operatorCommandWith(dataDir, {}, ...args);
+
+/** The same, with more of the environment (the master keys of a rotation). */
+export function operatorCommandWith(dataDir: string, env: Record<string, string>, ...args: string[]): CommandResult {
   const result = spawnSync(process.execPath, ['bin/faasbox.mjs', ...args], {
     cwd: root,
     env: {
       PATH: process.env.PATH ?? '',
       FAASBOX_DATA_DIR: dataDir,
       ...(process.env.FAASBOX_EVENTSTORE_URL ? { FAASBOX_EVENTSTORE_URL: process.env.FAASBOX_EVENTSTORE_URL } : {}),
+      ...env,
     },
     encoding: 'utf8',
     timeout: 60_000,

@@ -29,6 +29,9 @@ export type ScriptedRun = {
   readonly executionId: string;
   readonly image: string;
   readonly stdin: string;
+  /** The environment and the call's secrets it was given. */
+  readonly env: Readonly<Record<string, string>>;
+  readonly secretEnv: Readonly<Record<string, string>> | undefined;
   /** Whether the job asked for a reused container. */
   readonly reuse: boolean;
   readonly behaviour: Behaviour;
@@ -75,6 +78,8 @@ export function createScriptedRuntime(): ScriptedRuntime {
       executionId: spec.executionId,
       image: spec.image,
       stdin,
+      env: spec.env,
+      secretEnv: spec.secretEnv,
       reuse: spec.reuse,
       behaviour,
       phase: 'starting',

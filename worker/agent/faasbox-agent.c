@@ -19,6 +19,16 @@
  * and removes SysV IPC objects, then says 'C' (clean) and waits for the next go. What it cannot
  * clean it reports in a 'D' (dirty) and exits, and the worker discards the container.
  *
+ * A go may carry variables for the function's environment (versions 3 and 4: the owner's
+ * secrets). They come with the call, not with the container, because the container is made
+ * before any call (pre-started, reused) and its config is visible to whoever can inspect it; and
+ * so that a secret changed since the container was made takes effect on the next call. The agent
+ * sets them in the function's process alone, between fork and exec: its own environment stays as
+ * the container's config made it, so in reuse mode the next execution sees none of them. Entries
+ * are length-prefixed, so that a name holding '=' or a value holding NUL is refused here rather
+ * than read as two variables; a refused go gets 'F' (naming the entry and the rule, never the
+ * value) and nothing runs.
+ *
  * Why ours: tini and dumb-init reap zombies and forward signals, but neither can hold a command
  * back until a go signal nor report its exit in-band on a framed stdout, and the function must not
  * be able to forge that report. The images it runs in may have no shell and no libc, so it is
@@ -33,6 +43,7 @@
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/msg.h>
@@ -46,9 +57,24 @@
 #include <time.h>
 #include <unistd.h>
 
-static const unsigned char GO_HEADER[8] = {'F', 'B', 'X', 'G', 'O', 1, 0, 0};
-/* Followed by the big-endian u32 length of the execution's stdin, then that stdin. */
-static const unsigned char REUSE_GO_HEADER[8] = {'F', 'B', 'X', 'G', 'O', 2, 0, 0};
+/* A go is "FBXGO", its version, two zero bytes, then what its version says follows:
+ *   1  one-shot: the function's stdin, to EOF
+ *   2  reuse: the big-endian u32 length of the execution's stdin, then that stdin
+ *   3  one-shot with env: the env part, then as 1
+ *   4  reuse with env: the env part, then as 2
+ * The env part is the big-endian u32 length of the env block, then the block: per variable, a
+ * big-endian u32 name length, the name, a big-endian u32 value length, the value. */
+static const unsigned char GO_MAGIC[5] = {'F', 'B', 'X', 'G', 'O'};
+enum { GO_ONCE = 1, GO_REUSE = 2, GO_ONCE_ENV = 3, GO_REUSE_ENV = 4 };
+
+/* The most env block a go may carry: far more than a function's secrets need, little enough to
+ * hold in a static buffer. The worker refuses a larger one before it is sent (protocol.ts). */
+#define MAX_ENV 65536
+/* The go's variables, as "NAME\0value\0" pairs once parse_env has read them; cleared as soon as
+ * the function's process has its copy. */
+static unsigned char env_block[MAX_ENV];
+/* Why the go's env was refused: the entry and the rule, never a value. */
+static char env_refusal[96];
 
 #define HEADER 5
 #define MAX_PAYLOAD 65536
@@ -126,12 +152,91 @@ static int read_exactly(unsigned char *bytes, size_t length) {
   return 1;
 }
 
-/* 0 when the header came, 1 at EOF (the worker discarded the container), -1 when it is wrong.
- * Reads exactly 8 bytes: whatever follows is the function's stdin (or, in reuse, its length). */
-static int await_go(const unsigned char *expected) {
-  unsigned char header[sizeof GO_HEADER];
-  if (!read_exactly(header, sizeof header)) return 1;
-  return memcmp(header, expected, sizeof header) == 0 ? 0 : -1;
+/* The version of the go that came, `plain` or `with_env`; 0 at EOF (the worker discarded the
+ * container), -1 when it is wrong. Reads exactly 8 bytes: whatever follows is the go's own. */
+static int await_go(int plain, int with_env) {
+  unsigned char header[8];
+  if (!read_exactly(header, sizeof header)) return 0;
+  if (memcmp(header, GO_MAGIC, sizeof GO_MAGIC) != 0 || header[6] != 0 || header[7] != 0) return -1;
+  return header[5] == plain || header[5] == with_env ? header[5] : -1;
+}
+
+static uint32_t be32(const unsigned char *bytes) {
+  return (uint32_t)bytes[0] << 24 | (uint32_t)bytes[1] << 16 | (uint32_t)bytes[2] << 8 | bytes[3];
+}
+
+/* 1 with the next big-endian u32 of stdin in *value, 0 at EOF. */
+static int read_u32(uint32_t *value) {
+  unsigned char bytes[4];
+  if (!read_exactly(bytes, sizeof bytes)) return 0;
+  *value = be32(bytes);
+  return 1;
+}
+
+/* Reads and drops `length` bytes of stdin; 0 at EOF. */
+static int drop_stdin(unsigned char *scratch, size_t size, uint32_t length) {
+  while (length > 0) {
+    ssize_t n = read(0, scratch, length < size ? length : size);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return 0;
+    length -= (uint32_t)n;
+  }
+  return 1;
+}
+
+/* Turns the `length` bytes of env block into "NAME\0value\0" pairs, in place, and says how many;
+ * -1 (why in env_refusal, the block cleared) when an entry is no variable the function could be
+ * given. In place is safe: a pair's two NULs take less room than its entry's two lengths, so a
+ * pair never reaches the bytes still to be read. */
+static long parse_env(size_t length) {
+  size_t in = 0, out = 0;
+  long count = 0;
+  while (in < length) {
+    const char *problem = NULL;
+    size_t at[2] = {0, 0}, size[2] = {0, 0};
+    count++;
+    for (int part = 0; part < 2 && !problem; part++) {
+      if (length - in < 4 || be32(env_block + in) > length - in - 4) {
+        problem = "the block ends within it";
+        break;
+      }
+      size[part] = be32(env_block + in);
+      at[part] = in + 4;
+      in = at[part] + size[part];
+    }
+    if (!problem && size[0] == 0) problem = "its name is empty";
+    if (!problem && (memchr(env_block + at[0], '=', size[0]) || memchr(env_block + at[0], 0, size[0])))
+      problem = "its name holds '=' or NUL";
+    if (!problem && memchr(env_block + at[1], 0, size[1])) problem = "its value holds NUL";
+    if (problem) {
+      snprintf(env_refusal, sizeof env_refusal, "agent: env refused: variable %ld: %s", count, problem);
+      explicit_bzero(env_block, sizeof env_block);
+      return -1;
+    }
+    for (int part = 0; part < 2; part++) {
+      memmove(env_block + out, env_block + at[part], size[part]);
+      out += size[part];
+      env_block[out++] = 0;
+    }
+  }
+  return count;
+}
+
+/* Reads the env part of a version 3 or 4 go: 0 with how many variables in *count, 1 at EOF, -1
+ * when refused (why in env_refusal). A refused block is read to its end all the same, so that
+ * what follows is still this go's. */
+static int read_env(long *count) {
+  uint32_t length;
+  if (!read_u32(&length)) return 1;
+  if (length > sizeof env_block) {
+    snprintf(env_refusal, sizeof env_refusal, "agent: env refused: %u bytes, more than %d", (unsigned)length, MAX_ENV);
+    int dropped = drop_stdin(env_block, sizeof env_block, length);
+    explicit_bzero(env_block, sizeof env_block);
+    return dropped ? -1 : 1;
+  }
+  if (!read_exactly(env_block, length)) return 1;
+  *count = parse_env(length);
+  return *count < 0 ? -1 : 0;
 }
 
 /* In reuse mode the function's stdin is a pipe, fed with the next `left` bytes of the agent's
@@ -195,18 +300,31 @@ static void close_other_fds(int keep) {
     if (fd != keep) close(fd);
 }
 
-static void run_child(char **argv, int in, int out, int err, int error_pipe) {
+/* Tells the parent why the child will not become the function: errno of exec, or minus errno of
+ * setting the environment. */
+static void child_failed(int error_pipe, int error) {
+  ssize_t ignored = write(error_pipe, &error, sizeof error);
+  (void)ignored;
+  _exit(127);
+}
+
+static void run_child(char **argv, int in, int out, int err, int error_pipe, long env_count) {
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, NULL);
   signal(SIGPIPE, SIG_DFL); /* an ignored signal stays ignored across exec */
   if ((in >= 0 && dup2(in, 0) < 0) || dup2(out, 1) < 0 || dup2(err, 2) < 0) _exit(127);
   close_other_fds(error_pipe);
+  /* The go's variables go into this process only, over any of the container's config by the same
+   * name; the agent's own environment, which the next execution inherits, never holds them. */
+  const char *name = (const char *)env_block;
+  for (long i = 0; i < env_count; i++) {
+    const char *value = name + strlen(name) + 1;
+    if (setenv(name, value, 1) != 0) child_failed(error_pipe, -errno);
+    name = value + strlen(value) + 1;
+  }
   execvp(argv[0], argv);
-  int error = errno;
-  ssize_t ignored = write(error_pipe, &error, sizeof error);
-  (void)ignored;
-  _exit(127);
+  child_failed(error_pipe, errno);
 }
 
 static void drain_signals(int sigfd) {
@@ -215,9 +333,9 @@ static void drain_signals(int sigfd) {
   }
 }
 
-/* Runs CMD once and reports it with 'X' or 'F'; returns its status. Without a feed (one-shot) the
- * function's stdin is the agent's own. */
-static int execute(char **command, int sigfd, struct feed *feed) {
+/* Runs CMD once, with the go's `env_count` variables, and reports it with 'X' or 'F'; returns its
+ * status. Without a feed (one-shot) the function's stdin is the agent's own. */
+static int execute(char **command, int sigfd, struct feed *feed, long env_count) {
   if (!command[0]) return fail("no command specified", 127);
   if (sigfd < 0) return fail("agent: signalfd failed", 125);
 
@@ -226,8 +344,10 @@ static int execute(char **command, int sigfd, struct feed *feed) {
       (feed && pipe2(in, O_CLOEXEC) != 0))
     return fail("agent: pipe failed", 125);
   pid_t child = fork();
+  if (child == 0) run_child(command, in[0], out[1], err[1], error_pipe[1], env_count);
+  /* The child has its copy: the agent keeps none while the function runs. */
+  explicit_bzero(env_block, sizeof env_block);
   if (child < 0) return fail("agent: fork failed", 125);
-  if (child == 0) run_child(command, in[0], out[1], err[1], error_pipe[1]);
   close(out[1]);
   close(err[1]);
   close(error_pipe[1]);
@@ -241,6 +361,11 @@ static int execute(char **command, int sigfd, struct feed *feed) {
   ssize_t n;
   do n = read(error_pipe[0], &exec_error, sizeof exec_error);
   while (n < 0 && errno == EINTR);
+  if (n == sizeof exec_error && exec_error < 0) {
+    char message[128];
+    snprintf(message, sizeof message, "agent: the env could not be set: %s", strerror(-exec_error));
+    return fail(message, 125);
+  }
   if (n == sizeof exec_error) {
     char message[512];
     snprintf(message, sizeof message, "exec %s failed: %s", command[0], strerror(exec_error));
@@ -445,17 +570,24 @@ static int serve(char **command, int sigfd) {
   struct inherited at_start;
   observe(&at_start);
   for (;;) {
-    unsigned char length[4];
-    int go = await_go(REUSE_GO_HEADER);
-    if (go == 0 && !read_exactly(length, sizeof length)) go = 1;
-    if (go > 0) return 0;
+    int go = await_go(GO_REUSE, GO_REUSE_ENV);
     if (go < 0) return fail("agent: bad go header", 125);
+    long env_count = 0;
+    int env = go == GO_REUSE_ENV ? read_env(&env_count) : 0;
+    uint32_t length;
+    if (go == 0 || env > 0 || !read_u32(&length)) return 0;
     if (sigfd < 0) return fail("agent: signalfd failed", 125);
 
-    feed.left = (uint32_t)length[0] << 24 | (uint32_t)length[1] << 16 | (uint32_t)length[2] << 8 | length[3];
+    feed.left = length;
     feed.pipe = -1;
     feed.start = feed.end = 0;
-    execute(command, sigfd, &feed);
+    /* A refused env is this execution's failure to start, not the container's: the framing held,
+     * so the container is cleaned and serves the next go as after any 'F'. */
+    if (env < 0)
+      fail(env_refusal, 125);
+    else
+      execute(command, sigfd, &feed, env_count);
+    explicit_bzero(env_block, sizeof env_block);
     skip_stdin(&feed);
     /* Whatever the execution opened (its pipes, on any path) goes with it. */
     close_other_fds(sigfd);
@@ -483,9 +615,13 @@ int main(int argc, char **argv) {
   /* Until the go, and between executions in reuse mode, no other process runs: none to reap. */
   send_frame('R', 0);
   if (reuse) return serve(argv + 2, sigfd);
-  int go = await_go(GO_HEADER);
-  if (go > 0) return 0;
+  int go = await_go(GO_ONCE, GO_ONCE_ENV);
+  if (go == 0) return 0;
   if (go < 0) return fail("agent: bad go header", 125);
+  long env_count = 0;
+  int env = go == GO_ONCE_ENV ? read_env(&env_count) : 0;
+  if (env > 0) return 0;
+  if (env < 0) return fail(env_refusal, 125);
   /* The same status as Docker's own exit code; the kernel then ends the rest of the namespace. */
-  return execute(argv + 1, sigfd, NULL);
+  return execute(argv + 1, sigfd, NULL, env_count);
 }

@@ -7,7 +7,7 @@
  */
 import type { Duplex } from 'node:stream';
 import type Docker from 'dockerode';
-import { GO_HEADER, agentFrameReader, reuseGo } from '../agent/protocol.ts';
+import { type GoEnv, agentFrameReader, oneShotGo, reuseGo } from '../agent/protocol.ts';
 import { type CappedCollector, cappedCollector, demuxOutput, endOf } from './output.ts';
 import { Writable } from 'node:stream';
 
@@ -21,8 +21,12 @@ export type AgentEnd =
 export type AgentSession = {
   /** Resolves once the agent runs and waits for its go; rejects if the stream ends first. */
   readonly ready: Promise<void>;
-  /** Starts the function with this stdin: once per session. */
-  go(stdin: Uint8Array): void;
+  /**
+   * Starts the function with this stdin and, in its process only, these variables (the call's
+   * secrets: in the go, never in the container's config). Once per session. Throws, naming no
+   * value, variables the agent would refuse (goEnvProblem), before anything is written.
+   */
+  go(stdin: Uint8Array, env?: GoEnv): void;
   /** Settles once the agent reports, or its stream ends without a report. Never rejects. */
   readonly ended: Promise<AgentEnd>;
   /** Resolves when the attach stream has ended or closed: no more output will come. */
@@ -143,17 +147,14 @@ export async function attachAgent(container: Docker.Container, outputLimitBytes:
     let went = false;
     return {
       ready,
-      go(stdin) {
+      go(stdin, env) {
         if (went) throw new Error('go() was already called');
-        went = true;
         const bytes = Buffer.from(stdin.buffer, stdin.byteOffset, stdin.byteLength);
-        if (mode === 'once') {
-          stream.write(GO_HEADER);
-          stream.end(bytes);
-        } else {
-          stream.write(reuseGo(bytes.byteLength));
-          stream.write(bytes);
-        }
+        const header = mode === 'once' ? oneShotGo(env) : reuseGo(bytes.byteLength, env);
+        went = true;
+        stream.write(header);
+        if (mode === 'once') stream.end(bytes);
+        else stream.write(bytes);
       },
       ended: own.ended,
       streamEnded,

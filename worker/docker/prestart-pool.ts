@@ -152,7 +152,8 @@ export function createPrestartPool(settings: PrestartSettings, backend: PoolBack
     if (f.starting === 0 && f.inFlight === 0) remove(f);
   };
 
-  const entryFor = (spec: PoolSpec): Pooled => {
+  const entryFor = (called: PoolSpec): Pooled => {
+    const spec = poolSpecOf(called);
     const key = keyOf(spec);
     let f = functions.get(spec.functionId);
     if (f && f.key !== key) {
@@ -308,6 +309,13 @@ export function createPrestartPool(settings: PrestartSettings, backend: PoolBack
     },
   };
 }
+
+/**
+ * The fields of a run's spec that a pool keeps: a pool holds its spec for as long as it makes
+ * containers of it, and a run's spec also carries that call's stdin and secrets, which must not
+ * outlive the call.
+ */
+export const poolSpecOf = ({ functionId, ownerId, image, command, env, memoryMb }: PoolSpec): PoolSpec => ({ functionId, ownerId, image, command, env, memoryMb });
 
 /** Two specs give the same key only when their containers would be the same, owner included. */
 export function keyOf(spec: PoolSpec): string {

@@ -15,7 +15,7 @@ import type { StartKind } from '../../src/domain/execution-outcome.ts';
 import type { WarmFunctions } from '../../src/ports/job-bus.ts';
 import { type Logger, describeError } from '../../src/ports/logger.ts';
 import { type PreparedContainer, removeContainer } from './prepare.ts';
-import { type PoolSpec, keyOf } from './prestart-pool.ts';
+import { type PoolSpec, keyOf, poolSpecOf } from './prestart-pool.ts';
 import { warmSet } from './warm-set.ts';
 
 export type ReuseSettings = {
@@ -126,7 +126,8 @@ export function createReusePool(settings: ReuseSettings, backend: ReuseBackend, 
     removals.add(removal);
   };
 
-  const entryFor = (spec: PoolSpec): Entry => {
+  const entryFor = (called: PoolSpec): Entry => {
+    const spec = poolSpecOf(called);
     const key = keyOf(spec);
     let entry = entries.get(spec.functionId);
     if (entry && entry.key !== key) {

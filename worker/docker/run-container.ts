@@ -39,7 +39,13 @@ export async function runPrepared(
     return notStarted(`start could not be reported: ${messageOf(error)}`);
   }
   const goAt = performance.now();
-  session.go(spec.stdin);
+  try {
+    session.go(spec.stdin, spec.secretEnv);
+  } catch (error) {
+    // Variables the agent would refuse (runtime.ts checks them before taking a container, so
+    // this is a guard): nothing was written, nothing ran, and the message names no value.
+    return notStarted(`container could not start: ${messageOf(error)}`);
+  }
   const end = await agentOrDeadline(session.ended, spec.timeoutMs, spec.signal);
   reportPhase(spec, 'run', goAt, end.at);
   const collected = () => ({

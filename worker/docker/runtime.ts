@@ -14,6 +14,7 @@ import type { ImagePruner } from '../disk/index.ts';
 import { isNoSuchImage } from '../docker-engine.ts';
 import { type ContainerIdentity, type ContainerTemplate, type LockDown, MiB, containerConfig, executionContainerName } from './container-config.ts';
 import { abortReason, notStarted, notStartedBy } from './failure-reasons.ts';
+import { goEnvProblem } from '../agent/protocol.ts';
 import { type ImageCommand, type PullPolicy, imageCommand, imageSupply } from './images.ts';
 import { PrepareError, type PreparedContainer, prepareContainer, removeContainer } from './prepare.ts';
 import { type PoolCounts, type PoolSpec, type PrestartPool, type PrestartSettings, createPrestartPool, templateOf } from './prestart-pool.ts';
@@ -243,6 +244,10 @@ export function createDockerRuntime(docker: Docker, options: DockerRuntimeOption
   };
 
   const run = async (spec: ContainerRunSpec): Promise<ContainerRunOutcome> => {
+    // Checked before any container is taken or made: variables the agent would refuse end the
+    // run as one that could not start, in words that name no value, and cost no container.
+    const envProblem = goEnvProblem(spec.secretEnv);
+    if (envProblem) return notStarted(`container could not start: ${envProblem}`);
     if (spec.reuse && reusePool) return runReused(spec, reusePool);
     const taking = performance.now();
     const pooled = pool?.take(spec) ?? null;

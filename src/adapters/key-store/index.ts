@@ -1,7 +1,8 @@
 /**
- * The KeyStore adapters: memory (tests) and SQLite (keys.sqlite in the data dir: the api, or
- * processes sharing one data dir). Apis on several hosts need a store they share, which neither
- * is: a NATS key-value adapter is the next step (docs/architecture.md).
+ * The KeyStore adapters: memory (tests), SQLite (keys.sqlite in the data dir: the api, or
+ * processes sharing one data dir) and the NATS JetStream key-value bucket FAAS_KEYS (apis on
+ * several hosts, which share no data dir). src/entry/open-key-store.ts picks one from the config.
  */
-export { createMemoryKeyStorage, createMemoryKeyStore } from './memory.ts';
+export { createEphemeralKeyStore, createMemoryKeyStorage, createMemoryKeyStore } from './memory.ts';
+export { keysBucket, type NatsKvKeyStorageOptions, openNatsKvKeyStorage, openNatsKvKeyStore } from './nats-kv.ts';
 export { createSqliteKeyStorage, createSqliteKeyStore, type SqliteKeyStorageOptions } from './sqlite.ts';

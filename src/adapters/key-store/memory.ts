@@ -1,5 +1,5 @@
 import { createKeyStore } from '../../auth/data-key-store.ts';
-import type { MasterKeyring } from '../../auth/envelope.ts';
+import { importMasterKeyring, MASTER_KEY_BYTES, type MasterKeyring } from '../../auth/envelope.ts';
 import type { KeyStore, WrappedDataKey, WrappedKeyStorage } from '../../ports/key-store.ts';
 
 /** Wrapped keys in a Map, for tests. Several KeyStores over one of these behave as several apis over one store. */
@@ -33,4 +33,9 @@ export function createMemoryKeyStorage(): WrappedKeyStorage {
 
 export function createMemoryKeyStore(keyring: MasterKeyring, storage: WrappedKeyStorage = createMemoryKeyStorage()): KeyStore {
   return createKeyStore(storage, keyring);
+}
+
+/** A memory key store under a master key made for it and kept nowhere: for what keeps nothing (the in-process tests, the OpenAPI document). */
+export async function createEphemeralKeyStore(): Promise<KeyStore> {
+  return createMemoryKeyStore(await importMasterKeyring(crypto.getRandomValues(new Uint8Array(MASTER_KEY_BYTES)), []));
 }

@@ -50,6 +50,7 @@ const TAGS = [
   { name: 'users', description: 'Registering, logging in (a JWT to send as `Authorization: Bearer …`) and the calling account' },
   { name: 'functions', description: "Functions: a container image and how to run it; each is visible to its owner only" },
   { name: 'executions', description: "Running a function with a body as its stdin, and reading the outcome and a function's history" },
+  { name: 'secrets', description: 'Your secrets: set, listed and deleted by name, never answered; functions take them as variables at each call (`secrets` of a function)' },
   { name: 'dead letters', description: 'Asynchronous executions that ended without success after their last attempt: list, run again (redrive), remove' },
   { name: 'admin', description: 'Operators only (users granted by `faasbox operators grant`): read models, active executions and the audit of event streams' },
   { name: 'service', description: 'Liveness, readiness and this document; no authentication' },

@@ -6,6 +6,7 @@ import { DomainError } from '../../domain/errors.ts';
 import { type FunctionChanges, type FunctionDefinition, minWarmOf, reuseOf, versionOf } from '../../domain/functions.ts';
 import { UUID } from '../../domain/ids.ts';
 import { retryPolicyOf } from '../../domain/retries.ts';
+import { withOpenEnv } from '../../commands/function-env.ts';
 import { functionVersions, functionsOf, ownedFunction } from '../../queries/functions.ts';
 import type { AppDeps } from '../deps.ts';
 import type { Authenticated } from '../middleware/authenticate.ts';
@@ -19,6 +20,7 @@ export const functionView = (definition: FunctionDefinition) => ({
   image: definition.image,
   command: definition.command,
   env: definition.env,
+  secrets: definition.secrets ?? {},
   timeoutMs: definition.timeoutMs,
   memoryMb: definition.memoryMb,
   minWarm: minWarmOf(definition),
@@ -29,6 +31,10 @@ export const functionView = (definition: FunctionDefinition) => ({
   versionCreatedAt: definition.versionCreatedAt ?? definition.createdAt,
   rolledBackFrom: definition.rolledBackFrom ?? null,
 });
+
+/** Definitions as their owner reads them: the environment decrypted. */
+const viewsOf = async (deps: AppDeps, definitions: FunctionDefinition[]) => (await withOpenEnv(deps.keys, definitions)).map(functionView);
+const viewOf = async (deps: AppDeps, definition: FunctionDefinition) => (await viewsOf(deps, [definition]))[0]!;
 
 /** The fields a PATCH gave, as the domain takes them (a retry policy with its defaults filled in). */
 function changesOf(input: Omit<FunctionChanges, 'retry'> & { retry?: Parameters<typeof retryPolicyOf>[0] }): FunctionChanges {
@@ -101,6 +107,7 @@ export function addFunctionRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps, authe
         image: input.image,
         command: input.command ?? null,
         env: input.env ?? {},
+        ...(input.secrets && Object.keys(input.secrets).length > 0 ? { secrets: input.secrets } : {}),
         timeoutMs: input.timeoutMs ?? limits.defaultTimeoutMs,
         memoryMb: input.memoryMb ?? limits.defaultMemoryMb,
         minWarm: input.minWarm ?? 0,
@@ -111,7 +118,7 @@ export function addFunctionRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps, authe
     );
     c.header('location', `/v1/functions/${definition.functionId}`);
     c.header('etag', etagOf(definition));
-    return c.json(functionView(definition), 201);
+    return c.json(await viewOf(deps, definition), 201);
   });
 
   const list = createRoute({
@@ -128,8 +135,8 @@ export function addFunctionRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps, authe
       500: internalError,
     },
   });
-  app.openapi(list, (c) => {
-    const functions = functionsOf(deps, c.get('principal').userId).map(functionView);
+  app.openapi(list, async (c) => {
+    const functions = await viewsOf(deps, functionsOf(deps, c.get('principal').userId));
     return c.json({ functions }, 200);
   });
 
@@ -153,7 +160,7 @@ export function addFunctionRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps, authe
   app.openapi(get, async (c) => {
     const definition = await ownedFunction(deps, c.req.valid('param').id, c.get('principal').userId);
     c.header('etag', etagOf(definition));
-    return c.json(functionView(definition), 200);
+    return c.json(await viewOf(deps, definition), 200);
   });
 
   const versionConflicts = {
@@ -193,7 +200,7 @@ export function addFunctionRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps, authe
       c.get('requestId'),
     );
     c.header('etag', etagOf(definition));
-    return c.json(functionView(definition), 200);
+    return c.json(await viewOf(deps, definition), 200);
   });
 
   const versions = createRoute({
@@ -215,7 +222,7 @@ export function addFunctionRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps, authe
   });
   app.openapi(versions, async (c) => {
     const all = await functionVersions(deps, c.req.valid('param').id, c.get('principal').userId);
-    return c.json({ current: versionOf(all.at(-1)!), versions: all.map(functionView) }, 200);
+    return c.json({ current: versionOf(all.at(-1)!), versions: await viewsOf(deps, all) }, 200);
   });
 
   const rollback = createRoute({
@@ -252,7 +259,7 @@ export function addFunctionRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps, authe
       c.get('requestId'),
     );
     c.header('etag', etagOf(definition));
-    return c.json(functionView(definition), 200);
+    return c.json(await viewOf(deps, definition), 200);
   });
 
   const remove = createRoute({

@@ -19,18 +19,21 @@ export type NatsJobBusOptions = NatsJobBusTopology & {
   name?: string;
 };
 
+/** How every Faasbox connection to NATS behaves (the bus's, the key store's). */
+export const natsConnectionOptions = ({ servers, auth, name }: Pick<NatsJobBusOptions, 'servers' | 'auth' | 'name'>): ConnectionOptions => ({
+  servers,
+  ...auth,
+  ...(name ? { name } : {}),
+  // A broker outage must never end the process: keep trying, and calls fail meanwhile.
+  maxReconnectAttempts: -1,
+  reconnectTimeWait: 500,
+  // Notice a silently dead connection in ~30 s instead of the default minutes.
+  pingInterval: 10_000,
+  maxPingOut: 3,
+});
+
 export async function connectNatsJobBus({ connect, servers, auth, name, ...topology }: NatsJobBusOptions): Promise<JobBus> {
-  const nc = await connect({
-    servers,
-    ...auth,
-    ...(name ? { name } : {}),
-    // A broker outage must never end the process: keep trying, and publish fails meanwhile.
-    maxReconnectAttempts: -1,
-    reconnectTimeWait: 500,
-    // Notice a silently dead connection in ~30 s instead of the default minutes.
-    pingInterval: 10_000,
-    maxPingOut: 3,
-  });
+  const nc = await connect(natsConnectionOptions({ servers, auth, name }));
   try {
     return await openNatsJobBus(nc, topology);
   } catch (error) {

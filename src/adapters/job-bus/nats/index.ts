@@ -4,4 +4,4 @@
  * for the transport each entry chooses for its runtime.
  */
 export { openNatsJobBus, type NatsJobBusTopology } from './bus.ts';
-export { connectNatsJobBus, type NatsConnect, type NatsJobBusOptions } from './connect.ts';
+export { connectNatsJobBus, type NatsConnect, type NatsJobBusOptions, natsConnectionOptions } from './connect.ts';
