@@ -4,21 +4,24 @@ import { functionStream } from '../domain/streams.ts';
 import type { CommandDeps, ReadYourWrites } from './deps.ts';
 import { awaitProjections, commandContext } from './context.ts';
 import { handleCommand } from './handle-command.ts';
+import { pinImage } from './pin-image.ts';
 
-type Deps = Pick<CommandDeps, 'store' | 'bus' | 'clock' | 'newId' | 'log'> & ReadYourWrites;
+type Deps = Pick<CommandDeps, 'store' | 'bus' | 'images' | 'clock' | 'newId' | 'log'> & ReadYourWrites;
 
+/** Registers a function whose first version runs the digest its image's tag names now. */
 export async function createFunction(
   deps: Deps,
   ownerId: string,
-  spec: FunctionSpec,
+  spec: Omit<FunctionSpec, 'imageDigest'>,
   correlationId: string,
 ): Promise<FunctionDefinition> {
+  const imageDigest = await pinImage(deps, spec.image);
   const functionId = deps.newId();
   const result = await handleCommand(
     deps.store,
     functionDecider,
     functionStream(functionId),
-    { type: 'CreateFunction', functionId, ownerId, spec, now: deps.clock.now() },
+    { type: 'CreateFunction', functionId, ownerId, spec: { ...spec, imageDigest }, now: deps.clock.now() },
     commandContext(deps, correlationId),
   );
   if (result.state.status !== 'active') throw new Error('function creation recorded nothing');

@@ -7,6 +7,7 @@ import { type Logger } from '../ports/logger.ts';
 import type { Metrics } from '../metrics/metrics.ts';
 import type { Clock } from '../ports/clock.ts';
 import type { EventStore } from '../ports/event-store.ts';
+import type { ImageResolver } from '../ports/image-resolver.ts';
 import type { JobBus } from '../ports/job-bus.ts';
 
 /**
@@ -18,6 +19,8 @@ export type CommandDeps = {
   config: Config & { jwtSecret: string };
   store: EventStore;
   bus: JobBus;
+  /** Tags to digests, asked when a version is made (src/commands/pin-image.ts). */
+  images: ImageResolver;
   clock: Clock;
   newId: () => string;
   passwords: PasswordHasher;

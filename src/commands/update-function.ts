@@ -1,38 +1,57 @@
 import { DomainError } from '../domain/errors.ts';
-import { type FunctionChanges, type FunctionCommand, type FunctionDefinition, functionDecider, versionOf, warmTargetOf } from '../domain/functions.ts';
+import { type FunctionChanges, type FunctionCommand, type FunctionDefinition, type FunctionState, functionDecider, versionOf, warmTargetOf } from '../domain/functions.ts';
 import { functionStream } from '../domain/streams.ts';
 import { describeError } from '../ports/logger.ts';
 import type { CommandDeps, ReadYourWrites } from './deps.ts';
 import { awaitProjections, commandContext } from './context.ts';
 import { handleCommand, readState } from './handle-command.ts';
+import { pinImage } from './pin-image.ts';
 
-type Deps = Pick<CommandDeps, 'store' | 'bus' | 'clock' | 'newId' | 'log'> & ReadYourWrites;
+type Deps = Pick<CommandDeps, 'store' | 'bus' | 'images' | 'clock' | 'newId' | 'log'> & ReadYourWrites;
 
 /**
  * Makes a new version of the caller's function current: `changes` applied to the current one.
  * Decided at the stream's revision against the version the request started from (`ifMatch`, else
  * the one current when it was read): of two updates at once one wins, the other is refused.
+ *
+ * A change that names the image resolves it again, even to the same tag: that is how a moved tag
+ * is deployed (an unmoved one changes nothing, so makes no version). A version made before
+ * pinning is pinned by its next update, whatever that changes.
  */
-export const updateFunction = (deps: Deps, requesterId: string, functionId: string, changes: FunctionChanges, ifMatch: number | null, correlationId: string) =>
-  changeVersion(deps, functionId, ifMatch, correlationId, (baseVersion, now) => ({ type: 'UpdateFunction', requesterId, changes, baseVersion, now }));
+export const updateFunction = (
+  deps: Deps,
+  requesterId: string,
+  functionId: string,
+  changes: Omit<FunctionChanges, 'imageDigest'>,
+  ifMatch: number | null,
+  correlationId: string,
+) =>
+  changeVersion(deps, functionId, ifMatch, correlationId, async (read, baseVersion, now) => {
+    // Not the caller's to change: the decider refuses it, and no registry is asked on a stranger's behalf.
+    const current = read.status === 'active' && read.definition.ownerId === requesterId ? read.definition : null;
+    const image = changes.image ?? (current?.imageDigest === undefined ? current?.image : undefined);
+    const pinned = current && image !== undefined ? { image, imageDigest: await pinImage(deps, image) } : {};
+    return { type: 'UpdateFunction', requesterId, changes: { ...changes, ...pinned }, baseVersion, now };
+  });
 
-/** Makes a copy of an earlier version the current one (a new version, `rolledBackFrom` it). */
+/** Makes a copy of an earlier version the current one (a new version, `rolledBackFrom` it: its digest too, so it runs the same bytes). */
 export const rollbackFunction = (deps: Deps, requesterId: string, functionId: string, version: number, ifMatch: number | null, correlationId: string) =>
-  changeVersion(deps, functionId, ifMatch, correlationId, (baseVersion, now) => ({ type: 'RollbackFunction', requesterId, version, baseVersion, now }));
+  changeVersion(deps, functionId, ifMatch, correlationId, async (_read, baseVersion, now) => ({ type: 'RollbackFunction', requesterId, version, baseVersion, now }));
 
 async function changeVersion(
   deps: Deps,
   functionId: string,
   ifMatch: number | null,
   correlationId: string,
-  command: (baseVersion: number, now: Date) => FunctionCommand,
+  command: (read: FunctionState, baseVersion: number, now: Date) => Promise<FunctionCommand>,
 ): Promise<FunctionDefinition> {
   const stream = functionStream(functionId);
   const { state: read } = await readState(deps.store, functionDecider, stream);
   const baseVersion = ifMatch ?? (read.status === 'active' ? versionOf(read.definition) : 0);
+  const decided = await command(read, baseVersion, deps.clock.now());
   let result;
   try {
-    result = await handleCommand(deps.store, functionDecider, stream, command(baseVersion, deps.clock.now()), commandContext(deps, correlationId));
+    result = await handleCommand(deps.store, functionDecider, stream, decided, commandContext(deps, correlationId));
   } catch (error) {
     // The client named the version it changes (If-Match): HTTP calls its failure 412.
     if (ifMatch !== null && error instanceof DomainError && error.code === 'VersionConflict') {
