@@ -6,6 +6,7 @@
  */
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import { createReadModels } from '../projections/read-models.ts';
+import { createRegistryImageResolver } from './adapters/image-registry/index.ts';
 import { startProjections } from '../projections/runner.ts';
 import { createLoginThrottle } from './auth/login-throttle.ts';
 import { createBcryptHasher } from './auth/passwords.ts';
@@ -18,6 +19,7 @@ import { createMetrics, measurePlatform } from './metrics/metrics.ts';
 import type { Clock } from './ports/clock.ts';
 import { systemClock } from './ports/clock.ts';
 import type { EventStore } from './ports/event-store.ts';
+import type { ImageResolver } from './ports/image-resolver.ts';
 import type { JobBus } from './ports/job-bus.ts';
 import type { KeyStore } from './ports/key-store.ts';
 import type { SqliteDatabase } from './ports/sqlite.ts';
@@ -39,6 +41,8 @@ export type ApiParts = {
 export type ApiOverrides = {
   clock?: Clock;
   newId?: () => string;
+  /** Tags to digests; by default the registries' own HTTP API (in-process tests script it). */
+  images?: ImageResolver;
   /** The process's one registry, shared with its worker in role `all`; by default one of the api's own. */
   metrics?: AppDeps['metrics'];
   /** Default 5 000. */
@@ -70,6 +74,7 @@ export async function startApi(
     store,
     bus,
     keys,
+    images: overrides.images ?? createRegistryImageResolver(),
     clock: overrides.clock ?? systemClock,
     newId: overrides.newId ?? (() => crypto.randomUUID()),
     passwords: createBcryptHasher(config.bcryptCost),

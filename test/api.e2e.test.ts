@@ -4,10 +4,15 @@ import { sign } from 'hono/jwt';
 import { type ServerProcess, startServer } from './support/server-process.ts';
 import { signUp } from './support/api.ts';
 import { assertProblem, call, uniqueEmail } from './support/http-client.ts';
+import { type Registry, startRegistry } from './support/registry.ts';
+import { ensureTestImages } from './support/test-images.ts';
 
 const SECRET = 'e2e-secret-that-is-at-least-32-bytes-long!';
 const PASSWORD = 'correct horse battery';
 let server: ServerProcess;
+/** Holds the image the functions name: creating one resolves its tag there. */
+let registry: Registry;
+let image: string;
 const api = (method: string, path: string, options?: Parameters<typeof call>[3]) => call(server.url, method, path, options);
 
 const newUser = (tag = 'user') => signUp(server.url, { tag, password: PASSWORD });
@@ -96,7 +101,9 @@ function assertStructurallyValid(doc: OpenApiDocument) {
 
 // The first test starts the server, so a failed start fails a test instead of vanishing in a hook.
 const start = suite('api: start');
-start('the platform starts on a fresh data directory and reports healthy and ready', async () => {
+start('the platform starts on a fresh data directory and reports healthy and ready; a loopback registry holds the test images', async () => {
+  registry = await startRegistry();
+  image = (await ensureTestImages(registry.address)).echo;
   server = await startServer({ env: { FAASBOX_JWT_SECRET: SECRET } });
   assert.is((await api('GET', '/healthz')).status, 200);
   const ready = await api('GET', '/readyz');
@@ -280,15 +287,17 @@ auth('forged tokens are refused', async () => {
 auth.run();
 
 const functions = suite('api: functions');
-const fn = { name: 'hello', image: '127.0.0.1:5000/faasbox/echo:1', command: ['echo', 'hi'], env: { GREETING: 'hi' } };
+const fn = { name: 'hello', command: ['echo', 'hi'], env: { GREETING: 'hi' }, get image() { return image; } };
 
 functions('a created function is listed at once, with defaults filled in', async () => {
   const user = await newUser('fn');
   const created = await api('POST', '/v1/functions', { token: user.token, json: fn });
   assert.is(created.status, 201, JSON.stringify(created.body));
   assert.is(created.headers.get('location'), `/v1/functions/${created.body.id}`);
+  assert.match(created.body.imageDigest, /^sha256:[0-9a-f]{64}$/);
   assert.equal({ ...created.body, id: undefined, createdAt: undefined, versionCreatedAt: undefined }, {
     ...fn,
+    imageDigest: created.body.imageDigest,
     id: undefined,
     createdAt: undefined,
     versionCreatedAt: undefined,
@@ -524,6 +533,7 @@ misc('every operation /openapi.json says needs a token answers 401 without one, 
 
 misc('the server shuts down cleanly on SIGTERM and no secret reached its logs', async () => {
   const code = await server.stop();
+  await registry.stop();
   assert.is(code, 0);
   const logs = server.output.join('\n');
   assert.not.ok(logs.includes(SECRET), 'the JWT secret was logged');

@@ -13,6 +13,7 @@ import { startRegistry } from './support/registry.ts';
 import { type ServerProcess, startServer, tempDir } from './support/server-process.ts';
 import { freePort } from './support/service-process.ts';
 import { ensureTestImages } from './support/test-images.ts';
+import { deleteManifest, pushTag } from './support/registry-images.ts';
 import { type CliRun, runFaasboxCli } from './support/faasbox-cli.ts';
 
 const SECRET = 'cli-e2e-secret-of-at-least-32-bytes-long';
@@ -208,6 +209,7 @@ cli('fn create takes --env (a value may hold "=") and the command after --', asy
     id: shout.id,
     name: 'shout',
     image,
+    imageDigest: shout.imageDigest,
     command: ['sh', '-c', 'tr a-z A-Z'],
     env: { GREETING: 'a=b', LANG: 'C' },
     secrets: {},
@@ -221,6 +223,7 @@ cli('fn create takes --env (a value may hold "=") and the command after --', asy
     versionCreatedAt: shout.createdAt,
     rolledBackFrom: null,
   });
+  assert.match(String(shout.imageDigest), /^sha256:[0-9a-f]{64}$/);
 
   const reused = await createFunction(ada, ['reused', '--image', image, '--reuse', '--', 'cat']);
   assert.is(reused.reuse, true);
@@ -323,11 +326,23 @@ cli('a timeout exits 124 and says after how long', async () => {
   assert.match(run.stderr, new RegExp(`^faasbox: timed out after 1000 ms \\(execution ${UUID}\\)\\n$`));
 });
 
-cli('a function the platform cannot run exits 125 with the reason', async () => {
-  await createFunction(ada, ['ghost', '--image', `${registry.address}/faasbox/absent:1`]);
+/** A function pinned to an image that then leaves its registry: the platform cannot run it. */
+async function ghostFunction(name: string, args: string[] = []): Promise<{ id: string; [key: string]: unknown }> {
+  const gone = `${registry.address}/faasbox/busybox:gone-${name}`;
+  const digest = await pushTag(image, gone, { variant: randomUUID() });
+  const created = await createFunction(ada, [name, '--image', gone, ...args]);
+  await deleteManifest(gone, digest);
+  return created;
+}
+
+cli('a function the platform cannot run exits 125 with the reason; creating one on an absent image says why and exits 1', async () => {
+  const absent = await faasbox(ada, ['fn', 'create', 'nowhere', '--image', `${registry.address}/faasbox/absent:1`]);
+  assert.is(absent.status, 1, show(absent));
+  assert.match(absent.stderr, /absent:1 is not in its registry/);
+  await ghostFunction('ghost');
   const run = await faasbox(ada, ['fn', 'invoke', 'ghost']);
   assert.is(run.status, 125, show(run));
-  assert.match(run.stderr, new RegExp(`^faasbox: the function could not run: .*absent:1.* \\(execution ${UUID}\\)\\n$`));
+  assert.match(run.stderr, new RegExp(`^faasbox: the function could not run: .*gone-ghost.* \\(execution ${UUID}\\)\\n$`));
 });
 
 cli('fn deploy creates, then makes versions; fn versions lists them; fn rollback and fn update --if-version', async () => {
@@ -346,8 +361,8 @@ cli('fn deploy creates, then makes versions; fn versions lists them; fn rollback
   assert.is((await faasbox(ada, ['fn', 'invoke', 'versioned'], { input: 'back to cat' })).stdout, 'back to cat');
   const listed = await faasbox(ada, ['fn', 'versions', 'versioned']);
   assertOk(listed);
-  assert.match(listed.stdout, /^VERSION +IMAGE +TIMEOUT +MEMORY +MADE +FROM$/m);
-  assert.match(listed.stdout, /^3 \* +\S+ .*rollback to 1$/m);
+  assert.match(listed.stdout, /^VERSION +IMAGE +DIGEST +TIMEOUT +MEMORY +MADE +FROM$/m);
+  assert.match(listed.stdout, /^3 \* +\S+ +sha256:[0-9a-f]{12} .*rollback to 1$/m);
   assert.equal(JSON.parse((await faasbox(ada, ['fn', 'versions', 'versioned', '--json'])).stdout).versions.map((v: { version: number }) => v.version), [1, 2, 3]);
 
   const stale = await faasbox(ada, ['fn', 'update', 'versioned', '--timeout', '5000', '--if-version', '2']);
@@ -360,7 +375,7 @@ cli('fn deploy creates, then makes versions; fn versions lists them; fn rollback
 });
 
 cli('fn create --retry-attempts; dlq ls lists an async run the platform failed for good, dlq redrive runs it again, dlq rm takes one off', async () => {
-  const ghost = await createFunction(ada, ['ghost-retried', '--image', `${registry.address}/faasbox/absent:1`, '--retry-attempts', '2', '--retry-backoff', '100']);
+  const ghost = await ghostFunction('ghost-retried', ['--retry-attempts', '2', '--retry-backoff', '100']);
   assert.equal(ghost.retry, { maxAttempts: 2, backoff: { initialMs: 100, maxMs: 60_000 }, maxAgeSeconds: 21_600, onFunctionError: false });
   const shown = await faasbox(ada, ['fn', 'get', 'ghost-retried']);
   assert.match(shown.stdout, /^async retries +2 attempts, backoff 100 ms doubling to 60000 ms, max age 21600 s, platform failures only$/m);
@@ -378,7 +393,7 @@ cli('fn create --retry-attempts; dlq ls lists an async run the platform failed f
     }
   }
   assert.equal(listed.map((entry) => entry.executionId).sort(), [...ids].sort());
-  assert.ok(listed.every((entry) => entry.attempts === 2 && /absent:1.*\(after 2 attempts\)$/.test(entry.reason)), JSON.stringify(listed));
+  assert.ok(listed.every((entry) => entry.attempts === 2 && /gone-ghost-retried.*\(after 2 attempts\)$/.test(entry.reason)), JSON.stringify(listed));
   const table = await faasbox(ada, ['dlq', 'ls']);
   assert.match(table.stdout, /^EXECUTION +FUNCTION +STATUS +ATTEMPTS +DEAD-LETTERED +REASON$/m);
 

@@ -22,6 +22,9 @@ import { type Registry, startRegistry } from './support/registry.ts';
 import { type SmallDocker, startSmallDocker } from './support/small-docker.ts';
 import { hasImage } from '../worker/docker-engine.ts';
 import { within } from './support/eventually.ts';
+import { deleteManifest, pushTag } from './support/registry-images.ts';
+import { createRegistryImageResolver } from '../src/adapters/image-registry/index.ts';
+import { pinnedReference } from '../src/domain/image-reference.ts';
 
 const MiB = 1024 * 1024;
 const FILLER_MB = 40;
@@ -502,6 +505,38 @@ test('(f) pre-started containers are dropped before any image is pruned; the ima
     await runtime.close();
   }
   assert.equal(await small.docker.listContainers({ all: true, filters: { label: [`faasbox.worker=${workerId}`] } }), []);
+});
+
+test('(g) workers run pinned references (tag@digest): pulled once by digest, then run from the engine even with the manifest gone; held and kept by digest, matched to the engine\'s RepoDigests', async () => {
+  // Start from an engine with no unused image, so that only what this test pulls can be pruned.
+  await within(harness().pruner.pruneUnused('test (g) starts clean'), 60_000, 'pruneUnused');
+  const resolver = createRegistryImageResolver();
+  const pinned = async (image: string) => pinnedReference(image, await resolver.digestOf(image));
+  // filler-7 under a tag and digest of its own, taken out of the registry after the first run.
+  const movable = `${registry.address}/faasbox/filler-7:pinned`;
+  const movableDigest = await pushTag(filler[7] as string, movable, { variant: randomUUID() });
+  const [running, kept] = [pinnedReference(movable, movableDigest), await pinned(filler[1] as string)];
+  const { runtime, pruner } = harness({ keepImages: new Set([kept]) });
+  try {
+    for (const image of [running, kept]) assert.equal((await run(runtime, specOf(image, { command: ['true'] }))).kind, 'exited', image);
+    const digests = async () => (await small.docker.listImages()).flatMap((image) => image.RepoDigests ?? []).sort();
+    const unpinned = (reference: string) => reference.replace(/:[^:/@]+@/, '@');
+    assert.equal(await digests(), [unpinned(running), unpinned(kept)].sort(), 'pulled by digest: no tag, one digest each');
+    await deleteManifest(movable, movableDigest);
+    const again = await run(runtime, specOf(running, { command: ['echo', 'from the engine'] }));
+    assert.equal([again.kind, again.kind === 'exited' ? again.stdout : ''], ['exited', 'from the engine\n'], 'present by its digest: not pulled again');
+
+    const release = pruner.hold(running);
+    const none = await within(pruner.pruneUnused('test (g) held and kept'), 60_000, 'pruneUnused');
+    assert.equal(none.removed, [], 'the held pinned image and the kept one stay');
+    release();
+    const report = await within(pruner.pruneUnused('test (g) released'), 60_000, 'pruneUnused');
+    assert.equal(report.removed.map((image) => image.names), [[unpinned(running)]]);
+    assert.equal(await digests(), [unpinned(kept)]);
+    reports.push(report);
+  } finally {
+    await runtime.close();
+  }
 });
 
 test('the small engine and the registry stop, and nothing of them is left', async () => {

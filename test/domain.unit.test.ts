@@ -1,7 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { emailReservationDecider } from '../src/domain/email-reservations.ts';
-import { type FunctionEvent, type FunctionSpec, functionDecider } from '../src/domain/functions.ts';
+import { type FunctionDefinition, type FunctionEvent, type FunctionSpec, functionDecider } from '../src/domain/functions.ts';
 import { isImageReference, registryOf } from '../src/domain/image-reference.ts';
 import { type UserEvent, reusableToken, userDecider } from '../src/domain/users.ts';
 import { fold } from '../src/domain/decider.ts';
@@ -220,6 +220,30 @@ functions('a rollback is the next version, a copy of the earlier one; an unknown
       },
     ]);
   fn([created, updated]).when({ type: 'RollbackFunction', requesterId: 'u1', version: 7, baseVersion: 2, now: aMinuteLater }).thenFails('VersionNotFound');
+});
+
+const [digestA, digestB] = [`sha256:${'a'.repeat(64)}`, `sha256:${'b'.repeat(64)}`];
+const pinned: FunctionEvent = { type: 'FunctionCreated', data: { ...(created.data as FunctionDefinition), imageDigest: digestA } };
+const atVersion2 = (changes: Partial<FunctionSpec>): FunctionEvent => ({
+  type: 'FunctionUpdated',
+  data: { ...(pinned.data as FunctionDefinition), ...changes, version: 2, versionCreatedAt: aMinuteLater.toISOString() },
+});
+
+functions('digests: the same tag at the same digest is no version; at another digest it is the next one; other changes keep the digest', () => {
+  fn([pinned]).when({ type: 'UpdateFunction', requesterId: 'u1', changes: { image: 'busybox', imageDigest: digestA }, baseVersion: 1, now: aMinuteLater }).then([]);
+  fn([pinned])
+    .when({ type: 'UpdateFunction', requesterId: 'u1', changes: { image: 'busybox', imageDigest: digestB }, baseVersion: 1, now: aMinuteLater })
+    .then([atVersion2({ imageDigest: digestB })]);
+  fn([pinned]).when({ type: 'UpdateFunction', requesterId: 'u1', changes: { memoryMb: 64 }, baseVersion: 1, now: aMinuteLater }).then([atVersion2({ memoryMb: 64 })]);
+});
+
+functions("digests: a new image without a digest of its own does not keep the old image's; a rollback copies the earlier digest", () => {
+  const unpinned = atVersion2({ image: 'other' });
+  delete (unpinned.data as FunctionDefinition).imageDigest;
+  fn([pinned]).when({ type: 'UpdateFunction', requesterId: 'u1', changes: { image: 'other' }, baseVersion: 1, now: aMinuteLater }).then([unpinned]);
+  fn([pinned, atVersion2({ imageDigest: digestB })])
+    .when({ type: 'RollbackFunction', requesterId: 'u1', version: 1, baseVersion: 2, now: aMinuteLater })
+    .then([{ type: 'FunctionRolledBack', data: { ...(pinned.data as FunctionDefinition), version: 3, versionCreatedAt: aMinuteLater.toISOString(), rolledBackFrom: 1 } }]);
 });
 
 functions.run();

@@ -42,7 +42,7 @@ executions('two apis and two workers start over one store and one nats-server', 
     }),
     startServer({ role: 'worker', dataDir, env: { ...env, FAASBOX_WORKER_ID: workerIds[1]!, FAASBOX_WORKER_CONCURRENCY: '2', FAASBOX_METRICS_PORT: '0' } }),
   ]);
-  deployment = { url: processes[0]!.url, image: images.busybox, missingImage: `${registry.address}/faasbox/absent:1`, workerIds };
+  deployment = { url: processes[0]!.url, image: images.busybox, echoImage: images.echo, workerIds };
 });
 
 addExecutionScenarios(executions, () => deployment, LIMIT);

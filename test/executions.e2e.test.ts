@@ -20,7 +20,7 @@ executions('the platform starts with a loopback registry holding the test images
   server = await startServer({
     env: { FAASBOX_MAX_ACTIVE_PER_USER: String(LIMIT), FAASBOX_EXECUTION_GRACE_MS: '5000', FAASBOX_WORKER_ID: workerId },
   });
-  deployment = { url: server.url, image: images.busybox, missingImage: `${registry.address}/faasbox/absent:1`, workerIds: [workerId] };
+  deployment = { url: server.url, image: images.busybox, echoImage: images.echo, workerIds: [workerId] };
   assert.ok(deployment.image.startsWith(registry.address));
 });
 

@@ -25,6 +25,7 @@ functions('a created function is listed and readable at once, with the defaults 
       id: created.body.id,
       name: 'hello',
       image: IMAGE,
+      imageDigest: app.images.current(IMAGE),
       command: null,
       env: { GREETING: 'hi' },
       secrets: {},

@@ -6,6 +6,7 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { pinnedReference } from '../src/domain/image-reference.ts';
 import { functionStream } from '../src/domain/streams.ts';
 import { type SignedUp, createFunction, signUp } from './support/api.ts';
 import { barrier } from './support/faults.ts';
@@ -44,7 +45,11 @@ versions('an update is version 2: current at once, with its ETag; executions run
 
     const second = await run(app, caller);
     assert.is(second.body.functionVersion, 2);
-    assert.equal(app.runtime.runs.map((each) => each.image), [IMAGE, OTHER_IMAGE]);
+    // Each pinned to the digest its tag named when the version was made.
+    assert.equal(
+      app.runtime.runs.map((each) => each.image),
+      [pinnedReference(IMAGE, app.images.current(IMAGE)), pinnedReference(OTHER_IMAGE, app.images.current(OTHER_IMAGE))],
+    );
     assert.is((await app.request('GET', `/v1/executions/${first.body.executionId}`, { token: caller.token })).body.functionVersion, 1);
 
     const listed = await app.request('GET', `/v1/functions/${caller.functionId}/versions`, { token: caller.token });
@@ -84,7 +89,7 @@ versions('a rollback copies an earlier version as the next one, in one event; wh
     assert.equal([rolled.body.version, rolled.body.rolledBackFrom, rolled.body.image, rolled.headers.get('etag')], [3, 1, IMAGE, '"3"']);
     const ran = await run(app, caller);
     assert.is(ran.body.functionVersion, 3);
-    assert.equal(app.runtime.runs.map((each) => each.image), [IMAGE]);
+    assert.equal(app.runtime.runs.map((each) => each.image), [pinnedReference(IMAGE, app.images.current(IMAGE))]);
     assert.equal((await app.events(functionStream(caller.functionId))).map((event) => event.type), ['FunctionCreated', 'FunctionUpdated', 'FunctionRolledBack']);
     assertProblem(await app.request('POST', `/v1/functions/${caller.functionId}/rollback`, { token: caller.token, json: { version: 9 } }), 404);
     assertProblem(await app.request('POST', `/v1/functions/${caller.functionId}/rollback`, { token: caller.token, json: {} }), 400);

@@ -11,6 +11,8 @@ import { SHUTDOWN_REASON, WORKER_LOST_REASON } from '../worker/worker.ts';
 import { createFunction, signUp } from './support/api.ts';
 import { call } from './support/http-client.ts';
 import { type NatsServer, startNatsServer } from './support/nats-server.ts';
+import { createRegistryImageResolver } from '../src/adapters/image-registry/index.ts';
+import { pinnedReference } from '../src/domain/image-reference.ts';
 import { type Registry, startRegistry } from './support/registry.ts';
 import { type ServerProcess, startServer, tempDir } from './support/server-process.ts';
 import { type TestImages, ensureTestImages } from './support/test-images.ts';
@@ -173,6 +175,9 @@ test('SIGTERM drains: a short execution finishes, a long one is killed at the dr
   assert.is((await executionState(other, leftForTheNextWorker.executionId)).status, 'queued');
 });
 
+/** The suite's image as its functions pinned it. */
+const pinnedImage = async () => pinnedReference(images.busybox, await createRegistryImageResolver().digestOf(images.busybox));
+
 test("another worker's periodic reap removes a vanished worker's container once it is overdue, and nothing else", async () => {
   // maxTimeoutMs + graceMs = 100 + 1000: a container over 1.1 s old is overdue for this worker.
   // Kept alive only for this test: it would reap any other suite's execution older than that.
@@ -185,11 +190,13 @@ test("another worker's periodic reap removes a vanished worker's container once 
   });
   let exitCode: number | null;
   try {
+    // What the workers ran, and so have on the engine: the image by its digest, not its tag.
+    const ran = await pinnedImage();
     const ghostExecution = randomUUID();
     const createdAt = Date.now();
     const ghost = await docker.createContainer({
       name: `faasbox-${ghostExecution}`,
-      Image: images.busybox,
+      Image: ran,
       Cmd: ['sleep', '60'],
       Labels: { 'faasbox.execution': ghostExecution, 'faasbox.worker': ghostWorkerId, ...suiteTag },
       HostConfig: { NetworkMode: 'none' },
@@ -197,7 +204,7 @@ test("another worker's periodic reap removes a vanished worker's container once 
     await ghost.start();
     // Not an execution (no faasbox.execution label): never the reaper's to remove.
     const bystander = await docker.createContainer({
-      Image: images.busybox,
+      Image: ran,
       Cmd: ['true'],
       Labels: { 'faasbox.worker': ghostWorkerId, ...suiteTag },
       HostConfig: { NetworkMode: 'none' },
@@ -227,6 +234,7 @@ test("another worker's periodic reap removes a vanished worker's container once 
 });
 
 test('everything stops, and no container of this suite remains', async () => {
+  const ran = await pinnedImage();
   const codes = await Promise.all(processes.filter(isRunning).map((p) => p.stop()));
   await nats.stop();
   await registry.stop();
@@ -234,7 +242,7 @@ test('everything stops, and no container of this suite remains', async () => {
   const leftovers = [...new Map(labelled.map((c) => [c.Id, c])).values()];
   // Removed before asserting, so a failure here leaves nothing running on the shared engine.
   await Promise.all(leftovers.map((c) => docker.getContainer(c.Id).remove({ force: true }).catch(() => {})));
-  await docker.getImage(images.busybox).remove().catch(() => {});
+  await docker.getImage(ran).remove().catch(() => {});
   assert.equal(codes, codes.map(() => 0));
   assert.equal(leftovers.map((c) => `${c.Names.join(',')} ${c.State}`), []);
 });

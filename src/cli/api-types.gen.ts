@@ -124,7 +124,7 @@ export interface paths {
         head?: never;
         /**
          * Change a function: a new version, current from now on
-         * @description The fields given replace the current version's; the result is version N+1 (the same request again changes nothing and makes no version). Executions queued from now on run it. Pre-started containers of the old version are dropped.
+         * @description The fields given replace the current version's; the result is version N+1 (the same request again changes nothing and makes no version). Naming `image` resolves it to its digest again, even the same tag: that deploys a tag that moved (an unmoved one makes no version). Executions queued from now on run it. Pre-started containers of the old version are dropped.
          */
         patch: operations["updateFunction"];
         trace?: never;
@@ -513,7 +513,13 @@ export interface components {
             /** Format: uuid */
             id: string;
             name: string;
+            /** @description The image as given */
             image: string;
+            /**
+             * @description What the image named in its registry when this version was made: workers run exactly that, however its tag moves later (PATCH the image, even the same tag, to deploy a moved one). Null: a version made before pinning, run by its tag until the function's next update
+             * @example sha256:…
+             */
+            imageDigest: string | null;
             command: string[] | null;
             env: {
                 [key: string]: string;
@@ -628,6 +634,11 @@ export interface components {
             functionId: string;
             /** @description The version of its function it runs (GET /v1/functions/{id}/versions) */
             functionVersion: number;
+            /**
+             * @description The digest of the image it runs, as its function's version pinned it; null: a version made before pinning, run by its tag
+             * @example sha256:…
+             */
+            imageDigest: string | null;
             /** @enum {string} */
             status: "queued" | "running" | "succeeded" | "failed" | "timedOut";
             exitCode: number | null;
@@ -1236,7 +1247,7 @@ export interface operations {
                     "application/json": components["schemas"]["Function"];
                 };
             };
-            /** @description Invalid field (named in the answer), an image from a registry not allowed, or malformed JSON */
+            /** @description Invalid field (named in the answer), an image from a registry not allowed or not in its registry (`image-not-found`), or malformed JSON */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1277,6 +1288,17 @@ export interface operations {
             /** @description Unexpected failure: quote the correlationId when reporting it */
             500: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The image's registry could not be reached or answered nonsense (`registry-unavailable`): nothing was recorded; try again later */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1436,7 +1458,7 @@ export interface operations {
                     "application/json": components["schemas"]["Function"];
                 };
             };
-            /** @description Invalid field (named in the answer), an image from a registry not allowed, or malformed JSON */
+            /** @description Invalid field (named in the answer), an image from a registry not allowed or not in its registry (`image-not-found`), or malformed JSON */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1513,6 +1535,17 @@ export interface operations {
             /** @description Unexpected failure: quote the correlationId when reporting it */
             500: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The image's registry could not be reached or answered nonsense (`registry-unavailable`): nothing was recorded; try again later */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {

@@ -77,10 +77,11 @@ export function addFunctionCommands(program: Command) {
         const listed = await api.listFunctionVersions(id);
         if (session.json) return void printJson(listed);
         printTable(
-          ['VERSION', 'IMAGE', 'TIMEOUT', 'MEMORY', 'MADE', 'FROM'],
+          ['VERSION', 'IMAGE', 'DIGEST', 'TIMEOUT', 'MEMORY', 'MADE', 'FROM'],
           listed.versions.map((v) => [
             `${v.version}${v.version === listed.current ? ' *' : ''}`,
             v.image,
+            shortDigest(v.imageDigest),
             `${v.timeoutMs}ms`,
             `${v.memoryMb}MB`,
             v.versionCreatedAt,
@@ -129,6 +130,7 @@ export function addFunctionCommands(program: Command) {
           ['id', shown.id],
           ['name', shown.name],
           ['image', shown.image],
+          ['image digest', shown.imageDigest ?? '(none: runs by its tag until its next update)'],
           ['command', shown.command === null ? "(the image's own)" : shown.command.map(shellQuote).join(' ')],
           ['env', Object.entries(shown.env).map(([key, value]) => shellQuote(`${key}=${value}`)).join(' ') || '(none)'],
           ['secrets', Object.entries(shown.secrets).map(([variable, name]) => `${variable}=${name}`).join(' ') || '(none)'],
@@ -253,3 +255,6 @@ function collectEnv(pair: string, env: Record<string, string> = {}): Record<stri
 function shellQuote(word: string): string {
   return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`;
 }
+
+/** A digest as Docker shortens an image id: its first 12 hex digits tell versions apart (`--json` has it whole). */
+const shortDigest = (digest: string | null) => (digest === null ? 'by tag' : digest.slice(0, 'sha256:'.length + 12));

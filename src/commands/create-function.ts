@@ -5,18 +5,21 @@ import type { CommandDeps, ReadYourWrites } from './deps.ts';
 import { awaitProjections, commandContext } from './context.ts';
 import { checkSecretsExist, sealEnv, warmTargetFor } from './function-env.ts';
 import { handleCommand } from './handle-command.ts';
+import { pinImage } from './pin-image.ts';
 
-type Deps = Pick<CommandDeps, 'store' | 'bus' | 'keys' | 'clock' | 'newId' | 'log'> & ReadYourWrites;
+type Deps = Pick<CommandDeps, 'store' | 'bus' | 'keys' | 'images' | 'clock' | 'newId' | 'log'> & ReadYourWrites;
 
+/** Registers a function whose first version runs the digest its image's tag names now. */
 export async function createFunction(
   deps: Deps,
   ownerId: string,
-  spec: FunctionSpec,
+  spec: Omit<FunctionSpec, 'imageDigest'>,
   correlationId: string,
 ): Promise<FunctionDefinition> {
+  const imageDigest = await pinImage(deps, spec.image);
   const functionId = deps.newId();
   await checkSecretsExist(deps, ownerId, spec.secrets);
-  const stored: FunctionSpec = { ...spec, env: await sealEnv(deps.keys, { functionId, ownerId }, spec.env), envEncrypted: true };
+  const stored: FunctionSpec = { ...spec, imageDigest, env: await sealEnv(deps.keys, { functionId, ownerId }, spec.env), envEncrypted: true };
   const result = await handleCommand(
     deps.store,
     functionDecider,

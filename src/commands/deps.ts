@@ -7,6 +7,7 @@ import { type Logger } from '../ports/logger.ts';
 import type { Metrics } from '../metrics/metrics.ts';
 import type { Clock } from '../ports/clock.ts';
 import type { EventStore } from '../ports/event-store.ts';
+import type { ImageResolver } from '../ports/image-resolver.ts';
 import type { JobBus } from '../ports/job-bus.ts';
 import type { KeyStore } from '../ports/key-store.ts';
 
@@ -21,6 +22,8 @@ export type CommandDeps = {
   bus: JobBus;
   /** Each user's data key, outside the event log: what is theirs and secret is stored encrypted under it. */
   keys: KeyStore;
+  /** Tags to digests, asked when a version is made (src/commands/pin-image.ts). */
+  images: ImageResolver;
   clock: Clock;
   newId: () => string;
   passwords: PasswordHasher;

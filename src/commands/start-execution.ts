@@ -3,7 +3,7 @@ import { type ExecutionSnapshot, executionMachine, statusOf } from '../../actors
 import { DomainError } from '../domain/errors.ts';
 import { type ExecutionReport, attemptField, isTerminal, reportFromStatus, reportsFromStatus } from '../domain/execution-outcome.ts';
 import { type ExecutionState, STORED_STDIN_LIMIT, executionDecider } from '../domain/executions.ts';
-import { type FunctionDefinition, reuseOf, versionOf } from '../domain/functions.ts';
+import { type FunctionDefinition, reuseOf, runnableImageOf, versionOf } from '../domain/functions.ts';
 import { executionStream } from '../domain/streams.ts';
 import { BusUnavailableError, type Job, type StatusMessage, type StatusWatch, encodeJobStdin } from '../ports/job-bus.ts';
 import type { CommandDeps, ReadYourWrites } from './deps.ts';
@@ -69,6 +69,7 @@ export async function startExecution(
         timeoutMs: definition.timeoutMs,
         stdinBytes: stdin.byteLength,
         functionVersion: versionOf(definition),
+        ...(definition.imageDigest ? { imageDigest: definition.imageDigest } : {}),
         queuedAt: queuedAt.toISOString(),
         deadline: deadline.toISOString(),
         slotStreams,
@@ -124,7 +125,7 @@ export const jobOf = (
   ...attemptField(attempt.attempt),
   functionId: definition.functionId,
   ownerId: definition.ownerId,
-  image: definition.image,
+  image: runnableImageOf(definition),
   command: definition.command,
   env,
   ...(secretEnv ? { secretEnv } : {}),

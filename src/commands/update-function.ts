@@ -7,20 +7,35 @@ import type { CommandDeps, ReadYourWrites } from './deps.ts';
 import { awaitProjections, commandContext } from './context.ts';
 import { checkSecretsExist, sealEnv, warmTargetFor } from './function-env.ts';
 import { handleCommand, readState } from './handle-command.ts';
+import { pinImage } from './pin-image.ts';
 
-type Deps = Pick<CommandDeps, 'store' | 'bus' | 'keys' | 'clock' | 'newId' | 'log'> & ReadYourWrites;
+type Deps = Pick<CommandDeps, 'store' | 'bus' | 'keys' | 'images' | 'clock' | 'newId' | 'log'> & ReadYourWrites;
 
 /**
  * Makes a new version of the caller's function current: `changes` applied to the current one.
  * Decided at the stream's revision against the version the request started from (`ifMatch`, else
  * the one current when it was read): of two updates at once one wins, the other is refused.
+ *
+ * A change that names the image resolves it again, even to the same tag: that is how a moved tag
+ * is deployed (an unmoved one changes nothing, so makes no version). A version made before
+ * pinning is pinned by its next update, whatever that changes.
  */
-export const updateFunction = (deps: Deps, requesterId: string, functionId: string, changes: FunctionChanges, ifMatch: number | null, correlationId: string) =>
+export const updateFunction = (
+  deps: Deps,
+  requesterId: string,
+  functionId: string,
+  changes: Omit<FunctionChanges, 'imageDigest'>,
+  ifMatch: number | null,
+  correlationId: string,
+) =>
   changeVersion(deps, functionId, ifMatch, correlationId, async (read, baseVersion, now) => {
+    // Not the caller's to change: the decider refuses it, and no registry is asked nor key used on a stranger's behalf.
+    const current = read.status === 'active' && read.definition.ownerId === requesterId ? read.definition : null;
     await checkSecretsExist(deps, requesterId, changes.secrets);
-    // Another's function is refused by the decider; its env is not encrypted under this caller's key.
-    const sealed = changes.env && read.status === 'active' && read.definition.ownerId === requesterId ? await sealedChanges(deps.keys, read.definition, changes.env) : {};
-    return { type: 'UpdateFunction', requesterId, changes: { ...changes, ...sealed }, baseVersion, now };
+    const image = changes.image ?? (current?.imageDigest === undefined ? current?.image : undefined);
+    const pinned = current && image !== undefined ? { image, imageDigest: await pinImage(deps, image) } : {};
+    const sealed = current && changes.env ? await sealedChanges(deps.keys, current, changes.env) : {};
+    return { type: 'UpdateFunction', requesterId, changes: { ...changes, ...pinned, ...sealed }, baseVersion, now };
   });
 
 /** A new environment as the version stores it: encrypted, keeping the current version's ciphertext for values unchanged. */
@@ -29,9 +44,9 @@ const sealedChanges = async (keys: KeyStore, current: FunctionDefinition, env: R
   envEncrypted: true,
 });
 
-/** Makes a copy of an earlier version the current one (a new version, `rolledBackFrom` it). */
+/** Makes a copy of an earlier version the current one (a new version, `rolledBackFrom` it: its digest too, so it runs the same bytes). */
 export const rollbackFunction = (deps: Deps, requesterId: string, functionId: string, version: number, ifMatch: number | null, correlationId: string) =>
-  changeVersion(deps, functionId, ifMatch, correlationId, async (_, baseVersion, now) => ({ type: 'RollbackFunction', requesterId, version, baseVersion, now }));
+  changeVersion(deps, functionId, ifMatch, correlationId, async (_read, baseVersion, now) => ({ type: 'RollbackFunction', requesterId, version, baseVersion, now }));
 
 async function changeVersion(
   deps: Deps,
@@ -43,9 +58,10 @@ async function changeVersion(
   const stream = functionStream(functionId);
   const { state: read } = await readState(deps.store, functionDecider, stream);
   const baseVersion = ifMatch ?? (read.status === 'active' ? versionOf(read.definition) : 0);
+  const decided = await command(read, baseVersion, deps.clock.now());
   let result;
   try {
-    result = await handleCommand(deps.store, functionDecider, stream, await command(read, baseVersion, deps.clock.now()), commandContext(deps, correlationId));
+    result = await handleCommand(deps.store, functionDecider, stream, decided, commandContext(deps, correlationId));
   } catch (error) {
     // The client named the version it changes (If-Match): HTTP calls its failure 412.
     if (ifMatch !== null && error instanceof DomainError && error.code === 'VersionConflict') {

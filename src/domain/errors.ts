@@ -19,6 +19,8 @@ export type DomainErrorCode =
   | 'VersionNotFound'
   | 'DeadLetterNotRedrivable'
   | 'JobBusUnavailable'
+  | 'ImageNotFound'
+  | 'RegistryUnavailable'
   | 'StreamNotFound'
   | 'AccountNotFound'
   | 'SecretNotFound'
@@ -34,7 +36,7 @@ export class DomainError extends Error {
   constructor(
     readonly code: DomainErrorCode,
     message: string,
-    /** For TooManyAttempts and LimitReached: when the caller may try again. */
+    /** For TooManyAttempts, LimitReached and the unavailable ones: when the caller may try again. */
     readonly retryAfterSeconds?: number,
     /** Facts the answer carries besides the message (a problem's extension members). */
     readonly details?: Record<string, unknown>,

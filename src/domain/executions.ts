@@ -35,6 +35,8 @@ export type ExecutionQueuedData = {
   redriveOf?: string;
   /** The version of its function it runs (absent from events stored before versions: 1). */
   functionVersion?: number;
+  /** The digest that version pinned its image to (absent: a version made before pinning, run by its tag). */
+  imageDigest?: string;
   /** Asynchronous only: receives the final record once it ended for good (src/domain/callbacks.ts). */
   callbackUrl?: string;
 };

@@ -1,10 +1,18 @@
 import type { Decider, DomainEvent } from './decider.ts';
 import { DomainError } from './errors.ts';
+import { pinnedReference } from './image-reference.ts';
 import type { RetryPolicy } from './retries.ts';
 
 export type FunctionSpec = {
   name: string;
+  /** The image as its owner named it (a tag, usually). */
   image: string;
+  /**
+   * What `image` named in its registry when this version was made (`sha256:…`): workers run
+   * exactly that, however the tag moves later. Absent from functions created before pinning:
+   * they run by tag until their next update.
+   */
+  imageDigest?: string;
   command: string[] | null;
   /**
    * Its environment. Values are stored encrypted under the owner's data key when `envEncrypted`
@@ -52,13 +60,19 @@ export const minWarmOf = (definition: Pick<FunctionSpec, 'minWarm'>): number => 
 
 export const reuseOf = (definition: Pick<FunctionSpec, 'reuse'>): boolean => definition.reuse ?? false;
 
+/** The reference workers pull and run: pinned to the version's digest, or its tag for a version made before pinning. */
+export const runnableImageOf = ({ image, imageDigest }: Pick<FunctionSpec, 'image' | 'imageDigest'>): string =>
+  imageDigest ? pinnedReference(image, imageDigest) : image;
+
 /**
  * What workers need to keep a function's containers ready before any call; null when it asks for
  * none. `env` must be opened first (src/commands/function-env.ts warmTargetFor): a worker starts
  * containers with it. Secrets are not in it: they reach a container only with a call.
  */
-export const warmTargetOf = ({ functionId, ownerId, image, command, env, memoryMb, minWarm, reuse }: FunctionDefinition) =>
-  minWarm ? { functionId, ownerId, image, command, env, memoryMb, reuse: reuse ?? false, minWarm } : null;
+export const warmTargetOf = (definition: FunctionDefinition) => {
+  const { functionId, ownerId, command, env, memoryMb, minWarm, reuse } = definition;
+  return minWarm ? { functionId, ownerId, image: runnableImageOf(definition), command, env, memoryMb, reuse: reuse ?? false, minWarm } : null;
+};
 
 export type FunctionEvent =
   | DomainEvent<'FunctionCreated', FunctionDefinition>
@@ -179,7 +193,9 @@ export const functionDecider: Decider<FunctionCommand, FunctionEvent, FunctionSt
       case 'UpdateFunction': {
         const active = ownedActive(state, command.requesterId);
         checkBase(active, command.baseVersion);
-        const spec = { ...specOf(active.definition), ...command.changes };
+        const spec: FunctionSpec = { ...specOf(active.definition), ...command.changes };
+        // The old digest is the old image's: a new image without one of its own runs by its tag.
+        if (command.changes.image !== undefined && command.changes.imageDigest === undefined) delete spec.imageDigest;
         checkVariables(spec);
         // Nothing changes: no new version (a PATCH sent again is no second version).
         if (sameSpec(spec, specOf(active.definition))) return [];

@@ -50,6 +50,8 @@ const DOMAIN_STATUS: Record<DomainErrorCode, { status: ContentfulStatusCode; slu
   VersionNotFound: { status: 404, slug: 'version-not-found' },
   DeadLetterNotRedrivable: { status: 409, slug: 'dead-letter-not-redrivable' },
   JobBusUnavailable: { status: 503, slug: 'job-bus-unavailable' },
+  ImageNotFound: { status: 400, slug: 'image-not-found' },
+  RegistryUnavailable: { status: 503, slug: 'registry-unavailable' },
   StreamNotFound: { status: 404, slug: 'stream-not-found' },
   AccountNotFound: { status: 404, slug: 'account-not-found' },
   SecretNotFound: { status: 404, slug: 'secret-not-found' },

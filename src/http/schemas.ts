@@ -182,7 +182,15 @@ export function functionSchemas(limits: Config['functionLimits'], allowedRegistr
     .object({
       id: z.uuid(),
       name: z.string(),
-      image: z.string(),
+      image: z.string().openapi({ description: 'The image as given' }),
+      imageDigest: z
+        .string()
+        .nullable()
+        .openapi({
+          description:
+            "What the image named in its registry when this version was made: workers run exactly that, however its tag moves later (PATCH the image, even the same tag, to deploy a moved one). Null: a version made before pinning, run by its tag until the function's next update",
+          example: 'sha256:…',
+        }),
       command: z.array(z.string()).nullable(),
       env: z.record(z.string(), z.string()),
       secrets: z.record(z.string(), z.string()).openapi({ description: 'Variables that take a secret at each call: variable → secret name (never its value)' }),

@@ -11,6 +11,7 @@ export function executionView(state: PresentExecution) {
     executionId: state.queued.executionId,
     functionId: state.queued.functionId,
     functionVersion: state.queued.functionVersion ?? 1,
+    imageDigest: state.queued.imageDigest ?? null,
     status: statusOf(state.snapshot),
     exitCode: output?.exitCode ?? null,
     stdout: output?.stdout ?? '',

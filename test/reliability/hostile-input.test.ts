@@ -16,6 +16,10 @@ import * as assert from 'uvu/assert';
 import { call, uniqueEmail } from '../support/http-client.ts';
 import { grantOperator } from '../support/operator-command.ts';
 import { type ServerProcess, startServer } from '../support/server-process.ts';
+import { pinnedReference } from '../../src/domain/image-reference.ts';
+import { type Registry, startRegistry } from '../support/registry.ts';
+import { deleteManifest, pushTag } from '../support/registry-images.ts';
+import { ensureTestImages } from '../support/test-images.ts';
 import {
   type JsonTree,
   contentTypes,
@@ -44,7 +48,7 @@ const KEEPER_SECRET = `kept-secret-${randomBytes(12).toString('hex')}`;
 const PASSWORD = 'correct horse battery';
 const DEFAULT_TIMEOUT_MS = 30_000;
 const DEFAULT_MEMORY_MB = 128;
-/** Nothing listens there: an execution fails at the pull, so no container is ever started. */
+/** No registry can be asked there (fetch refuses the port): creating a function on it is 503, nothing recorded. */
 const UNREACHABLE_IMAGE = '127.0.0.1:9/faasbox/absent:1';
 /** Huge, yet with the rest of a request under the 16 KiB of headers past which Node answers 431 itself. */
 const HUGE_AUTHORIZATION_BYTES = 6_000;
@@ -98,6 +102,13 @@ type WireReply = { status: number; headers: Record<string, string | string[] | u
 
 type World = {
   server: ServerProcess;
+  registry: Registry;
+  /**
+   * `gone`: a tag whose manifest was deleted once the functions were pinned to it, so every
+   * execution fails at the pull and no container is ever started; `pinned`: the same image by its
+   * digest, which creates a function (no registry is asked) that fails alike when run.
+   */
+  images: { gone: string; pinned: string };
   doc: OpenApiDocument;
   operations: Operation[];
   keeper: Account & { functionIds: string[]; executionId: string; snapshot: Record<string, unknown> };
@@ -201,7 +212,10 @@ function plausibleValue(doc: OpenApiDocument, name: string, schemaIn: SchemaObje
   if (name === 'password') return fc.oneof(fc.constant(PASSWORD), hostileString(80));
   if (name === 'name') return fc.oneof(fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9._-]{0,20}$/), hostileString());
   if (name === 'image') {
-    return fc.oneof(pick([UNREACHABLE_IMAGE, '127.0.0.1:9/a/b@sha256:' + '0'.repeat(64), 'docker.io/library/busybox:1', 'UPPER/Case', '../../etc/passwd']), hostileString());
+    return fc.oneof(
+      pick([UNREACHABLE_IMAGE, w.images.gone, w.images.pinned, '127.0.0.1:9/a/b@sha256:' + '0'.repeat(64), 'docker.io/library/busybox:1', 'UPPER/Case', '../../etc/passwd']),
+      hostileString(),
+    );
   }
   const types = [schema.type ?? []].flat();
   if (schema.enum) return fc.oneof(pick(schema.enum as JsonTree[]), hostileString());
@@ -230,7 +244,8 @@ function validValue(doc: OpenApiDocument, name: string, schemaIn: SchemaObject |
   }
   if (name === 'password') return pick([PASSWORD, 'another good password']);
   if (name === 'name') return fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9._-]{0,20}$/);
-  if (name === 'image') return fc.constant(UNREACHABLE_IMAGE);
+  // Accepted (a digest needs no registry), not in its registry (400), no registry to ask (503).
+  if (name === 'image') return fc.constantFrom(w.images.pinned, w.images.pinned, w.images.gone, UNREACHABLE_IMAGE);
   // Every function has version 1, and few have more: a rollback mostly to one that exists.
   if (name === 'version') return fc.constantFrom(1, 1, 2);
   if (schema.enum) return pick(schema.enum as JsonTree[]);
@@ -397,7 +412,12 @@ const REASON_PHRASES: Record<number, string> = {
   413: 'Content Too Large',
   415: 'Unsupported Media Type',
   429: 'Too Many Requests',
+  503: 'Service Unavailable',
 };
+
+/** Creating or changing a function on an image no registry can be asked about is the one 5xx an answer may be. */
+const IMAGE_REFUSALS: Record<number, string> = { 400: 'urn:faasbox:problem:image-not-found', 503: 'urn:faasbox:problem:registry-unavailable' };
+const namesImage = (operation: Operation) => operation.key === 'POST /v1/functions' || operation.key === 'PATCH /v1/functions/{id}';
 
 function describe(request: WireRequest, reply: WireReply): string {
   const headers = request.headers.map(([name, value]) => `${name}: ${value.length > 120 ? `${value.slice(0, 120)}…(${value.length})` : value}`);
@@ -428,7 +448,14 @@ function malformedOnTheWire(request: WireRequest): string | undefined {
 
 function assertWellBehaved(w: World, operation: Operation, request: WireRequest, reply: WireReply) {
   const where = describe(request, reply);
-  assert.ok(reply.status < 500, `a 5xx:\n${where}`);
+  const imageRefused = namesImage(operation) && reply.body.includes(`"type":"${IMAGE_REFUSALS[reply.status]}"`);
+  assert.ok(reply.status < 500 || (imageRefused && reply.status === 503), `a 5xx:\n${where}`);
+  if (imageRefused) {
+    // Refused before anything was decided: no function, no version.
+    assert.is(reply.headers.location, undefined, `a refused image with a Location:\n${where}`);
+    assert.is(reply.headers.etag, undefined, `a refused image with an ETag:\n${where}`);
+    assert.match(reply.body, /"image":"/, `a refused image the problem does not name:\n${where}`);
+  }
   if (refusedBeforeApp(reply)) {
     // Only malformed HTTP may be refused before the app; anything else must reach it.
     assert.ok(malformedOnTheWire(request), `refused before the app, yet well-formed:\n${where}`);
@@ -476,8 +503,8 @@ async function newAccount(url: string, tag: string): Promise<Account> {
   return { id: created.body.id as string, email, token: login.body.token as string };
 }
 
-async function newFunction(url: string, token: string, spec: Record<string, unknown>): Promise<string> {
-  const created = await call(url, 'POST', '/v1/functions', { token, json: { image: UNREACHABLE_IMAGE, ...spec } });
+async function newFunction(url: string, token: string, image: string, spec: Record<string, unknown>): Promise<string> {
+  const created = await call(url, 'POST', '/v1/functions', { token, json: { image, ...spec } });
   assert.is(created.status, 201, JSON.stringify(created.body));
   return created.body.id as string;
 }
@@ -527,6 +554,11 @@ async function snapshotOf(url: string, account: Account, functionIds: string[], 
 const test = suite('hostile input');
 
 test('setup: one platform, a keeper whose data must survive, a fuzzer, an operator', async () => {
+  const registry = await startRegistry();
+  const { busybox } = await ensureTestImages(registry.address);
+  const gone = `${registry.address}/faasbox/busybox:gone-${process.pid}`;
+  const digest = await pushTag(busybox, gone, { variant: String(process.pid) });
+  const images = { gone, pinned: pinnedReference(gone, digest) };
   const server = await startServer({
     env: {
       FAASBOX_JWT_SECRET: JWT_SECRET,
@@ -535,7 +567,7 @@ test('setup: one platform, a keeper whose data must survive, a fuzzer, an operat
       FAASBOX_WORKER_ID: `hostile-input-${process.pid}`,
     },
   });
-  world = { server } as World;
+  world = { server, registry } as World;
   const url = server.url;
   const doc = (await call(url, 'GET', '/openapi.json')).body as OpenApiDocument;
   const [keeper, fuzzer, operator, sacrificial] = await Promise.all([
@@ -548,14 +580,16 @@ test('setup: one platform, a keeper whose data must survive, a fuzzer, an operat
   const kept = await call(url, 'PUT', '/v1/secrets/db-password', { token: keeper.token, json: { value: KEEPER_SECRET } });
   assert.is(kept.status, 201, JSON.stringify(kept.body));
   const keeperFunctions = [
-    await newFunction(url, keeper.token, { name: 'kept', command: ['sh', '-c', 'cat'], env: { GREETING: 'héllo', EMPTY: '' }, secrets: { DB_PASSWORD: 'db-password' }, timeoutMs: 5000, memoryMb: 64 }),
-    await newFunction(url, keeper.token, { name: 'kept-too' }),
+    await newFunction(url, keeper.token, gone, { name: 'kept', command: ['sh', '-c', 'cat'], env: { GREETING: 'héllo', EMPTY: '' }, secrets: { DB_PASSWORD: 'db-password' }, timeoutMs: 5000, memoryMb: 64 }),
+    await newFunction(url, keeper.token, gone, { name: 'kept-too' }),
   ];
   // The first is executed throughout; the decoys are there to be deleted.
   const fuzzerFunctions = [
-    await newFunction(url, fuzzer.token, { name: 'target' }),
-    ...(await Promise.all(['decoy-1', 'decoy-2', 'decoy-3'].map((name) => newFunction(url, fuzzer.token, { name })))),
+    await newFunction(url, fuzzer.token, gone, { name: 'target' }),
+    ...(await Promise.all(['decoy-1', 'decoy-2', 'decoy-3'].map((name) => newFunction(url, fuzzer.token, gone, { name })))),
   ];
+  // Pinned to it, and now gone from the registry: every execution fails at the pull.
+  await deleteManifest(gone, digest);
   const keeperExecution = await failedExecution(url, keeper.token, keeperFunctions[0]!);
   const fuzzerExecution = await failedExecution(url, fuzzer.token, fuzzerFunctions[0]!);
   // One after the other: a user runs at most FAASBOX_MAX_ACTIVE_PER_USER at once.
@@ -563,6 +597,8 @@ test('setup: one platform, a keeper whose data must survive, a fuzzer, an operat
   for (let n = 0; n < 6; n++) fuzzerDeadLetters.push(await deadLetter(url, fuzzer.token, fuzzerFunctions[0]!));
   world = {
     server,
+    registry,
+    images,
     doc,
     operations: operationsOf(doc),
     keeper: { ...keeper, functionIds: keeperFunctions, executionId: keeperExecution, snapshot: await snapshotOf(url, keeper, keeperFunctions, keeperExecution) },
@@ -644,7 +680,7 @@ test('the server is still up and logged no unhandled failure', async () => {
   const w = ready();
   assert.is(w.server.child.exitCode, null, 'the server exited');
   assert.is((await call(w.server.url, 'GET', '/readyz')).status, 200);
-  const failures = w.server.output.filter((line) => /unhandled|uncaught|"level":"?(50|60|error|fatal)/i.test(line) && !/pull|image|absent|127\.0\.0\.1:9/i.test(line));
+  const failures = w.server.output.filter((line) => /unhandled|uncaught|"level":"?(50|60|error|fatal)/i.test(line) && !/pull|image|absent|gone-|127\.0\.0\.1:9/i.test(line));
   assert.equal(failures, [], 'the server logged errors');
 });
 
@@ -662,7 +698,7 @@ test('prototype pollution left no trace: a new account gets the defaults, not wh
   assert.is(me.status, 200);
   assert.equal(Object.keys(me.body).sort(), ['createdAt', 'email', 'id']);
   // Inherited from a polluted Object.prototype, these would replace the defaults (`?? default`).
-  const created = await call(url, 'POST', '/v1/functions', { token: fresh.token, json: { name: 'plain', image: UNREACHABLE_IMAGE } });
+  const created = await call(url, 'POST', '/v1/functions', { token: fresh.token, json: { name: 'plain', image: w.images.pinned } });
   assert.is(created.status, 201, JSON.stringify(created.body));
   assert.is(created.body.timeoutMs, DEFAULT_TIMEOUT_MS);
   assert.is(created.body.memoryMb, DEFAULT_MEMORY_MB);
@@ -685,8 +721,27 @@ test('prototype pollution left no trace: a new account gets the defaults, not wh
   assert.is((await call(url, 'GET', '/v1/functions', { token: fresh.token })).body.functions.length, 1);
 });
 
+test('an image no registry can be asked about is 503, one its registry lacks 400: problem+json naming it, and nothing recorded', async () => {
+  const w = ready();
+  const url = w.server.url;
+  const account = await newAccount(url, 'images');
+  const fn = await newFunction(url, account.token, w.images.pinned, { name: 'only' });
+  const before = await snapshotOf(url, account, [fn], await failedExecution(url, account.token, fn));
+  for (const [image, status] of [[UNREACHABLE_IMAGE, 503], [w.images.gone, 400]] as const) {
+    for (const [method, path, json] of [['POST', '/v1/functions', { name: 'refused', image }], ['PATCH', `/v1/functions/${fn}`, { image }]] as const) {
+      const answer = await call(url, method, path, { token: account.token, json });
+      assert.is(answer.status, status, `${method} ${image}: ${JSON.stringify(answer.body)}`);
+      assert.is(answer.headers.get('content-type'), 'application/problem+json');
+      assert.equal([answer.body.type, answer.body.image], [IMAGE_REFUSALS[status], image]);
+      assert.not.match(JSON.stringify(answer.body), TRACE);
+    }
+  }
+  assert.equal(await snapshotOf(url, account, [fn], (before.execution as { executionId: string }).executionId), before);
+});
+
 test.after(async () => {
   await world?.server?.stop();
+  await world?.registry?.stop();
 });
 
 test.run();

@@ -16,12 +16,13 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { type Reply, call, uniqueEmail } from '../support/http-client.ts';
 import { grantOperator } from '../support/operator-command.ts';
+import { type Registry, startRegistry } from '../support/registry.ts';
 import { type ServerProcess, startServer } from '../support/server-process.ts';
+import { ensureTestImages } from '../support/test-images.ts';
 import { reportFigure } from './support/report.ts';
 
 const SECRET = randomBytes(32).toString('base64url');
 const PASSWORD = 'correct horse battery';
-const IMAGE = '127.0.0.1:9/faasbox/absent:1';
 
 type Claims = Record<string, unknown>;
 type Account = { id: string; email: string; token: string; claims: Claims };
@@ -31,6 +32,13 @@ type Target = { method: string; path: string; json?: unknown; ok: number };
 type Attempt = { authorization?: string; query?: string; cookie?: string; form?: string };
 
 let server: ServerProcess | undefined;
+/** Holds the image of the functions made with a token: creating one resolves its tag there. */
+let registry: Registry | undefined;
+let image: string | undefined;
+const imageOf = () => {
+  if (image === undefined) throw new Error('no registry: see the first test');
+  return image;
+};
 let user: Account | undefined;
 let other: Account | undefined;
 let operator: Account | undefined;
@@ -188,7 +196,7 @@ function targets(): Target[] {
   return [
     { method: 'GET', path: '/v1/users/me', ok: 200 },
     { method: 'GET', path: '/v1/functions', ok: 200 },
-    { method: 'POST', path: '/v1/functions', json: { name: 'made-by-token', image: IMAGE }, ok: 201 },
+    { method: 'POST', path: '/v1/functions', json: { name: 'made-by-token', image: imageOf() }, ok: 201 },
     { method: 'GET', path: `/v1/functions/${randomUUID()}/executions`, ok: 404 },
   ];
 }
@@ -236,7 +244,9 @@ const functionsOf = async (account: Account) => (await call(url(), 'GET', '/v1/f
 
 const test = suite('jwt attacks');
 
-test('setup: a platform whose JWT secret the test knows, a user, a bystander and an operator', async () => {
+test('setup: a platform whose JWT secret the test knows, a user, a bystander and an operator; a loopback registry with an image', async () => {
+  registry = await startRegistry();
+  image = (await ensureTestImages(registry.address)).echo;
   server = await startServer({
     env: { FAASBOX_JWT_SECRET: SECRET, FAASBOX_BCRYPT_COST: '10', FAASBOX_WORKER_ID: `jwt-attacks-${process.pid}` },
   });
@@ -282,7 +292,7 @@ test('every forged, tampered, misplaced or malformed token gets 401 problem+json
 
 test('a deleted user’s tokens stop working, even re-signed, and stay dead when the email is registered again', async () => {
   const doomed = await newAccount('jwt-doomed');
-  assert.is((await call(url(), 'POST', '/v1/functions', { token: doomed.token, json: { name: 'doomed-fn', image: IMAGE } })).status, 201);
+  assert.is((await call(url(), 'POST', '/v1/functions', { token: doomed.token, json: { name: 'doomed-fn', image: imageOf() } })).status, 201);
   const deleted = await call(url(), 'DELETE', '/v1/users/me', { token: doomed.token });
   assert.is(deleted.status, 200, JSON.stringify(deleted.body));
   assert.equal(deleted.body, { deleted: true });
@@ -312,6 +322,7 @@ test('a deleted user’s tokens stop working, even re-signed, and stay dead when
 
 test.after(async () => {
   await server?.stop();
+  await registry?.stop();
 });
 
 test.run();

@@ -235,6 +235,9 @@ type AckedUser = { email: string; id: string };
 type AckedFunction = { email: string; body: Record<string, unknown> };
 type PlatformAcks = { users: AckedUser[]; functions: AckedFunction[] };
 
+/** Never run: a reference that names its digest is pinned to it without asking a registry, so only the store is under test. */
+const NEVER_RUN_IMAGE = `127.0.0.1:5000/faasbox/busybox:1@sha256:${'0'.repeat(64)}`;
+
 /**
  * One client registering users and creating functions as fast as the server answers, keeping
  * every 201, until the server dies under it.
@@ -250,7 +253,7 @@ async function createUntilRefused(url: string, acks: PlatformAcks, stop: () => b
       for (let n = 0; n < 2; n++) {
         const created = await call(url, 'POST', '/v1/functions', {
           token,
-          json: { name: `fn-${n}`, image: '127.0.0.1:5000/faasbox/busybox:1', command: ['echo', email], env: { N: String(n) } },
+          json: { name: `fn-${n}`, image: NEVER_RUN_IMAGE, command: ['echo', email], env: { N: String(n) } },
         });
         if (created.status !== 201) throw new Error(`function creation: ${created.status} ${JSON.stringify(created.body)}`);
         acks.functions.push({ email, body: created.body as Record<string, unknown> });

@@ -9,13 +9,22 @@ import { type FunctionInput, createFunction, signUp } from './api.ts';
 import { assertProblem, call } from './http-client.ts';
 import { eventually } from './eventually.ts';
 import { executionContainers } from './execution-containers.ts';
+import { deleteManifest, pushTag } from './registry-images.ts';
+import { freePort } from './service-process.ts';
 import { type Upload, viaCurl, viaFetch, viaSocket } from './upload-clients.ts';
 
 /**
  * The execution flows every deployment must pass, written once and run against each shape of
  * the platform: one process over the in-process bus, and api and worker apart over NATS.
  */
-export type Deployment = { url: string; image: string; missingImage: string; workerIds: string[] };
+export type Deployment = {
+  url: string;
+  /** busybox: its default command is `sh`. */
+  image: string;
+  /** Another image of the same registry whose default command is `cat`. */
+  echoImage: string;
+  workerIds: string[];
+};
 
 const docker = new Docker({ socketPath: '/var/run/docker.sock' });
 /** This deployment's containers only: other suites may share the engine. */
@@ -29,20 +38,20 @@ const execute = (url: string, token: string, functionId: string, body?: string, 
   call(url, 'POST', `/v1/functions/${functionId}/executions${query}`, { token, body });
 
 /**
- * Tags `image` (in its registry already) as `tag` too, through the registry's API: its manifest
- * PUT under the new tag. No local copy on the engine, so what runs it pulls it.
+ * A tag of its own on a copy of `image` under a digest no engine has pulled (a variant of its
+ * manifest), taken out of the registry again right after the function is pinned to it: what runs
+ * it finds its image gone until `restore` puts the same manifest back.
  */
-async function tagInRegistry(image: string, tag: string): Promise<void> {
-  const [, registry, repository, from] = /^([^/]+)\/(.+):([^:/]+)$/.exec(image)!;
-  const accept = 'application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json';
-  const manifest = await fetch(`http://${registry}/v2/${repository}/manifests/${from}`, { headers: { accept } });
-  assert.is(manifest.status, 200);
-  const put = await fetch(`http://${registry}/v2/${repository}/manifests/${tag}`, {
-    method: 'PUT',
-    headers: { 'content-type': manifest.headers.get('content-type')! },
-    body: await manifest.arrayBuffer(),
-  });
-  assert.is(put.status, 201, await put.text());
+async function imageGoneAfterDeployment(image: string) {
+  const tag = `${image.replace(/:[^:/]+$/, '')}:gone-${randomUUID().slice(0, 8)}`;
+  const variant = randomUUID();
+  const digest = await pushTag(image, tag, { variant });
+  return {
+    tag,
+    digest,
+    remove: () => deleteManifest(tag, digest),
+    restore: async () => assert.is(await pushTag(image, tag, { variant }), digest, 'the same manifest, so the same digest'),
+  };
 }
 
 export function addExecutionScenarios(test: Test, deployment: () => Deployment, limitPerUser: number) {
@@ -230,19 +239,42 @@ export function addExecutionScenarios(test: Test, deployment: () => Deployment, 
     });
   });
 
-  test('a missing image is a failed execution with a reason, not a server error', async () => {
+  test('a tag its registry lacks is 400, a registry with nothing listening 503 with Retry-After: problem+json naming the image, nothing recorded', async () => {
     const { token } = await newUser(url());
-    const id = await newFunction(url(), token, { image: deployment().missingImage });
-    const reply = await execute(url(), token, id);
+    const absent = `${deployment().image.replace(/:[^:/]+$/, '')}:absent-${randomUUID().slice(0, 8)}`;
+    const notFound = await call(url(), 'POST', '/v1/functions', { token, json: { name: 'absent', image: absent } });
+    assertProblem(notFound, 400);
+    assert.equal([notFound.body.type, notFound.body.image], ['urn:faasbox:problem:image-not-found', absent]);
+    assert.match(notFound.body.detail, absent);
+    const nowhere = `127.0.0.1:${await freePort()}/faasbox/busybox:1`;
+    const unavailable = await call(url(), 'POST', '/v1/functions', { token, json: { name: 'nowhere', image: nowhere } });
+    assertProblem(unavailable, 503);
+    assert.equal([unavailable.body.type, unavailable.body.image], ['urn:faasbox:problem:registry-unavailable', nowhere]);
+    assert.match(unavailable.body.detail, /cannot be reached/);
+    assert.ok(Number(unavailable.headers.get('retry-after')) >= 1);
+    const created = await createFunction(url(), token, { image: deployment().image });
+    assertProblem(await call(url(), 'PATCH', `/v1/functions/${created.id}`, { token, json: { image: absent } }), 400);
+    assertProblem(await call(url(), 'PATCH', `/v1/functions/${created.id}`, { token, json: { image: nowhere } }), 503);
+    const listed = await call(url(), 'GET', '/v1/functions', { token });
+    assert.equal(listed.body.functions.map((fn: { id: string; version: number }) => [fn.id, fn.version]), [[created.id, 1]]);
+  });
+
+  test('an image gone from its registry after deployment is a failed execution with a reason, not a server error', async () => {
+    const { token } = await newUser(url());
+    const gone = await imageGoneAfterDeployment(deployment().image);
+    const created = await createFunction(url(), token, { image: gone.tag, command: ['cat'] });
+    assert.is((created as unknown as { imageDigest: string }).imageDigest, gone.digest);
+    await gone.remove();
+    const reply = await execute(url(), token, created.id);
     assert.is(reply.status, 200, JSON.stringify(reply.body));
     assert.is(reply.body.status, 'failed');
     assert.match(reply.body.reason, /image/);
     assert.is(reply.body.exitCode, null);
+    assert.is(reply.body.imageDigest, gone.digest);
   });
 
-  test("retries: a pull that failed is the platform's failure, retried after its backoff, and runs once the image is pushed; a dead letter is redriven into a run", async () => {
+  test("retries: a pull that failed is the platform's failure, retried after its backoff, and runs once the image is back; a dead letter is redriven into a run", async () => {
     const { token } = await newUser(url());
-    const later = () => `${deployment().image.replace(/:[^:/]+$/, '')}:late-${randomUUID().slice(0, 8)}`;
     const poll = async (executionId: string, until: (state: any) => boolean) => {
       let state: any;
       await eventually(`${executionId} as expected`, 20_000, async () => {
@@ -252,20 +284,22 @@ export function addExecutionScenarios(test: Test, deployment: () => Deployment, 
       return state;
     };
 
-    const retriedImage = later();
-    const retried = await newFunction(url(), token, { image: retriedImage, command: ['cat'], retry: { maxAttempts: 2, backoff: { initialMs: 3000, maxMs: 3000 } } });
+    const retriedImage = await imageGoneAfterDeployment(deployment().image);
+    const retried = await newFunction(url(), token, { image: retriedImage.tag, command: ['cat'], retry: { maxAttempts: 2, backoff: { initialMs: 3000, maxMs: 3000 } } });
+    await retriedImage.remove();
     const queued = await execute(url(), token, retried, 'retried body', '?wait=false');
     assert.is(queued.status, 202);
     const waiting = await poll(queued.body.executionId, (state) => state.attempt === 2 || state.deadLetter !== null);
     assert.is(waiting.attempt, 2, JSON.stringify(waiting));
     assert.match(waiting.attempts[0].reason, /image/);
     assert.is(waiting.status, 'queued');
-    await tagInRegistry(deployment().image, retriedImage.split(':').at(-1)!);
+    await retriedImage.restore();
     const done = await poll(queued.body.executionId, (state) => state.status !== 'queued' && state.status !== 'running');
-    assert.equal([done.status, done.stdout, done.attempt, done.deadLetter], ['succeeded', 'retried body', 2, null], JSON.stringify(done));
+    assert.equal([done.status, done.stdout, done.attempt, done.deadLetter, done.imageDigest], ['succeeded', 'retried body', 2, null, retriedImage.digest], JSON.stringify(done));
 
-    const redrivenImage = later();
-    const once = await newFunction(url(), token, { image: redrivenImage, command: ['cat'] });
+    const redrivenImage = await imageGoneAfterDeployment(deployment().image);
+    const once = await newFunction(url(), token, { image: redrivenImage.tag, command: ['cat'] });
+    await redrivenImage.remove();
     const lost = await execute(url(), token, once, 'redriven body', '?wait=false');
     await poll(lost.body.executionId, (state) => state.deadLetter !== null);
     // The list is a read model: over NATS another api may have recorded the dead letter, and this one learns it by polling.
@@ -273,7 +307,7 @@ export function addExecutionScenarios(test: Test, deployment: () => Deployment, 
       const listed = await call(url(), 'GET', '/v1/dead-letters', { token });
       return listed.body.deadLetters.some((entry: { executionId: string }) => entry.executionId === lost.body.executionId) ? true : undefined;
     });
-    await tagInRegistry(deployment().image, redrivenImage.split(':').at(-1)!);
+    await redrivenImage.restore();
     const redrive = await call(url(), 'POST', `/v1/dead-letters/${lost.body.executionId}/redrive`, { token });
     assert.is(redrive.status, 202, JSON.stringify(redrive.body));
     const rerun = await poll(redrive.body.executionId, (state) => state.status !== 'queued' && state.status !== 'running');
@@ -281,6 +315,39 @@ export function addExecutionScenarios(test: Test, deployment: () => Deployment, 
     await eventually('off the dead-letter list', 10_000, async () =>
       (await call(url(), 'GET', '/v1/dead-letters', { token })).body.deadLetters.length === 0 ? true : undefined,
     );
+  });
+
+  test('a tag pushed again after deployment changes nothing that runs until the image is named again; a rollback runs the first image again; each record names its digest', async () => {
+    const { token } = await newUser(url());
+    // Its default command: the first image copies stdin (`cat`), the second runs it (`sh`).
+    const tag = `${deployment().image.replace(/\/[^/]+$/, '')}/pinned-${randomUUID().slice(0, 8)}:live`;
+    const first = await pushTag(deployment().echoImage, tag);
+    const created = await createFunction(url(), token, { image: tag });
+    assert.equal([created.image, (created as unknown as { imageDigest: string }).imageDigest], [tag, first]);
+    const runs = async (expected: { stdout: string; version: number; digest: string }) => {
+      const reply = await execute(url(), token, created.id, 'echo the second image ran');
+      assert.equal([reply.body.status, reply.body.stdout, reply.body.functionVersion, reply.body.imageDigest], ['succeeded', expected.stdout, expected.version, expected.digest], JSON.stringify(reply.body));
+      return reply.body.executionId as string;
+    };
+    const byFirst = { stdout: 'echo the second image ran', digest: first };
+
+    const before = await runs({ ...byFirst, version: 1 });
+    const second = await pushTag(deployment().image, tag);
+    assert.is.not(second, first);
+    const moved = await runs({ ...byFirst, version: 1 });
+
+    const redeployed = await call(url(), 'PATCH', `/v1/functions/${created.id}`, { token, json: { image: tag } });
+    assert.equal([redeployed.status, redeployed.body.version, redeployed.body.imageDigest], [200, 2, second], JSON.stringify(redeployed.body));
+    const after = await runs({ stdout: 'the second image ran\n', version: 2, digest: second });
+    const unmoved = await call(url(), 'PATCH', `/v1/functions/${created.id}`, { token, json: { image: tag } });
+    assert.equal([unmoved.status, unmoved.body.version], [200, 2], 'an unmoved tag makes no version');
+
+    const rolled = await call(url(), 'POST', `/v1/functions/${created.id}/rollback`, { token, json: { version: 1 } });
+    assert.equal([rolled.status, rolled.body.version, rolled.body.imageDigest], [200, 3, first], JSON.stringify(rolled.body));
+    const back = await runs({ ...byFirst, version: 3 });
+
+    const recorded = await Promise.all([before, moved, after, back].map(async (id) => (await call(url(), 'GET', `/v1/executions/${id}`, { token })).body));
+    assert.equal(recorded.map((record) => [record.functionVersion, record.imageDigest]), [[1, first], [1, first], [2, second], [3, first]]);
   });
 
   test('wait=false answers 202 at once; polling reaches the result', async () => {

@@ -24,6 +24,7 @@ import { type RunningWorker, type WorkerOptions, startWorker } from '../../worke
 import { type Requester } from './api.ts';
 import { type FaultyBus, type FaultyStore, faultyBus, faultyStore } from './faults.ts';
 import { send } from './http-client.ts';
+import { type ScriptedImages, createScriptedImages } from './scripted-images.ts';
 import { type ScriptedRuntime, createScriptedRuntime } from './scripted-runtime.ts';
 
 /** Stands still until the test moves it: deadlines, leases and sweeps happen when the test says. */
@@ -72,6 +73,8 @@ export type InProcessApp = {
   bus: FaultyBus;
   clock: FixedClock;
   runtime: ScriptedRuntime;
+  /** The registry the api resolves tags in: every image resolves until the test says otherwise. */
+  images: ScriptedImages;
   /** What the api's routes and commands were given: its config, read models, metrics. */
   deps: AppDeps;
   /** The worker started with the app, when there is one. */
@@ -106,6 +109,7 @@ export async function startInProcessApp(options: InProcessAppOptions = {}): Prom
   const readModels = openBetterSqlite3(':memory:');
   const runtime = createScriptedRuntime();
   const keys = options.keys ?? (await createEphemeralKeyStore());
+  const images = createScriptedImages();
   const logs: LogLine[] = [];
   const log: Logger = (level, message, fields = {}) => logs.push({ level, message, fields });
 
@@ -118,7 +122,7 @@ export async function startInProcessApp(options: InProcessAppOptions = {}): Prom
       clientAddressOf: () => '192.0.2.1',
       reportError: (error) => log('error', 'unexpected', { error: String(error) }),
     },
-    { clock, callbacks: options.callbacks },
+    { clock, images, callbacks: options.callbacks },
   );
   const { app, deps } = api;
   const request: Requester = (method, path, requestOptions) => send((to, init) => app.request(to, init), method, path, requestOptions);
@@ -147,6 +151,7 @@ export async function startInProcessApp(options: InProcessAppOptions = {}): Prom
     bus,
     clock,
     runtime,
+    images,
     deps,
     worker,
     startWorker: addWorker,
@@ -180,5 +185,5 @@ export async function withApp(options: InProcessAppOptions, body: (app: InProces
   }
 }
 
-/** The image the app suites' functions name; the scripted runtime never pulls it. */
+/** The image the app suites' functions name; the scripted registry resolves it, the scripted runtime never pulls it. */
 export const IMAGE = 'registry.test/scripted:1';

@@ -13,12 +13,22 @@ import { LOOPBACK, freePort, killChild, startServiceProcess } from './service-pr
 export type Registry = {
   /** host:port, the prefix of the image references it serves, e.g. `127.0.0.1:41234`. */
   address: string;
-  /** Kills the registry and removes its storage. */
+  /** Where it stores images: another registry started on it serves the same ones. */
+  storage: string;
+  /** Kills the registry and removes its storage (unless it was another's). */
   stop(): Promise<void>;
 };
 
-export async function startRegistry(): Promise<Registry> {
+export type RegistryOptions = {
+  /** Serve the images of this storage (another registry's) instead of a new, empty one. */
+  storage?: string;
+  /** More of the registry's configuration (YAML lines), e.g. an `auth:` section. */
+  config?: string[];
+};
+
+export async function startRegistry(options: RegistryOptions = {}): Promise<Registry> {
   const dir = mkdtempSync(join(tmpdir(), 'faasbox-registry-'));
+  const storage = options.storage ?? join(dir, 'storage');
   const configFile = join(dir, 'config.yml');
   const port = await freePort();
   const address = `${LOOPBACK}:${port}`;
@@ -32,18 +42,20 @@ export async function startRegistry(): Promise<Registry> {
       '    disabled: true',
       'storage:',
       '  filesystem:',
-      `    rootdirectory: ${join(dir, 'storage')}`,
+      `    rootdirectory: ${storage}`,
       '  delete:',
       '    enabled: true',
       'http:',
       `  addr: ${address}`,
+      ...(options.config ?? []),
       '',
     ].join('\n'),
   );
 
   let child: ChildProcess;
   try {
-    child = await startServiceProcess('docker-registry', ['serve', configFile], () => answersV2(address));
+    // A registry behind token authentication answers 401 to an anonymous client: it answers all the same.
+    child = await startServiceProcess('docker-registry', ['serve', configFile], () => answersV2(address, options.config !== undefined));
   } catch (error) {
     rmSync(dir, { recursive: true, force: true });
     throw error;
@@ -52,10 +64,10 @@ export async function startRegistry(): Promise<Registry> {
     await killChild(child);
     rmSync(dir, { recursive: true, force: true });
   };
-  return { address, stop };
+  return { address, storage, stop };
 }
 
-async function answersV2(address: string): Promise<boolean> {
+async function answersV2(address: string, challenges: boolean): Promise<boolean> {
   const response = await fetch(`http://${address}/v2/`).catch(() => null);
-  return response?.status === 200;
+  return response?.status === 200 || (challenges && response?.status === 401);
 }

@@ -44,7 +44,11 @@ export type ScriptedRun = {
 };
 
 export type ScriptedRuntime = ContainerRuntime & {
-  /** The next runs of `image` behave as these, in turn; once they are used up, a run echoes (`exit`). */
+  /**
+   * The next runs of `image` behave as these, in turn; once they are used up, a run echoes
+   * (`exit`). A script for a tag also holds for its pinned references (`tag@sha256:…`, what
+   * workers run); one for a pinned reference for that digest only, and first.
+   */
   script(image: string, ...behaviours: Behaviour[]): void;
   /** Every run so far, in the order they began. */
   readonly runs: readonly ScriptedRun[];
@@ -71,7 +75,7 @@ export function createScriptedRuntime(): ScriptedRuntime {
   };
 
   const run = async (spec: ContainerRunSpec): Promise<ContainerRunOutcome> => {
-    const behaviour = scripts.get(spec.image)?.shift() ?? { kind: 'exit' };
+    const behaviour = scripts.get(spec.image)?.shift() ?? scripts.get(spec.image.split('@')[0]!)?.shift() ?? { kind: 'exit' };
     const stdin = new TextDecoder().decode(spec.stdin);
     let finishWith: ((exit: Exit) => void) | undefined;
     const record: ScriptedRun & { phase: ScriptedRun['phase']; outcome: ScriptedRun['outcome'] } = {

@@ -51,6 +51,10 @@ const ExecutionResultSchema = z
     executionId: z.uuid(),
     functionId: z.uuid(),
     functionVersion: z.number().int().openapi({ description: 'The version of its function it runs (GET /v1/functions/{id}/versions)' }),
+    imageDigest: z
+      .string()
+      .nullable()
+      .openapi({ description: "The digest of the image it runs, as its function's version pinned it; null: a version made before pinning, run by its tag", example: 'sha256:…' }),
     status: ExecutionStatusSchema,
     exitCode: z.number().int().nullable(),
     stdout: z.string(),

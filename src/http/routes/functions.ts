@@ -12,12 +12,13 @@ import type { AppDeps } from '../deps.ts';
 import type { Authenticated } from '../middleware/authenticate.ts';
 import { rejectPrototypeKeys } from '../middleware/reject-prototype-keys.ts';
 import type { AppEnv } from '../env.ts';
-import { DeletedSchema, IdParamSchema, functionSchemas, internalError, jsonBodyRefusals, locationHeader, problem, unauthorized } from '../schemas.ts';
+import { DeletedSchema, IdParamSchema, functionSchemas, internalError, jsonBodyRefusals, locationHeader, problem, retryLater, unauthorized } from '../schemas.ts';
 
 export const functionView = (definition: FunctionDefinition) => ({
   id: definition.functionId,
   name: definition.name,
   image: definition.image,
+  imageDigest: definition.imageDigest ?? null,
   command: definition.command,
   env: definition.env,
   secrets: definition.secrets ?? {},
@@ -64,6 +65,9 @@ function ifMatchVersion(header: string | undefined): number | null {
   return match ? Number(match[1]) : -1;
 }
 
+/** The image's registry could not be asked which digest it names: nothing was changed. */
+const registryUnavailable = retryLater("The image's registry could not be reached or answered nonsense (`registry-unavailable`): nothing was recorded; try again later");
+
 const ETagHeader = z.object({ ETag: z.string().openapi({ description: 'The current version, `"<version>"`: send it as If-Match to change exactly that version' }) });
 const IfMatchHeader = z.object({
   'if-match': z.string().optional().openapi({ description: 'Change only if this is still the current version (its ETag, `"<version>"`); else 412', example: '"3"' }),
@@ -90,10 +94,11 @@ export function addFunctionRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps, authe
         headers: locationHeader('`/v1/functions/{id}` of the new function'),
         content: { 'application/json': { schema: FunctionSchema } },
       },
-      400: problem('Invalid field (named in the answer), an image from a registry not allowed, or malformed JSON'),
+      400: problem('Invalid field (named in the answer), an image from a registry not allowed or not in its registry (`image-not-found`), or malformed JSON'),
       401: unauthorized,
       ...jsonBodyRefusals,
       500: internalError,
+      503: registryUnavailable,
     },
   });
   app.openapi(create, async (c) => {
@@ -175,19 +180,20 @@ export function addFunctionRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps, authe
     tags: ['functions'],
     summary: 'Change a function: a new version, current from now on',
     description:
-      'The fields given replace the current version\'s; the result is version N+1 (the same request again changes nothing and makes no version). Executions queued from now on run it. Pre-started containers of the old version are dropped.',
+      'The fields given replace the current version\'s; the result is version N+1 (the same request again changes nothing and makes no version). Naming `image` resolves it to its digest again, even the same tag: that deploys a tag that moved (an unmoved one makes no version). Executions queued from now on run it. Pre-started containers of the old version are dropped.',
     security: [{ bearerAuth: [] }],
     middleware: [...authenticated, rejectPrototypeKeys()],
     request: { params: IdParamSchema, headers: IfMatchHeader, body: { required: true, content: { 'application/json': { schema: FunctionChangesSchema } } } },
     responses: {
       200: { description: 'The function, as its new current version has it', headers: ETagHeader, content: { 'application/json': { schema: FunctionSchema } } },
-      400: problem('Invalid field (named in the answer), an image from a registry not allowed, or malformed JSON'),
+      400: problem('Invalid field (named in the answer), an image from a registry not allowed or not in its registry (`image-not-found`), or malformed JSON'),
       401: unauthorized,
       403: problem('The function belongs to another user'),
       404: problem('No such function'),
       ...versionConflicts,
       ...jsonBodyRefusals,
       500: internalError,
+      503: registryUnavailable,
     },
   });
   app.openapi(update, async (c) => {
