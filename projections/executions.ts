@@ -39,6 +39,11 @@ export type ExecutionsProjection = Projection & {
   retriesDue(now: Date): ExecutionSummary[];
   /** Executions on a dead-letter list, newest first: one owner's, or everyone's (null). */
   deadLetters(ownerId: string | null, limit: number): ExecutionSummary[];
+  /**
+   * One owner's executions, newest first, of one status and of one function when given; `before`
+   * continues a page after that execution (the console's history).
+   */
+  listByOwner(ownerId: string, filter: { status?: ExecutionStatus; functionId?: string; before?: string }, limit: number): ExecutionSummary[];
 };
 
 const COLUMNS =
@@ -90,6 +95,7 @@ export function createExecutionsProjection(db: SqliteDatabase): ExecutionsProjec
     CREATE INDEX IF NOT EXISTS executions_by_function ON executions (function_id, position);
     CREATE INDEX IF NOT EXISTS executions_by_status ON executions (status, position);
     CREATE INDEX IF NOT EXISTS executions_retrying ON executions (retry_at_ms) WHERE retry_at_ms IS NOT NULL;
+    CREATE INDEX IF NOT EXISTS executions_by_owner ON executions (owner_id, position);
     CREATE INDEX IF NOT EXISTS executions_dead_lettered ON executions (owner_id, position) WHERE dead_lettered_at IS NOT NULL;
   `);
   const insert = db.prepare(
@@ -126,6 +132,13 @@ export function createExecutionsProjection(db: SqliteDatabase): ExecutionsProjec
   const selectRetriesDue = db.prepare(`SELECT ${COLUMNS} FROM executions WHERE retry_at_ms <= ? ORDER BY retry_at_ms`);
   const selectDeadLetters = db.prepare(
     `SELECT ${COLUMNS} FROM executions WHERE dead_lettered_at IS NOT NULL AND owner_id = ? ORDER BY position DESC LIMIT ?`,
+  );
+  // A filter left out matches every row: one statement, one plan, whatever the page asks.
+  const selectByOwner = db.prepare(
+    `SELECT ${COLUMNS} FROM executions
+     WHERE owner_id = ? AND (? IS NULL OR status = ?) AND (? IS NULL OR function_id = ?)
+       AND position < coalesce((SELECT position FROM executions WHERE id = ? AND owner_id = ?), 9223372036854775807)
+     ORDER BY position DESC LIMIT ?`,
   );
   const selectAllDeadLetters = db.prepare(
     `SELECT ${COLUMNS} FROM executions WHERE dead_lettered_at IS NOT NULL ORDER BY position DESC LIMIT ?`,
@@ -203,5 +216,7 @@ export function createExecutionsProjection(db: SqliteDatabase): ExecutionsProjec
     overdue: (now) => selectOverdue.all(now.getTime()).map(toSummary),
     retriesDue: (now) => selectRetriesDue.all(now.getTime()).map(toSummary),
     deadLetters: (ownerId, limit) => (ownerId === null ? selectAllDeadLetters.all(limit) : selectDeadLetters.all(ownerId, limit)).map(toSummary),
+    listByOwner: (ownerId, { status = null, functionId = null, before = null }, limit) =>
+      selectByOwner.all(ownerId, status, status, functionId, functionId, before, ownerId, limit).map(toSummary),
   };
 }

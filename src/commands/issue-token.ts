@@ -1,11 +1,11 @@
 import { signToken } from '../auth/tokens.ts';
-import { emailReservationDecider } from '../domain/email-reservations.ts';
 import { DomainError } from '../domain/errors.ts';
-import { emailStream, userStream } from '../domain/streams.ts';
+import { userStream } from '../domain/streams.ts';
 import { reusableToken, userDecider } from '../domain/users.ts';
 import type { CommandDeps, ReadYourWrites } from './deps.ts';
 import { awaitProjections, commandContext } from './context.ts';
-import { handleCommand, readState } from './handle-command.ts';
+import { handleCommand } from './handle-command.ts';
+import { verifyCredentials } from './verify-credentials.ts';
 
 type Deps = Pick<CommandDeps, 'store' | 'clock' | 'newId' | 'loginThrottle' | 'passwords' | 'config'> & ReadYourWrites;
 
@@ -17,22 +17,8 @@ export async function issueToken(
   input: { email: string; password: string; clientAddress: string },
   correlationId: string,
 ): Promise<IssuedTokenResponse> {
-  const { store, clock, loginThrottle, passwords } = deps;
-  const { email, clientAddress } = input;
-
-  const waitSeconds = await loginThrottle.retryAfter(email, clientAddress);
-  if (waitSeconds > 0) throw new DomainError('TooManyAttempts', 'too many failed logins; try again later', waitSeconds);
-
-  const reservation = await readState(store, emailReservationDecider, await emailStream(email));
-  const userId = reservation.state.holder?.userId;
-  const user = userId === undefined ? undefined : await readState(store, userDecider, userStream(userId));
-  const known = user?.state.status === 'active' ? user.state : undefined;
-
-  if (!(await passwords.verify(input.password, known?.passwordHash)) || known === undefined) {
-    await loginThrottle.recordFailure(email, clientAddress);
-    throw new DomainError('InvalidCredentials', 'the email or password is wrong');
-  }
-  await loginThrottle.recordSuccess(email, clientAddress);
+  const { store, clock } = deps;
+  const known = await verifyCredentials(deps, input);
 
   const now = clock.now();
   const result = await handleCommand(

@@ -25,11 +25,17 @@ export const streamPrefixes = {
   idempotency: 'idempotency-',
   callback: 'callback-',
   secrets: 'secrets-',
+  consoleSession: 'console-session-',
 } as const;
 export const executionStream = (executionId: string) => `execution-${executionId}`;
 /** The deliveries of an execution's callback (src/domain/callbacks.ts), apart from its lifecycle. */
 export const callbackStream = (executionId: string) => `callback-${executionId}`;
 /** A user's secrets (src/domain/secrets.ts): one stream, so a user's secrets are read in one read. */
 export const secretsStream = (userId: string) => `secrets-${userId}`;
+/** A console session, by the SHA-256 of its cookie's secret: the name carries nothing that lets anyone in. */
+export const consoleSessionStream = async (secret: string) => {
+  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(secret));
+  return `console-session-${toHex(new Uint8Array(digest))}`;
+};
 export const userSlotsStream = (userId: string) => `slots-${userId}`;
 export const GLOBAL_SLOTS_STREAM = 'slots-global';

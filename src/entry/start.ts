@@ -8,7 +8,7 @@ import { ConfigError, loadConfig } from '../config.ts';
 import { startApi } from '../api.ts';
 import { resolveMasterKeys } from './dev-master-key.ts';
 import { openKeyStore } from './open-key-store.ts';
-import { clientAddressBehind } from './client-address.ts';
+import { clientAddressBehind, overHttpsBehind } from './client-address.ts';
 import type { ClientAddressOf } from '../http/env.ts';
 import { describeError } from '../ports/logger.ts';
 import { jsonLogger as log } from '../log.ts';
@@ -162,6 +162,7 @@ async function serveApi(
     {
       docs: installedDocs(),
       clientAddressOf: clientAddressBehind(config.trustedProxies, runtime.clientAddressOf),
+      overHttps: overHttpsBehind(config.trustedProxies, runtime.clientAddressOf),
       reportError: (error, correlationId) => log('error', 'request failed', { correlationId, ...describeError(error) }),
     },
     { metrics },

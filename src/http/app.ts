@@ -5,7 +5,8 @@ import { requestId } from 'hono/request-id';
 import { HTTPException } from 'hono/http-exception';
 import { secureHeaders } from 'hono/secure-headers';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
-import { DomainError, type DomainErrorCode } from '../domain/errors.ts';
+import { DomainError } from '../domain/errors.ts';
+import { DOMAIN_STATUS } from './domain-status.ts';
 import type { AppDeps } from './deps.ts';
 import type { AppEnv, ClientAddressOf } from './env.ts';
 import { authenticate } from './middleware/authenticate.ts';
@@ -16,6 +17,8 @@ import { addDeadLetterRoutes } from './routes/dead-letters.ts';
 import { addSecretRoutes } from './routes/secrets.ts';
 import { addCallbackRoutes } from './routes/callbacks.ts';
 import { type DocsSources, addDocsRoutes } from './routes/docs.ts';
+import { addConsoleRoutes } from './console/routes.tsx';
+import type { OverHttps } from './console/session.ts';
 import { addExecutionRoutes } from './routes/executions.ts';
 import { addFunctionRoutes } from './routes/functions.ts';
 import { addHealthRoutes } from './routes/health.ts';
@@ -28,40 +31,10 @@ export type AppOptions = {
   /** Where unexpected failures are reported; the caller only ever sees a generic 500. */
   reportError?: (error: unknown, correlationId: string) => void;
   docs: DocsSources;
+  /** Whether a request came over HTTPS, as the socket or a trusted proxy says (the console's Secure cookie); default: never. */
+  overHttps?: OverHttps;
 };
 
-const DOMAIN_STATUS: Record<DomainErrorCode, { status: ContentfulStatusCode; slug: string }> = {
-  EmailTaken: { status: 409, slug: 'email-taken' },
-  UserAlreadyExists: { status: 409, slug: 'user-exists' },
-  UserNotFound: { status: 401, slug: 'user-not-found' },
-  InvalidCredentials: { status: 401, slug: 'invalid-credentials' },
-  TooManyAttempts: { status: 429, slug: 'too-many-attempts' },
-  FunctionNotFound: { status: 404, slug: 'function-not-found' },
-  FunctionAlreadyExists: { status: 409, slug: 'function-exists' },
-  NotFunctionOwner: { status: 403, slug: 'not-function-owner' },
-  LimitReached: { status: 429, slug: 'limit-reached' },
-  ExecutionNotFound: { status: 404, slug: 'execution-not-found' },
-  NotExecutionOwner: { status: 403, slug: 'not-execution-owner' },
-  ExecutionAlreadyExists: { status: 409, slug: 'execution-exists' },
-  IdempotencyKeyReused: { status: 422, slug: 'idempotency-key-reused' },
-  DeadLetterNotFound: { status: 404, slug: 'dead-letter-not-found' },
-  VersionConflict: { status: 409, slug: 'version-conflict' },
-  PreconditionFailed: { status: 412, slug: 'precondition-failed' },
-  VersionNotFound: { status: 404, slug: 'version-not-found' },
-  DeadLetterNotRedrivable: { status: 409, slug: 'dead-letter-not-redrivable' },
-  JobBusUnavailable: { status: 503, slug: 'job-bus-unavailable' },
-  ImageNotFound: { status: 400, slug: 'image-not-found' },
-  RegistryUnavailable: { status: 503, slug: 'registry-unavailable' },
-  StreamNotFound: { status: 404, slug: 'stream-not-found' },
-  AccountNotFound: { status: 404, slug: 'account-not-found' },
-  SecretNotFound: { status: 404, slug: 'secret-not-found' },
-  UnknownSecret: { status: 400, slug: 'unknown-secret' },
-  SecretInUse: { status: 409, slug: 'secret-in-use' },
-  SecretMissing: { status: 409, slug: 'secret-missing' },
-  VariableTwice: { status: 400, slug: 'variable-twice' },
-  KeyStoreUnavailable: { status: 503, slug: 'key-store-unavailable' },
-  SecretsTooLarge: { status: 409, slug: 'secrets-too-large' },
-};
 
 /** The whole HTTP API, built from web standards only, so every runtime serves the same app. */
 export function createApp(deps: AppDeps, options: AppOptions): OpenAPIHono<AppEnv> {
@@ -113,6 +86,12 @@ export function createApp(deps: AppDeps, options: AppOptions): OpenAPIHono<AppEn
   addCallbackRoutes(app, deps, authenticated);
   addAdminRoutes(app, deps, authenticated);
   addDocsRoutes(app, options.docs);
+  addConsoleRoutes(app, deps, {
+    overHttps: options.overHttps ?? (() => false),
+    clientAddressOf: options.clientAddressOf,
+    readPackageFile: options.docs.readPackageFile,
+    reportError: options.reportError,
+  });
 
   app.notFound((c) => problemResponse(c, 404, 'not-found', `no route for ${c.req.method} ${new URL(c.req.url).pathname}`));
   app.onError((error, c) => toProblem(error, c, options));

@@ -198,9 +198,11 @@ function pathParamPool(w: World, operation: Operation, name: string): string[] {
   const deadLetters = operation.template.includes('/dead-letters/') ? w.fuzzer.deadLetterIds : [];
   const ids = [...own, ...w.keeper.functionIds, w.fuzzer.executionId, w.keeper.executionId, ...deadLetters];
   if (name === 'email') return [w.keeper.email, w.fuzzer.email, w.operator.email].map(percentEncode);
+  // A secret's name is the caller's own namespace: the keeper's secret's name names the fuzzer's own secret.
+  if (name === 'name' && operation.template.startsWith('/v1/secrets/')) return ['db-password', 'db-password', 'fuzzer-own'];
   if (name === 'name') {
-    // Stream names for the audit, and the keeper's secret's name: a fuzzer's secret of that name is its own.
-    return [`user-${w.keeper.id}`, `function-${w.keeper.functionIds[0]}`, `execution-${w.keeper.executionId}`, `slots-${w.keeper.id}`, `user-${w.operator.id}`, `secrets-${w.keeper.id}`, 'db-password'];
+    // Stream names for the audit.
+    return [`user-${w.keeper.id}`, `function-${w.keeper.functionIds[0]}`, `execution-${w.keeper.executionId}`, `slots-${w.keeper.id}`, `user-${w.operator.id}`, `secrets-${w.keeper.id}`];
   }
   return ids;
 }

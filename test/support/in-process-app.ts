@@ -64,6 +64,8 @@ export type InProcessAppOptions = {
 export type InProcessApp = {
   /** One request to the app, as `call` sends one to a server. */
   request: Requester;
+  /** One request to the app as fetch sends it, the answer untouched (the console's pages, cookies, redirects). */
+  fetch(path: string, init?: RequestInit): Promise<Response>;
   /** The store the app uses: faults injected here hit the api, the recorder and the sweeper. */
   store: FaultyStore;
   /** The users' data keys the api uses. */
@@ -126,6 +128,7 @@ export async function startInProcessApp(options: InProcessAppOptions = {}): Prom
   );
   const { app, deps } = api;
   const request: Requester = (method, path, requestOptions) => send((to, init) => app.request(to, init), method, path, requestOptions);
+  const fetchApp = async (path: string, init?: RequestInit) => app.request(`http://faasbox.test${path}`, init);
 
   const workers: RunningWorker[] = [];
   const addWorker = (workerOptions: Partial<WorkerOptions> = {}) => {
@@ -145,6 +148,7 @@ export async function startInProcessApp(options: InProcessAppOptions = {}): Prom
   let stopping: Promise<void> | undefined;
   return {
     request,
+    fetch: fetchApp,
     store,
     stored,
     keys,

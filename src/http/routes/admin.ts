@@ -53,7 +53,7 @@ const AccountSchema = z
   .openapi('Account');
 
 // Stream names are made of ids and prefixes; anything else names no stream.
-const STREAM_NAME = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}$/;
+export const STREAM_NAME = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}$/;
 
 /** Everyone signed in who is no operator (see isOperator) gets 403. */
 export const requireOperator =

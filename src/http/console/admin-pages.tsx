@@ -1,0 +1,112 @@
+import type { Child } from 'hono/jsx';
+import type { AuditEntry } from '../../../projections/audit.ts';
+import { Layout, Problems, type Viewer } from './layout.tsx';
+
+export type ActiveView = { total: number; byUser: { userId: string; email: string | null; active: number }[] };
+
+/** What the platform is doing now: who holds the slots, against the limits. */
+export function OperatorPage(props: {
+  viewer: Viewer;
+  active: ActiveView;
+  byStatus: { queued: number; running: number };
+  limits: { perUser: number; platform: number | null };
+  children?: Child;
+}) {
+  const { active, limits } = props;
+  return (
+    <Layout title="Operator" viewer={props.viewer}>
+      <h2 id="slots">Slots</h2>
+      <dl class="record" aria-labelledby="slots">
+        <dt>In use</dt>
+        <dd>
+          {active.total}
+          {limits.platform === null ? ' (no platform limit)' : ` of ${limits.platform}`}
+        </dd>
+        <dt>Queued</dt>
+        <dd>{props.byStatus.queued}</dd>
+        <dt>Running</dt>
+        <dd>{props.byStatus.running}</dd>
+        <dt>Per user</dt>
+        <dd>at most {limits.perUser}</dd>
+      </dl>
+
+      <h2 id="active">Active executions per user</h2>
+      {active.byUser.length === 0 ? (
+        <p>None: nothing is queued or running.</p>
+      ) : (
+        <table aria-labelledby="active">
+          <thead>
+            <tr>
+              <th scope="col">User</th>
+              <th scope="col">Active</th>
+              <th scope="col">Of their limit</th>
+            </tr>
+          </thead>
+          <tbody>
+            {active.byUser.map((each) => (
+              <tr>
+                <td>{each.email ?? each.userId}</td>
+                <td>{each.active}</td>
+                <td>
+                  {each.active} / {limits.perUser}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      {props.children}
+
+      <h2 id="audit">Audit</h2>
+      <form class="inline" method="get" action="/console/admin/audit" aria-labelledby="audit">
+        <label>
+          Stream <span class="hint">user-…, function-…, execution-…, secrets-…</span>
+          <input name="stream" required />
+        </label>
+        <button type="submit">Show its events</button>
+      </form>
+    </Layout>
+  );
+}
+
+/** A stream's events as the operator's audit shows them: secrets masked. */
+export function AuditPage(props: { viewer: Viewer; stream: string; entries: AuditEntry[]; problem?: string }) {
+  return (
+    <Layout title={`Audit of ${props.stream}`} viewer={props.viewer}>
+      <Problems message={props.problem} />
+      <form class="inline" method="get" action="/console/admin/audit" aria-label="Another stream">
+        <label>
+          Stream
+          <input name="stream" required value={props.stream} />
+        </label>
+        <button type="submit">Show its events</button>
+      </form>
+      <table>
+        <thead>
+          <tr>
+            <th scope="col">#</th>
+            <th scope="col">Type</th>
+            <th scope="col">Recorded</th>
+            <th scope="col">Request</th>
+            <th scope="col">Data (secrets masked)</th>
+          </tr>
+        </thead>
+        <tbody>
+          {props.entries.map((entry) => (
+            <tr>
+              <td>{entry.revision}</td>
+              <td>{entry.type}</td>
+              <td>
+                <time datetime={entry.recordedAt}>{entry.recordedAt}</time>
+              </td>
+              <td>{entry.correlationId}</td>
+              <td>
+                <pre tabindex={0}>{JSON.stringify(entry.data, null, 1)}</pre>
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </Layout>
+  );
+}

@@ -1,0 +1,36 @@
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import type { DomainErrorCode } from '../domain/errors.ts';
+
+/** Each refusal's HTTP status and problem slug: one table for the API's answers and the console's pages. */
+export const DOMAIN_STATUS: Record<DomainErrorCode, { status: ContentfulStatusCode; slug: string }> = {
+  EmailTaken: { status: 409, slug: 'email-taken' },
+  UserAlreadyExists: { status: 409, slug: 'user-exists' },
+  UserNotFound: { status: 401, slug: 'user-not-found' },
+  InvalidCredentials: { status: 401, slug: 'invalid-credentials' },
+  TooManyAttempts: { status: 429, slug: 'too-many-attempts' },
+  FunctionNotFound: { status: 404, slug: 'function-not-found' },
+  FunctionAlreadyExists: { status: 409, slug: 'function-exists' },
+  NotFunctionOwner: { status: 403, slug: 'not-function-owner' },
+  LimitReached: { status: 429, slug: 'limit-reached' },
+  ExecutionNotFound: { status: 404, slug: 'execution-not-found' },
+  NotExecutionOwner: { status: 403, slug: 'not-execution-owner' },
+  ExecutionAlreadyExists: { status: 409, slug: 'execution-exists' },
+  IdempotencyKeyReused: { status: 422, slug: 'idempotency-key-reused' },
+  DeadLetterNotFound: { status: 404, slug: 'dead-letter-not-found' },
+  VersionConflict: { status: 409, slug: 'version-conflict' },
+  PreconditionFailed: { status: 412, slug: 'precondition-failed' },
+  VersionNotFound: { status: 404, slug: 'version-not-found' },
+  DeadLetterNotRedrivable: { status: 409, slug: 'dead-letter-not-redrivable' },
+  JobBusUnavailable: { status: 503, slug: 'job-bus-unavailable' },
+  ImageNotFound: { status: 400, slug: 'image-not-found' },
+  RegistryUnavailable: { status: 503, slug: 'registry-unavailable' },
+  StreamNotFound: { status: 404, slug: 'stream-not-found' },
+  AccountNotFound: { status: 404, slug: 'account-not-found' },
+  SecretNotFound: { status: 404, slug: 'secret-not-found' },
+  UnknownSecret: { status: 400, slug: 'unknown-secret' },
+  SecretInUse: { status: 409, slug: 'secret-in-use' },
+  SecretMissing: { status: 409, slug: 'secret-missing' },
+  VariableTwice: { status: 400, slug: 'variable-twice' },
+  KeyStoreUnavailable: { status: 503, slug: 'key-store-unavailable' },
+  SecretsTooLarge: { status: 409, slug: 'secrets-too-large' },
+};
