@@ -1,7 +1,8 @@
 /**
  * The api's composition root: from a store, a bus and a read-model database it builds the read
  * models and their runner, the commands' dependencies, the long-running processes (the status
- * recorder, the deadline sweeper, the warm-target sync) and the HTTP app. Entries (src/entry/) call it; nothing below
+ * recorder, the deadline sweeper, the retry dispatcher, the warm-target sync, the callback
+ * sender, the metrics sampler) and the HTTP app. Entries (src/entry/) call it; nothing below
  * imports it.
  */
 import type { OpenAPIHono } from '@hono/zod-openapi';
@@ -15,6 +16,7 @@ import { type AppOptions, createApp } from './http/app.ts';
 import type { AppDeps } from './http/deps.ts';
 import type { AppEnv } from './http/env.ts';
 import { type Logger } from './ports/logger.ts';
+import { createMetricsHistory } from './metrics/metrics-history.ts';
 import { createMetrics, measurePlatform } from './metrics/metrics.ts';
 import type { Clock } from './ports/clock.ts';
 import { systemClock } from './ports/clock.ts';
@@ -25,6 +27,7 @@ import type { KeyStore } from './ports/key-store.ts';
 import type { SqliteDatabase } from './ports/sqlite.ts';
 import { type CallbackSenderOptions, startCallbackSender } from './processes/callback-sender.ts';
 import { startDeadlineSweeper } from './processes/deadline-sweeper.ts';
+import { METRICS_SAMPLE_INTERVAL_MS, startMetricsSampler } from './processes/metrics-sampler.ts';
 import { startRetryDispatcher } from './processes/retry-dispatcher.ts';
 import { startStatusRecorder } from './processes/status-recorder.ts';
 import { startWarmTargetSync } from './processes/warm-target-sync.ts';
@@ -49,6 +52,8 @@ export type ApiOverrides = {
   readYourWritesTimeoutMs?: number;
   /** The callback sender's pace and backoff (tests shorten them). */
   callbacks?: CallbackSenderOptions;
+  /** How often the metrics history is sampled; default 10 000. */
+  metricsSampleIntervalMs?: number;
 };
 
 export type RunningApi = {
@@ -69,28 +74,38 @@ export async function startApi(
   const runner = await startProjections(store, readModelDatabase, readModels.all);
   log('info', 'projections started', { from: runner.startedFrom });
   void runner.ready.then(() => log('info', 'projections caught up', { position: runner.position, applied: runner.applied }));
+  const clock = overrides.clock ?? systemClock;
+  const metrics = overrides.metrics ?? createMetrics();
+  const gauges = measurePlatform(metrics, {
+    activeExecutions: () => readModels.executions.active().byStatus,
+    jobsWaiting: () => bus.pendingJobs(),
+    projectionLag: () => runner.lag(),
+  });
   const deps: AppDeps = {
     config,
     store,
     bus,
     keys,
     images: overrides.images ?? createRegistryImageResolver(),
-    clock: overrides.clock ?? systemClock,
+    clock,
     newId: overrides.newId ?? (() => crypto.randomUUID()),
     passwords: createBcryptHasher(config.bcryptCost),
     loginThrottle: createLoginThrottle(),
     projections: { ...readModels, runner },
     readModelDatabase,
     readYourWritesTimeoutMs: overrides.readYourWritesTimeoutMs ?? 5_000,
-    metrics: overrides.metrics ?? createMetrics(),
+    metrics,
+    metricsHistory: createMetricsHistory({ metrics, gauges, clock }, overrides.metricsSampleIntervalMs ?? METRICS_SAMPLE_INTERVAL_MS),
     log,
   };
-  measurePlatform(deps.metrics, {
-    activeExecutions: () => readModels.executions.active().byStatus,
-    jobsWaiting: () => bus.pendingJobs(),
-    projectionLag: () => runner.lag(),
-  });
-  const processes = [startStatusRecorder(deps), startDeadlineSweeper(deps), startRetryDispatcher(deps), startWarmTargetSync(deps), startCallbackSender(deps, overrides.callbacks)];
+  const processes = [
+    startStatusRecorder(deps),
+    startDeadlineSweeper(deps),
+    startRetryDispatcher(deps),
+    startWarmTargetSync(deps),
+    startCallbackSender(deps, overrides.callbacks),
+    startMetricsSampler(deps),
+  ];
   return {
     app: createApp(deps, appOptions),
     deps,

@@ -442,6 +442,7 @@ misc('/openapi.json documents every route, every error answer and the bearer sch
     '/readyz',
     '/v1/admin/dead-letters',
     '/v1/admin/executions',
+    '/v1/admin/metrics/history',
     '/v1/admin/projections',
     '/v1/admin/projections/active-executions',
     '/v1/admin/streams/{name}',

@@ -81,6 +81,7 @@ rights('without it, an email registered from outside gets 403 on every admin rou
   assert.equal(templates.sort(), [
     '/v1/admin/dead-letters',
     '/v1/admin/executions',
+    '/v1/admin/metrics/history',
     '/v1/admin/projections',
     '/v1/admin/projections/active-executions',
     '/v1/admin/streams/{name}',

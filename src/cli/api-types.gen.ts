@@ -432,6 +432,34 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/metrics/history": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Executions per second, phase latencies and the queue over the last hour, for charts
+         * @description Points sampled by this api from its own registry every `intervalSeconds`, the figures its `/metrics` exports, kept in memory
+         *     for an hour (an api that restarted has less). Counted per interval: rates from the counters, and the median and 95th
+         *     percentile of each phase from the histogram's buckets, as Prometheus' `histogram_quantile` would interpolate them.
+         *
+         *     With several apis, the executions and phases are this api's share: an execution's ending, with the phases its final
+         *     status reports, is counted once in the platform, by the api whose append recorded it (the one where its caller waited,
+         *     the one whose status recorder the bus handed the status to, or the one whose deadline sweeper or retry dispatcher ended
+         *     it). Sum the apis' points for the platform. activeExecutions and jobsWaiting are the platform's whatever the api: its
+         *     read models hold every execution, and the job queue is shared.
+         */
+        get: operations["getMetricsHistory"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/openapi.json": {
         parameters: {
             query?: never;
@@ -867,6 +895,44 @@ export interface components {
             operator: boolean;
             functions: number;
             activeExecutions: number;
+        };
+        MetricsPoint: {
+            /** @description When the interval ended (the sample was taken) */
+            at: string;
+            /** @description How long the interval was: intervalSeconds, unless the sample came late */
+            seconds: number;
+            /** @description Executions ended per second over the interval: the sum of byOutcome */
+            executionsPerSecond: number;
+            /** @description Executions ended per second, by outcome (faasbox_executions_total) */
+            byOutcome: {
+                succeeded: number;
+                failed: number;
+                timedOut: number;
+            };
+            /** @description Per phase of an execution on its worker, over the interval (faasbox_execution_phase_duration_seconds): queue_wait (from queued to a worker taking the job, clock skew between hosts included), pull (the image made present: a pull when it is absent), create_start (creating and starting a container: a cold start), take (a pre-started or reused container instead), run (from the go to the exit), remove (the container removed) */
+            phases: {
+                queue_wait: components["schemas"]["PhaseFigures"];
+                pull: components["schemas"]["PhaseFigures"];
+                create_start: components["schemas"]["PhaseFigures"];
+                take: components["schemas"]["PhaseFigures"];
+                run: components["schemas"]["PhaseFigures"];
+                remove: components["schemas"]["PhaseFigures"];
+            };
+            /** @description Executions queued and running at the sample (faasbox_active_executions); null when it could not be read */
+            activeExecutions: {
+                queued: number;
+                running: number;
+            } | null;
+            /** @description Jobs not yet taken by a worker at the sample (faasbox_jobs_waiting); null when the bus did not answer */
+            jobsWaiting: number | null;
+        };
+        PhaseFigures: {
+            /** @description Executions whose final status, recorded in the interval, reported this phase */
+            count: number;
+            /** @description The median, interpolated within its bucket as Prometheus' histogram_quantile does (past the highest bucket, 300 s, it reads 300000); null when count is 0 */
+            p50Ms: number | null;
+            /** @description The 95th percentile, the same way; null when count is 0 */
+            p95Ms: number | null;
         };
     };
     responses: never;
@@ -2875,6 +2941,71 @@ export interface operations {
             };
             /** @description No account ever had this email */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected failure: quote the correlationId when reporting it */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getMetricsHistory: {
+        parameters: {
+            query?: {
+                /** @description How far back, in minutes */
+                minutes?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Points, oldest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description How often this api samples */
+                        intervalSeconds: number;
+                        points: components["schemas"]["MetricsPoint"][];
+                    };
+                };
+            };
+            /** @description minutes is not a whole number from 1 to 60 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, malformed, expired or revoked bearer token */
+            401: {
+                headers: {
+                    /** @description The Bearer challenge */
+                    "WWW-Authenticate": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is not an operator (`faasbox operators grant`) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

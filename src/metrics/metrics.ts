@@ -28,14 +28,18 @@ export type Metrics = {
 };
 
 /** Phase label values, in Prometheus' snake case. */
-const PHASE_LABEL: Record<ExecutionPhase, string> = {
+const PHASE_LABEL = {
   queueWait: 'queue_wait',
   pull: 'pull',
   createStart: 'create_start',
   take: 'take',
   run: 'run',
   remove: 'remove',
-};
+} as const satisfies Record<ExecutionPhase, string>;
+
+export type PhaseLabel = (typeof PHASE_LABEL)[ExecutionPhase];
+/** In the order an execution goes through them. */
+export const PHASE_LABELS: readonly PhaseLabel[] = Object.values(PHASE_LABEL);
 
 /** From a few ms (a cached image, a quick function) to the longest timeout allowed by default. */
 const SECONDS_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
@@ -110,7 +114,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
   };
   // Every series exists from the start: a rate over a series that appears late misses its first samples.
   for (const outcome of TERMINAL_STATUSES) metrics.executions.inc({ outcome }, 0);
-  for (const phase of Object.values(PHASE_LABEL)) {
+  for (const phase of PHASE_LABELS) {
     metrics.executionPhaseSeconds.zero({ phase });
     metrics.workerPhaseSeconds.zero({ phase });
   }
@@ -139,13 +143,19 @@ export type PlatformGauges = {
   projectionLag(): Promise<number>;
 };
 
+/** The api's gauges whose values the metrics history keeps (src/metrics/metrics-history.ts). */
+export type PlatformGaugeMetrics = {
+  readonly activeExecutions: Gauge<'status'>;
+  readonly jobsWaiting: Gauge;
+};
+
 /**
  * Registers the api's gauges, read when Prometheus scrapes (a gauge that cannot be read, the
  * bus being down, reports NaN rather than a stale value). Once per registry.
  */
-export function measurePlatform(metrics: Metrics, read: PlatformGauges) {
+export function measurePlatform(metrics: Metrics, read: PlatformGauges): PlatformGaugeMetrics {
   const registers = [metrics.registry];
-  new Gauge({
+  const activeExecutions = new Gauge({
     name: 'faasbox_active_executions',
     help: 'Executions queued or running now, by status (from the read models).',
     labelNames: ['status'] as const,
@@ -156,7 +166,7 @@ export function measurePlatform(metrics: Metrics, read: PlatformGauges) {
       this.set({ status: 'running' }, running);
     },
   });
-  new Gauge({
+  const jobsWaiting = new Gauge({
     name: 'faasbox_jobs_waiting',
     help: 'Jobs published and not yet taken by a worker (NATS: released jobs not counted).',
     registers,
@@ -172,6 +182,7 @@ export function measurePlatform(metrics: Metrics, read: PlatformGauges) {
       this.set(await read.projectionLag().catch(() => Number.NaN));
     },
   });
+  return { activeExecutions, jobsWaiting };
 }
 
 /** Registers the worker's own gauge. Once per registry. */

@@ -59,6 +59,8 @@ export type InProcessAppOptions = {
   callbacks?: ApiOverrides['callbacks'];
   /** The users' data keys; by default a memory store under a master key of its own. */
   keys?: KeyStore;
+  /** How often the api samples its metrics history on its own (default 10 s); `sampleMetrics` samples now. */
+  metricsSampleIntervalMs?: number;
 };
 
 export type InProcessApp = {
@@ -92,6 +94,8 @@ export type InProcessApp = {
   sweepDeadlines(): Promise<number>;
   /** One pass of the retry dispatcher now (it runs four times a second on its own): how many it handed out. */
   dispatchRetries(): Promise<number>;
+  /** One sample of the api's metrics history now, as its sampler takes one every interval: the point it added. */
+  sampleMetrics(): ReturnType<AppDeps['metricsHistory']['sample']>;
   /** What the api and the workers logged, for the message of a failed assertion. */
   logs: LogLine[];
   stop(): Promise<void>;
@@ -124,7 +128,7 @@ export async function startInProcessApp(options: InProcessAppOptions = {}): Prom
       clientAddressOf: () => '192.0.2.1',
       reportError: (error) => log('error', 'unexpected', { error: String(error) }),
     },
-    { clock, images, callbacks: options.callbacks },
+    { clock, images, callbacks: options.callbacks, metricsSampleIntervalMs: options.metricsSampleIntervalMs },
   );
   const { app, deps } = api;
   const request: Requester = (method, path, requestOptions) => send((to, init) => app.request(to, init), method, path, requestOptions);
@@ -162,6 +166,7 @@ export async function startInProcessApp(options: InProcessAppOptions = {}): Prom
     events: (streamName) => stored.readStream(streamName),
     sweepDeadlines: () => sweepDeadlines(deps),
     dispatchRetries: () => dispatchDueRetries(deps),
+    sampleMetrics: () => deps.metricsHistory.sample(),
     logs,
     stop() {
       stopping ??= (async () => {

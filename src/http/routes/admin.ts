@@ -52,6 +52,53 @@ const AccountSchema = z
   })
   .openapi('Account');
 
+const PhaseFiguresSchema = z
+  .object({
+    count: z.number().int().openapi({ description: 'Executions whose final status, recorded in the interval, reported this phase' }),
+    p50Ms: z.number().nullable().openapi({
+      description: "The median, interpolated within its bucket as Prometheus' histogram_quantile does (past the highest bucket, 300 s, it reads 300000); null when count is 0",
+    }),
+    p95Ms: z.number().nullable().openapi({ description: 'The 95th percentile, the same way; null when count is 0' }),
+  })
+  .openapi('PhaseFigures');
+
+const MetricsPointSchema = z
+  .object({
+    at: z.string().openapi({ description: 'When the interval ended (the sample was taken)' }),
+    seconds: z.number().openapi({ description: 'How long the interval was: intervalSeconds, unless the sample came late' }),
+    executionsPerSecond: z.number().openapi({ description: 'Executions ended per second over the interval: the sum of byOutcome' }),
+    byOutcome: z
+      .object({ succeeded: z.number(), failed: z.number(), timedOut: z.number() })
+      .openapi({ description: 'Executions ended per second, by outcome (faasbox_executions_total)' }),
+    phases: z
+      .object({
+        queue_wait: PhaseFiguresSchema,
+        pull: PhaseFiguresSchema,
+        create_start: PhaseFiguresSchema,
+        take: PhaseFiguresSchema,
+        run: PhaseFiguresSchema,
+        remove: PhaseFiguresSchema,
+      })
+      .openapi({
+        description: [
+          'Per phase of an execution on its worker, over the interval (faasbox_execution_phase_duration_seconds): queue_wait',
+          '(from queued to a worker taking the job, clock skew between hosts included), pull (the image made present: a pull',
+          'when it is absent), create_start (creating and starting a container: a cold start), take (a pre-started or reused',
+          'container instead), run (from the go to the exit), remove (the container removed)',
+        ].join(' '),
+      }),
+    activeExecutions: z
+      .object({ queued: z.number().int(), running: z.number().int() })
+      .nullable()
+      .openapi({ description: 'Executions queued and running at the sample (faasbox_active_executions); null when it could not be read' }),
+    jobsWaiting: z
+      .number()
+      .int()
+      .nullable()
+      .openapi({ description: 'Jobs not yet taken by a worker at the sample (faasbox_jobs_waiting); null when the bus did not answer' }),
+  })
+  .openapi('MetricsPoint');
+
 // Stream names are made of ids and prefixes; anything else names no stream.
 export const STREAM_NAME = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}$/;
 
@@ -203,4 +250,49 @@ export function addAdminRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps, authenti
     },
   });
   app.openapi(userRoute, (c) => c.json({ accounts: accountsByEmail(deps, c.req.valid('param').email) }, 200));
+
+  const metricsHistoryRoute = createRoute({
+    ...common,
+    method: 'get',
+    path: '/v1/admin/metrics/history',
+    operationId: 'getMetricsHistory',
+    summary: 'Executions per second, phase latencies and the queue over the last hour, for charts',
+    description: [
+      "Points sampled by this api from its own registry every `intervalSeconds`, the figures its `/metrics` exports, kept in memory",
+      'for an hour (an api that restarted has less). Counted per interval: rates from the counters, and the median and 95th',
+      "percentile of each phase from the histogram's buckets, as Prometheus' `histogram_quantile` would interpolate them.",
+      '',
+      "With several apis, the executions and phases are this api's share: an execution's ending, with the phases its final",
+      'status reports, is counted once in the platform, by the api whose append recorded it (the one where its caller waited,',
+      'the one whose status recorder the bus handed the status to, or the one whose deadline sweeper or retry dispatcher ended',
+      "it). Sum the apis' points for the platform. activeExecutions and jobsWaiting are the platform's whatever the api: its",
+      'read models hold every execution, and the job queue is shared.',
+    ].join('\n'),
+    request: {
+      query: z.object({
+        minutes: z.coerce.number().int().min(1).max(60).default(60).openapi({ description: 'How far back, in minutes' }),
+      }),
+    },
+    responses: {
+      200: {
+        description: 'Points, oldest first',
+        content: {
+          'application/json': {
+            schema: z.object({
+              intervalSeconds: z.number().openapi({ description: 'How often this api samples' }),
+              points: z.array(MetricsPointSchema),
+            }),
+          },
+        },
+      },
+      400: problem('minutes is not a whole number from 1 to 60'),
+      ...denied,
+    },
+  });
+  app.openapi(metricsHistoryRoute, (c) => {
+    const { minutes } = c.req.valid('query');
+    const { metricsHistory, clock } = deps;
+    const from = new Date(clock.now().getTime() - minutes * 60_000);
+    return c.json({ intervalSeconds: metricsHistory.intervalSeconds, points: metricsHistory.since(from) }, 200);
+  });
 }
