@@ -169,7 +169,16 @@ console_('the history filters by status and function; the audit shows a stream w
   await assertAccessible(page, 'executions');
   await shoot(page, 'executions');
 
-  await operator.page.goto(`${server.url}/console/admin`);
+  // The charts: the api samples its metrics every 10 s, so by now there are points to draw.
+  for (let tries = 0; tries < 40; tries++) {
+    await operator.page.goto(`${server.url}/console/admin`);
+    await operator.page.waitForLoadState('networkidle');
+    if ((await operator.page.locator('.chart canvas').count()) === 2) break;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  assert.is(await operator.page.locator('.chart canvas').count(), 2, (await operator.page.locator('.chart').first().textContent()) ?? '');
+  await assertAccessible(operator.page, 'operator with charts');
+  await shoot(operator.page, 'operator');
   await operator.page.getByLabel(/^Stream/).fill(`function-${ada.functionId}`);
   await operator.page.getByRole('button', { name: 'Show its events' }).click();
   await operator.page.waitForURL(/\/console\/admin\/audit\?stream=/);

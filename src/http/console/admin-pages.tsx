@@ -10,6 +10,7 @@ export function OperatorPage(props: {
   active: ActiveView;
   byStatus: { queued: number; running: number };
   limits: { perUser: number; platform: number | null };
+  sampleSeconds: number;
   children?: Child;
 }) {
   const { active, limits } = props;
@@ -56,6 +57,20 @@ export function OperatorPage(props: {
         </table>
       )}
       {props.children}
+
+      <h2 id="charts">The last hour</h2>
+      <p class="hint">Sampled by this api every {props.sampleSeconds} s from the figures /metrics exports; with several apis each charts the executions it recorded.</p>
+      <div class="chart" data-chart="" data-src="/console/admin/metrics.json" data-series="executionsPerSecond,byOutcome.failed,byOutcome.timedOut" data-labels="all,failed,timed out" data-title="Executions per second" role="img" aria-label="Executions per second over the last hour"></div>
+      <div
+        class="chart"
+        data-chart=""
+        data-src="/console/admin/metrics.json"
+        data-series="phases.queue_wait.p50Ms,phases.create_start.p50Ms,phases.take.p50Ms,phases.run.p50Ms,phases.run.p95Ms"
+        data-labels="queue wait p50,create and start p50,pre-started take p50,run p50,run p95"
+        data-title="Latency phases (ms)"
+        role="img"
+        aria-label="Latency of each phase of an execution, median and 95th percentile, over the last hour"
+      ></div>
 
       <h2 id="audit">Audit</h2>
       <form class="inline" method="get" action="/console/admin/audit" aria-labelledby="audit">

@@ -43,7 +43,7 @@ button.danger { background: var(--bad); border-color: var(--bad); }
 
 /**
  * Draws each `[data-chart]` element's series from the JSON at its `data-src` with uPlot
- * (`data-series`: the keys of each point to plot). Everything else the pages do is plain
+ * (`data-series`: the keys of each point to plot, `data-labels` their names). Everything else the pages do is plain
  * HTML forms and htmx attributes.
  */
 export const CONSOLE_JS = `
@@ -65,9 +65,13 @@ function draw(element, history) {
   const value = (point, key) => key.split('.').reduce((inner, part) => (inner == null ? null : inner[part]), point);
   const series = keys.map((key) => points.map((point) => value(point, key) ?? null));
   const colors = ['#0a5bd3', '#a4161a', '#136c2e', '#8a4baf', '#b35900', '#4a5563'];
+  const labels = (element.dataset.labels || element.dataset.series).split(',');
+  const now = Date.now() / 1000;
   const options = {
     title: element.dataset.title, width: Math.min(element.clientWidth || 900, 1100), height: 240,
-    series: [{}].concat(keys.map((key, index) => ({ label: key, stroke: colors[index % colors.length] }))),
+    // Always the whole hour: a few points of a young api would otherwise stretch across the axis.
+    scales: { x: { time: true, range: () => [now - 3600, now] } },
+    series: [{}].concat(keys.map((key, index) => ({ label: labels[index] || key, stroke: colors[index % colors.length], width: 2, points: { show: true, size: 4 } }))),
   };
   new uPlot(options, [at].concat(series), element);
 }

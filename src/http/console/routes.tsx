@@ -243,7 +243,17 @@ export function addConsoleRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps, option
   web.get('/admin', signedIn, operatorsOnly, async (c) => {
     const limits = { perUser: deps.config.executions.maxActivePerUser, platform: deps.config.executions.maxActive };
     const { byStatus } = deps.projections.executions.active();
-    return page(c, <OperatorPage viewer={await viewerOf(c)} active={activeExecutions(deps)} byStatus={byStatus} limits={limits} />);
+    return page(
+      c,
+      <OperatorPage viewer={await viewerOf(c)} active={activeExecutions(deps)} byStatus={byStatus} limits={limits} sampleSeconds={deps.metricsHistory.intervalSeconds} />,
+    );
+  });
+
+  // The charts' data (console.js draws it): what GET /v1/admin/metrics/history answers, for the last hour.
+  web.get('/admin/metrics.json', signedIn, operatorsOnly, (c) => {
+    const { metricsHistory, clock } = deps;
+    c.header('cache-control', 'no-store');
+    return c.json({ intervalSeconds: metricsHistory.intervalSeconds, points: metricsHistory.since(new Date(clock.now().getTime() - 3_600_000)) });
   });
 
   web.get('/admin/audit', signedIn, operatorsOnly, async (c) => {
