@@ -250,6 +250,8 @@ function validValue(doc: OpenApiDocument, name: string, schemaIn: SchemaObject |
   if (name === 'image') return fc.constantFrom(w.images.pinned, w.images.pinned, w.images.gone, UNREACHABLE_IMAGE);
   // Every function has version 1, and few have more: a rollback mostly to one that exists.
   if (name === 'version') return fc.constantFrom(1, 1, 2);
+  // Variables that take the fuzzer's own secret (or none): another name is refused as unknown.
+  if (name === 'secrets') return fc.constantFrom({ entries: [] as [string, string][] }, { entries: [['DB_PASSWORD', 'fuzzer-own']] as [string, string][] });
   if (schema.enum) return pick(schema.enum as JsonTree[]);
   const types = [schema.type ?? []].flat();
   if (types.includes('boolean')) return fc.boolean();
@@ -595,6 +597,8 @@ test('setup: one platform, a keeper whose data must survive, a fuzzer, an operat
   const keeperExecution = await failedExecution(url, keeper.token, keeperFunctions[0]!);
   const fuzzerExecution = await failedExecution(url, fuzzer.token, fuzzerFunctions[0]!);
   // One after the other: a user runs at most FAASBOX_MAX_ACTIVE_PER_USER at once.
+  const own = await call(url, 'PUT', '/v1/secrets/fuzzer-own', { token: fuzzer.token, json: { value: 'the fuzzer\'s own secret' } });
+  assert.is(own.status, 201, JSON.stringify(own.body));
   const fuzzerDeadLetters: string[] = [];
   for (let n = 0; n < 6; n++) fuzzerDeadLetters.push(await deadLetter(url, fuzzer.token, fuzzerFunctions[0]!));
   world = {
