@@ -13,6 +13,7 @@ import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { benchApi } from './api.ts';
+import { benchConsolePages } from './console.tsx';
 import { engine, removeLeftovers } from './bare-docker.ts';
 import type { ExecutionBenchOptions } from './deployment.ts';
 import { CONCURRENCY_LEVELS, benchColdExecution, benchConcurrency } from './executions.ts';
@@ -37,6 +38,7 @@ const GROUPS: readonly Group[] = [
   { name: 'transport', figures: ['nats-vs-inprocess'], run: benchTransport },
   { name: 'scale-out', figures: ['scale-out-2-workers'], run: benchScaleOut },
   { name: 'api', figures: ['api-functions-node', 'api-functions-bun', 'api-idle-rss'], run: benchApi },
+  { name: 'console', figures: ['console-pages'], run: benchConsolePages },
   { name: 'storage', figures: ['sqlite-append', 'sqlite-append-concurrent', 'sqlite-append-batch', 'projection-rebuild'], run: benchStorage },
 ];
 
