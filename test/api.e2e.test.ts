@@ -447,6 +447,7 @@ misc('/openapi.json documents every route, every error answer and the bearer sch
     '/v1/admin/projections/active-executions',
     '/v1/admin/streams/{name}',
     '/v1/admin/users/{email}',
+    '/v1/admin/workers',
     '/v1/callbacks/signing-key',
     '/v1/dead-letters',
     '/v1/dead-letters/redrive',

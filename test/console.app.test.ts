@@ -5,6 +5,7 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { grantOperator } from '../src/commands/operator-rights.ts';
 import { consoleSessionStream } from '../src/domain/streams.ts';
 import { DEFAULT_PASSWORD, createFunction, signUp } from './support/api.ts';
 import { IMAGE, type InProcessApp, withApp } from './support/in-process-app.ts';
@@ -166,6 +167,7 @@ console_("a user never sees another's functions or executions, by any URL", asyn
     }
     assert.is((await visitor.post(`/console/functions/${fn.id}/delete`, {})).status, 403);
     assert.is((await visitor.page('/console/admin')).status, 403, 'the operator pages need an operator');
+    assert.is((await visitor.page('/console/admin/metrics.json')).status, 403);
     assert.is((await app.request('GET', `/v1/functions/${fn.id}`, { token: ada.token })).status, 200);
   });
 });
@@ -200,6 +202,35 @@ console_('signing out ends the session on the server: the old cookie lets nobody
     assert.is(replayed.status, 303);
     const [, ended] = await app.events(await consoleSessionStream(stolen.split('=')[1]!));
     assert.is(ended?.type, 'ConsoleSessionEnded');
+  });
+});
+
+console_("the operator's page: slots, workers and their pools, and the audit with secrets masked", async () => {
+  await withApp({}, async (app) => {
+    const user = await signUp(app.request);
+    await grantOperator(app.store, user.email, { by: 'root@host', now: app.clock.now(), context: { correlationId: 'console-app', newId: () => crypto.randomUUID() } });
+    await app.request('PUT', '/v1/secrets/db', { token: user.token, json: { value: 'console-audit-secret-value' } });
+    const visitor = browser(app);
+    await visitor.signIn(user.email);
+    let admin = await visitor.page('/console/admin');
+    // The worker's first report comes 100 ms after it starts.
+    for (let tries = 0; tries < 100 && !/worker-1/.test(admin.html); tries++) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      admin = await visitor.page('/console/admin');
+    }
+    assert.is(admin.status, 200);
+    assert.match(admin.html, /<td>worker-1<\/td>/);
+    assert.match(admin.html, /In use<\/dt><dd>0 \(no platform limit\)/);
+    assert.match(admin.html, /href="\/console\/admin"/, 'the header links the operator page for an operator');
+    const audit = await visitor.page(`/console/admin/audit?stream=secrets-${user.id}`);
+    assert.is(audit.status, 200);
+    assert.match(audit.html, /SecretCreated/);
+    assert.not.match(audit.html, /console-audit-secret-value|fbx1\./);
+    assert.is((await visitor.page('/console/admin/audit?stream=..%2Fetc')).status, 400);
+    assert.is((await visitor.page('/console/admin/audit?stream=user-nobody')).status, 404);
+    const charts = await visitor.go('/console/admin/metrics.json');
+    assert.is(charts.status, 200);
+    assert.equal(Object.keys(await charts.json()).sort(), ['intervalSeconds', 'points']);
   });
 });
 

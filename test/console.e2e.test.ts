@@ -143,6 +143,9 @@ console_("a running execution appears in the operator's view, and leaves it when
   await signIn(operator.page, operator.email);
   await operator.page.goto(`${server.url}/console/admin`);
   await operator.page.getByRole('cell', { name: ada.email }).waitFor({ timeout: 10_000 });
+  // The worker's last report: its id, running, its engine answering, a disk it can see.
+  const workerRow = operator.page.locator('tr', { has: operator.page.getByRole('cell', { name: `console-e2e-${process.pid}`, exact: true }) });
+  assert.match((await workerRow.textContent()) ?? '', /running.*reachable.*% of \d+ MB/);
   await assertAccessible(operator.page, 'operator');
   await shoot(operator.page, 'operator');
 

@@ -9,6 +9,7 @@ import * as assert from 'uvu/assert';
 import { connect } from '@nats-io/transport-node';
 import { connectNatsJobBus, createInProcessJobBus } from '../src/adapters/job-bus/index.ts';
 import { BusUnavailableError, type Job, type JobBus, type JobDelivery, type StatusMessage, type WarmFunctions, type WarmTarget } from '../src/ports/job-bus.ts';
+import type { WorkerReport } from '../src/ports/worker-report.ts';
 import { within } from './support/eventually.ts';
 import { type NatsServer, startNatsServer } from './support/nats-server.ts';
 
@@ -22,11 +23,17 @@ type World = {
 
 type Backend = { name: string; open(): Promise<World> };
 
+/**
+ * How long the buses of these tests keep a worker's report (30 s in production): short, so that
+ * a report's expiry is seen, and long enough for the other report tests to read theirs.
+ */
+const workerReportsKeptMs = 2_000;
+
 const inProcess: Backend = {
   name: 'in-process',
   open: async () => {
     // One process: every "process" of the test shares the one bus.
-    const bus = createInProcessJobBus();
+    const bus = createInProcessJobBus({ workerReportsKeptMs });
     return { connect: async () => bus, close: () => bus.close() };
   },
 };
@@ -39,7 +46,7 @@ const nats: Backend = {
     return {
       server,
       connect: async () => {
-        const bus = await connectNatsJobBus({ connect, servers: server.url, name: 'contract-test' });
+        const bus = await connectNatsJobBus({ connect, servers: server.url, name: 'contract-test', workerReportsKeptMs });
         buses.push(bus);
         return bus;
       },
@@ -425,6 +432,44 @@ function defineContract(backend: Backend, { separateServer = false } = {}) {
     await consumer.stop();
   });
 
+  test('worker reports: another process lists each worker\'s last report, the next replacing the one before', async (world) => {
+    const [api, workerA, workerB] = [await world.connect(), await world.connect(), await world.connect()];
+    assert.equal(await api.listWorkerReports(), []);
+    const first = aReport('worker-a', { inFlight: 1 });
+    await workerA.publishWorkerReport(first);
+    assert.equal(await api.listWorkerReports(), [first]);
+
+    const next = aReport('worker-a', { inFlight: 3, prestarted: { [randomUUID()]: { ready: 2, starting: 0, minWarm: 2 } } });
+    await workerA.publishWorkerReport(next);
+    const other = aReport('worker-b.example.com.', { reused: { [randomUUID()]: { idle: 1, busy: 1 } } });
+    await workerB.publishWorkerReport(other);
+    const listed = await api.listWorkerReports();
+    assert.equal(byWorker(listed), [next, other], 'one report per worker, the last');
+  });
+
+  test("worker reports: a worker's stop report replaces its running one", async (world) => {
+    const [api, worker] = [await world.connect(), await world.connect()];
+    await worker.publishWorkerReport(aReport('worker-a', { inFlight: 2 }));
+    await worker.publishWorkerReport(aReport('worker-a', { state: 'stopping', inFlight: 1 }));
+    const last = aReport('worker-a', { state: 'stopped', inFlight: 0 });
+    await worker.publishWorkerReport(last);
+    assert.equal(await api.listWorkerReports(), [last]);
+  });
+
+  test('worker reports: one not replaced in time expires by itself; one renewed stays', async (world) => {
+    const [api, silent, alive] = [await world.connect(), await world.connect(), await world.connect()];
+    await silent.publishWorkerReport(aReport('silent'));
+    await alive.publishWorkerReport(aReport('alive'));
+    assert.equal((await api.listWorkerReports()).map((report) => report.workerId).sort(), ['alive', 'silent']);
+    const renewing = setInterval(() => void alive.publishWorkerReport(aReport('alive')).catch(() => {}), workerReportsKeptMs / 4);
+    try {
+      await eventually(async () => !(await api.listWorkerReports()).some((report) => report.workerId === 'silent'), 'the silent worker dropped', 4 * workerReportsKeptMs);
+      assert.equal((await api.listWorkerReports()).map((report) => report.workerId), ['alive']);
+    } finally {
+      clearInterval(renewing);
+    }
+  });
+
   if (!separateServer) {
     contract.run();
     return;
@@ -478,6 +523,12 @@ function defineContract(backend: Backend, { separateServer = false } = {}) {
     error = null;
     await bus.publishStatus(started(randomUUID())).catch((caught: unknown) => (error = caught));
     assert.instance(error, BusUnavailableError);
+    // A worker skips that report; an api answers 503.
+    for (const call of [() => bus.publishWorkerReport(aReport('worker-a')), () => bus.listWorkerReports()]) {
+      error = null;
+      await call().catch((caught: unknown) => (error = caught));
+      assert.instance(error, BusUnavailableError);
+    }
   });
 
   contract.run();
@@ -521,6 +572,28 @@ const bigText = (length: number) => {
   for (let i = 0; text.length < length; i++) text += `${i} ${line}`;
   return text.slice(0, length);
 };
+
+function aReport(workerId: string, changes: Partial<WorkerReport> = {}): WorkerReport {
+  return {
+    workerId,
+    state: 'running',
+    startedAt: '2025-01-01T00:00:00.000Z',
+    reportedAt: at(),
+    intervalMs: 5_000,
+    concurrency: 4,
+    inFlight: 0,
+    prestarted: {},
+    reused: {},
+    engineReachable: true,
+    disk: { usedPercent: 41.5, usedBytes: 41_500, totalBytes: 100_000, measuredAt: at(), highWater: 85, lowWater: 70 },
+    lastPrunes: [
+      { at: at(), reason: 'pull ran out of disk space', outcome: 'nothing-pruned', imagesRemoved: 0, images: [], bytesReclaimed: 0, freedBytes: null },
+    ],
+    ...changes,
+  };
+}
+
+const byWorker = (reports: WorkerReport[]) => [...reports].sort((a, b) => a.workerId.localeCompare(b.workerId));
 
 /** A worker's warm set that never changes. */
 const fixedWarm = (functionIds: string[]): WarmFunctions => ({ has: (id) => functionIds.includes(id), list: () => functionIds, onChange: () => () => {} });

@@ -86,6 +86,7 @@ rights('without it, an email registered from outside gets 403 on every admin rou
     '/v1/admin/projections/active-executions',
     '/v1/admin/streams/{name}',
     '/v1/admin/users/{email}',
+    '/v1/admin/workers',
   ]);
   adminPaths = (account) =>
     templates.map((path) => path.replace('{name}', `user-${account.id}`).replace('{email}', encodeURIComponent(account.email)));

@@ -80,6 +80,7 @@ operator('admin routes answer operators only: 401 without a token, 403 for every
     `/v1/admin/streams/user-${ada.id}`,
     `/v1/admin/users/${encodeURIComponent(ada.email)}`,
     '/v1/admin/metrics/history',
+    '/v1/admin/workers',
   ]) {
     assertProblem(await call(server.url, 'GET', path), 401);
     const denied = await call(server.url, 'GET', path, { token: tokens.ada });

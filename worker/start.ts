@@ -1,8 +1,8 @@
 /**
  * The worker's composition root: from the config, a job bus and the process's metrics it builds
  * the Docker engine connection, the image pruner, the container runtime with its pool of
- * pre-started containers, and the job consumer with its
- * reaper, and keeps the disk under its high-water mark. Entries (src/entry/) call it;
+ * pre-started containers, and the job consumer with its reaper, keeps the disk under its
+ * high-water mark, and reports on itself over the bus (report.ts). Entries (src/entry/) call it;
  * nothing below imports it.
  */
 import { Agent } from 'node:http';
@@ -19,6 +19,7 @@ import { createImagePruner } from './disk/index.ts';
 import { createDockerRuntime, reapOrphans } from './docker/index.ts';
 import { measurePrestartPool, measureReusePool } from '../src/metrics/metrics.ts';
 import { agentBinary } from './agent/binary.ts';
+import { dockerWorkerFigures, startWorkerReports } from './report.ts';
 import { type RunningWorker, startWorker } from './worker.ts';
 
 /**
@@ -99,6 +100,17 @@ export function startWorkerRole(config: Config, bus: JobBus, metrics: Metrics, l
   diskCheck.unref();
   const retirements = bus.watchFunctionRetirements((functionId) => containers.retireFunction(functionId));
   const warmTargets = bus.watchWarmTargets((functionId, target) => containers.setWarmTarget(functionId, target));
+  const reports = startWorkerReports(bus, {
+    workerId,
+    concurrency: config.worker.concurrency,
+    log,
+    figures: dockerWorkerFigures({
+      inFlight: () => worker.inFlight,
+      runtime: containers,
+      pruner,
+      water: { highWater: config.worker.diskHighWater, lowWater: config.worker.diskLowWater },
+    }),
+  });
   return {
     workerId,
     get inFlight() {
@@ -106,9 +118,14 @@ export function startWorkerRole(config: Config, bus: JobBus, metrics: Metrics, l
     },
     async stop() {
       clearInterval(diskCheck);
+      // Not awaited before the drain: a slow bus must not keep the consumer taking jobs meanwhile.
+      const announced = reports.stopping();
       await Promise.all([retirements.stop(), warmTargets.stop()]);
       await worker.stop();
       await containers.close();
+      await announced;
+      // After the pools are gone, so that the last word has none of their containers.
+      await reports.stopped();
     },
   };
 }

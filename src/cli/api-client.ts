@@ -111,6 +111,7 @@ export function createApiClient(baseUrl: string, token?: string) {
     },
     getExecution: async (id: string) => promised(await client.GET('/v1/executions/{id}', { params: byId(id) }), 200),
     listDeadLetters: async () => promised(await client.GET('/v1/dead-letters'), 200).deadLetters,
+    listWorkers: async () => promised(await client.GET('/v1/admin/workers'), 200).workers,
     redriveDeadLetter: async (id: string) => promised(await client.POST('/v1/dead-letters/{id}/redrive', { params: byId(id) }), 202),
     redriveAllDeadLetters: async () => promised(await client.POST('/v1/dead-letters/redrive'), 200),
     deleteDeadLetter: async (id: string): Promise<void> => {

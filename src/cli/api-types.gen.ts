@@ -415,6 +415,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/workers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every worker that reported lately: its executions, pre-started containers, disk and last prunes */
+        get: operations["listWorkers"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/admin/users/{email}": {
         parameters: {
             query?: never;
@@ -884,6 +901,67 @@ export interface components {
             correlationId: string;
             /** @description The id of the event this one reacts to (a slot released by its execution ending) */
             causationId?: string;
+        };
+        Worker: {
+            workerId: string;
+            /**
+             * @description stopping: draining its executions; stopped: its last report
+             * @enum {string}
+             */
+            state: "running" | "stopping" | "stopped";
+            startedAt: string;
+            /** @description When the worker made this report, by its own clock */
+            reportedAt: string;
+            /** @description How often it reports */
+            intervalMs: number;
+            /** @description The report is older than three intervals: the worker may be gone (a report is dropped 30 s after it was made) */
+            stale: boolean;
+            /** @description Executions it runs at once at most */
+            concurrency: number;
+            /** @description Executions it runs now */
+            inFlight: number;
+            /** @description Pre-started containers by function id: ready for a call, being made, and the owner's minWarm */
+            prestarted: {
+                [key: string]: {
+                    ready: number;
+                    starting: number;
+                    minWarm: number;
+                };
+            };
+            /** @description Containers of functions that reuse them, by function id: idle (clean) and busy (running or being cleaned) */
+            reused: {
+                [key: string]: {
+                    idle: number;
+                    busy: number;
+                };
+            };
+            /** @description Whether its Docker engine answered a ping for this report */
+            engineReachable: boolean | null;
+            /** @description The file system of the engine's data root (null figures: not visible from the worker), and the marks between which it prunes images */
+            disk: {
+                usedPercent: number | null;
+                usedBytes: number | null;
+                totalBytes: number | null;
+                measuredAt: string | null;
+                highWater: number;
+                lowWater: number;
+            } | null;
+            /** @description Its last few image prunes, newest first */
+            lastPrunes: {
+                at: string;
+                reason: string;
+                /**
+                 * @description nothing-pruned: no image could be pruned
+                 * @enum {string}
+                 */
+                outcome: "pruned" | "nothing-pruned" | "failed";
+                imagesRemoved: number;
+                images: string[];
+                /** @description The removed images' sizes (an upper bound: a shared layer may stay) */
+                bytesReclaimed: number;
+                /** @description What the file system got back, when the worker can see it */
+                freedBytes: number | null;
+            }[];
         };
         Account: {
             /** Format: uuid */
@@ -2880,6 +2958,68 @@ export interface operations {
             /** @description Unexpected failure: quote the correlationId when reporting it */
             500: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listWorkers: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Workers by id */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        workers: components["schemas"]["Worker"][];
+                    };
+                };
+            };
+            /** @description Missing, malformed, expired or revoked bearer token */
+            401: {
+                headers: {
+                    /** @description The Bearer challenge */
+                    "WWW-Authenticate": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is not an operator (`faasbox operators grant`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected failure: quote the correlationId when reporting it */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The job bus cannot be asked now */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {

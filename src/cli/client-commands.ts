@@ -4,13 +4,14 @@ import { addDeadLetterCommands } from './dead-letter-commands.ts';
 import { addSecretCommands } from './secret-commands.ts';
 import { addExecutionCommands } from './execution-commands.ts';
 import { addFunctionCommands } from './function-commands.ts';
+import { addWorkerCommands } from './worker-commands.ts';
 import { loginHint } from './failures.ts';
 import { printFields, printJson } from './output.ts';
 import { obtainPassword } from './password.ts';
 import { type ClientOptions, runClient, withClientOptions } from './client-session.ts';
 
 /** The names under which the client commands live: `faasbox <name> …` needs only this module. */
-export const CLIENT_COMMANDS = new Set(['register', 'login', 'logout', 'whoami', 'fn', 'exec', 'dlq']);
+export const CLIENT_COMMANDS = new Set(['register', 'login', 'logout', 'whoami', 'fn', 'exec', 'dlq', 'workers']);
 
 /**
  * What a user of a Faasbox server runs from their machine: an account, a login, functions and
@@ -88,4 +89,5 @@ export function addClientCommands(program: Command) {
   addExecutionCommands(program);
   addDeadLetterCommands(program);
   addSecretCommands(program);
+  addWorkerCommands(program);
 }

@@ -1,9 +1,15 @@
 /**
- * The JobBus port: jobs from the api to workers, execution statuses back.
+ * The JobBus port: jobs from the api to workers, execution statuses back, and what each worker
+ * says of itself (worker-report.ts). The reports ride on the bus rather than a port of their own:
+ * the bus is already the one thing every worker and api shares, so no deployment needs another
+ * connection or setting for them, and each adapter keeps them the way it keeps warm targets.
  * Adapters: in-process (embedded default), NATS JetStream (several processes).
  * Every adapter passes test/job-bus.contract.test.ts.
  */
 import { type AttemptNumber, type WorkerStatus, attemptOf } from '../domain/execution-outcome.ts';
+import type { WorkerReport } from './worker-report.ts';
+
+export type { WorkerReport } from './worker-report.ts';
 
 export type Job = AttemptNumber & {
   executionId: string;
@@ -166,6 +172,14 @@ export interface JobBus {
    * ends an execution as lost: a status can be stored while its delivery to a recorder lags.
    */
   lastStatus(executionId: string): Promise<StatusMessage | null>;
+  /**
+   * Stores the worker's report in place of its previous one, for every api to list; kept for
+   * WORKER_REPORTS_KEPT_MS (the adapter's option) unless replaced. BusUnavailableError when it
+   * cannot be stored now: the worker skips it and reports again at its next interval.
+   */
+  publishWorkerReport(report: WorkerReport): Promise<void>;
+  /** The last report of every worker that reported within the time they are kept, in no order. */
+  listWorkerReports(): Promise<WorkerReport[]>;
   /** Number of jobs published and not yet taken by a worker (a metric, and for tests). */
   pendingJobs(): Promise<number>;
   close(): Promise<void>;

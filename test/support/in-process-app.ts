@@ -21,6 +21,7 @@ import { dispatchDueRetries } from '../../src/processes/retry-dispatcher.ts';
 import type { Clock } from '../../src/ports/clock.ts';
 import type { EventStore, RecordedEvent } from '../../src/ports/event-store.ts';
 import { type RunningWorker, type WorkerOptions, startWorker } from '../../worker/worker.ts';
+import { startWorkerReports } from '../../worker/report.ts';
 import { type Requester } from './api.ts';
 import { type FaultyBus, type FaultyStore, faultyBus, faultyStore } from './faults.ts';
 import { send } from './http-client.ts';
@@ -61,6 +62,8 @@ export type InProcessAppOptions = {
   keys?: KeyStore;
   /** How often the api samples its metrics history on its own (default 10 s); `sampleMetrics` samples now. */
   metricsSampleIntervalMs?: number;
+  /** How often the workers report on themselves (worker/report.ts); by default as in production. */
+  workerReportIntervalMs?: number;
 };
 
 export type InProcessApp = {
@@ -136,14 +139,37 @@ export async function startInProcessApp(options: InProcessAppOptions = {}): Prom
 
   const workers: RunningWorker[] = [];
   const addWorker = (workerOptions: Partial<WorkerOptions> = {}) => {
-    const worker = startWorker(bus, runtime, log, {
+    const settings: WorkerOptions = {
       workerId: `worker-${workers.length + 1}`,
       concurrency: 4,
       now: clock.now,
       // A teardown kills what still runs; a drain test sets its own.
       drainTimeoutMs: 0,
       ...workerOptions,
+    };
+    const running = startWorker(bus, runtime, log, settings);
+    // Reports as worker/start.ts has a Docker worker report, with what a scripted runtime has to say.
+    const reports = startWorkerReports(bus, {
+      workerId: settings.workerId,
+      concurrency: settings.concurrency,
+      now: clock.now,
+      log,
+      ...(options.workerReportIntervalMs === undefined ? {} : { intervalMs: options.workerReportIntervalMs }),
+      figures: async () => ({ inFlight: running.inFlight, prestarted: {}, reused: {}, engineReachable: null, disk: null, lastPrunes: [] }),
     });
+    let stopping: Promise<void> | undefined;
+    const worker: RunningWorker = {
+      stop: () =>
+        (stopping ??= (async () => {
+          const announced = reports.stopping();
+          await running.stop();
+          await announced;
+          await reports.stopped();
+        })()),
+      get inFlight() {
+        return running.inFlight;
+      },
+    };
     workers.push(worker);
     return worker;
   };

@@ -65,6 +65,22 @@ export type PruneReport = {
 
 export type PruneTotals = { prunes: number; imagesPruned: number; bytesReclaimed: number };
 
+/** What an operator is told of one prune (the worker's report): no engine message, no failure list. */
+export type PruneSummary = {
+  /** Epoch ms, when it ended. */
+  at: number;
+  reason: string;
+  /** The prune itself failed (the engine could not list images or containers): nothing was tried. */
+  failed: boolean;
+  imagesRemoved: number;
+  images: string[];
+  bytesReclaimed: number;
+  freedBytes: number | null;
+};
+
+/** The last reading of the data root's file system, and when it was taken (epoch ms). */
+export type DiskReading = { usage: DiskUsage; at: number };
+
 export interface ImagePruner {
   /** Marks the image as used now, for the least-recently-used order. */
   recordUse(image: string): void;
@@ -80,8 +96,17 @@ export interface ImagePruner {
   pruneToLowWater(): Promise<PruneReport | null>;
   /** Null when the data root is not visible from this process. */
   diskUsage(): Promise<DiskUsage | null>;
+  /** The last reading taken, by any of the calls above; null before the first (or when none can be). */
+  lastDiskReading(): DiskReading | null;
+  /** The last RECENT_PRUNES_KEPT prunes, newest first. */
+  recentPrunes(): PruneSummary[];
   totals(): PruneTotals;
 }
+
+/** Enough to see a pattern (the same prune again and again, freeing nothing), little to send. */
+const RECENT_PRUNES_KEPT = 5;
+/** Image names kept per prune summary. */
+const NAMES_KEPT = 10;
 
 export function createImagePruner(docker: Docker, options: ImagePrunerOptions): ImagePruner {
   const { log, highWater, lowWater } = options;
@@ -90,7 +115,19 @@ export function createImagePruner(docker: Docker, options: ImagePrunerOptions): 
   const lastUse = new Map<string, number>();
   const holds = new Map<string, number>();
   const totals: PruneTotals = { prunes: 0, imagesPruned: 0, bytesReclaimed: 0 };
-  const diskUsage = dataRootUsage(docker, options.dataRoot, log);
+  const measureDisk = dataRootUsage(docker, options.dataRoot, log);
+  let lastDiskReading: DiskReading | null = null;
+  /** Every measure is remembered, so a report can tell the last one without measuring again. */
+  const diskUsage = async () => {
+    const usage = await measureDisk();
+    if (usage !== null) lastDiskReading = { usage, at: now() };
+    return usage;
+  };
+  const recent: PruneSummary[] = [];
+  const remember = (summary: PruneSummary) => {
+    recent.unshift(summary);
+    recent.length = Math.min(recent.length, RECENT_PRUNES_KEPT);
+  };
 
   // One prune at a time: two would list the same candidates and race to remove them.
   let queue: Promise<unknown> = Promise.resolve();
@@ -123,6 +160,16 @@ export function createImagePruner(docker: Docker, options: ImagePrunerOptions): 
 
   /** Removes candidates in order until `enough` says so; what was removed, and why not the rest. */
   async function prune(reason: string, enough: () => Promise<boolean>): Promise<PruneReport> {
+    try {
+      return await pruneOnce(reason, enough);
+    } catch (error) {
+      // Only a prune that was tried: a disk check that could not measure is no prune.
+      remember({ at: now(), reason, failed: true, imagesRemoved: 0, images: [], bytesReclaimed: 0, freedBytes: null });
+      throw error;
+    }
+  }
+
+  async function pruneOnce(reason: string, enough: () => Promise<boolean>): Promise<PruneReport> {
     const usageBefore = await diskUsage().catch(() => null);
     await options.beforePrune?.().catch(() => {});
     const removed: PrunedImage[] = [];
@@ -149,6 +196,15 @@ export function createImagePruner(docker: Docker, options: ImagePrunerOptions): 
       usageAfter,
       failed,
     };
+    remember({
+      at: now(),
+      reason,
+      failed: false,
+      imagesRemoved: removed.length,
+      images: removed.slice(0, NAMES_KEPT).map((image) => image.names[0] ?? image.id),
+      bytesReclaimed: report.bytesReclaimed,
+      freedBytes: report.freedBytes,
+    });
     totals.prunes += 1;
     totals.imagesPruned += removed.length;
     totals.bytesReclaimed += report.bytesReclaimed;
@@ -220,6 +276,8 @@ export function createImagePruner(docker: Docker, options: ImagePrunerOptions): 
       return proactiveInFlight;
     },
     diskUsage,
+    lastDiskReading: () => (lastDiskReading === null ? null : { usage: { ...lastDiskReading.usage }, at: lastDiskReading.at }),
+    recentPrunes: () => recent.map((summary) => ({ ...summary, images: [...summary.images] })),
     totals: () => ({ ...totals }),
   };
 }

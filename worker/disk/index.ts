@@ -3,9 +3,11 @@
  * and the one retry after a prune, and how full the data root's file system is.
  */
 export {
+  type DiskReading,
   type ImagePruner,
   type ImagePrunerOptions,
   type PruneReport,
+  type PruneSummary,
   type PruneTotals,
   type PrunedImage,
   createImagePruner,

@@ -46,6 +46,8 @@ export type PrestartPool = {
   /** Whether the container is this pool's: ready, or starting in this slot. */
   holds(container: { containerId: string; slotId: string | null }): boolean;
   counts(): PoolCounts;
+  /** Per function holding any or wanting some (minWarm): for the worker's report, not the hot path. */
+  byFunction(): Record<string, { ready: number; starting: number; minWarm: number }>;
   /** Removes every ready container now (disk space is needed); the pool fills again later. */
   drop(): Promise<void>;
   /** The function was deleted: its containers go now, and none is started for it any more. */
@@ -275,6 +277,13 @@ export function createPrestartPool(settings: PrestartSettings, backend: PoolBack
       hits,
       misses,
     }),
+    byFunction() {
+      const counts: Record<string, { ready: number; starting: number; minWarm: number }> = {};
+      for (const f of functions.values()) {
+        if (f.ready.length + f.starting + f.minWarm > 0) counts[f.spec.functionId] = { ready: f.ready.length, starting: f.starting, minWarm: f.minWarm };
+      }
+      return counts;
+    },
     retire(functionId) {
       const f = functions.get(functionId);
       if (!f) return;

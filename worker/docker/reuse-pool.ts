@@ -59,6 +59,8 @@ export type ReusePool = {
   abandon(slotId: string): void;
   holds(container: { containerId: string; slotId: string | null }): boolean;
   counts(): ReuseCounts;
+  /** Per function holding any: for the worker's report. */
+  byFunction(): Record<string, ReuseCounts>;
   retire(functionId: string): void;
   setTarget(spec: PoolSpec, minWarm: number): void;
   clearTarget(functionId: string): void;
@@ -309,6 +311,13 @@ export function createReusePool(settings: ReuseSettings, backend: ReuseBackend, 
       idle: [...entries.values()].reduce((sum, e) => sum + e.idle.length, 0),
       busy: [...entries.values()].reduce((sum, e) => sum + e.busy, 0),
     }),
+    byFunction() {
+      const counts: Record<string, ReuseCounts> = {};
+      for (const entry of entries.values()) {
+        if (entry.idle.length + entry.busy > 0) counts[entry.spec.functionId] = { idle: entry.idle.length, busy: entry.busy };
+      }
+      return counts;
+    },
     retire(functionId) {
       retired.add(functionId);
       const entry = entries.get(functionId);

@@ -72,6 +72,8 @@ export type DockerRuntime = ContainerRuntime & {
   poolCounts(): PoolCounts;
   /** Containers kept for functions that reuse them: idle (clean, waiting) and busy (running or being cleaned). */
   reuseCounts(): ReuseCounts;
+  /** Both pools per function id (the worker's report): only functions with containers or a minWarm. */
+  poolsByFunction(): { prestarted: Record<string, { ready: number; starting: number; minWarm: number }>; reused: Record<string, ReuseCounts> };
   /** Drops the pre-started containers, so that their images can be pruned. */
   dropPrestarted(): Promise<void>;
   /** The function was deleted: its pre-started containers go now. */
@@ -297,6 +299,7 @@ export function createDockerRuntime(docker: Docker, options: DockerRuntimeOption
       (reusePool?.holds(container) ?? false),
     poolCounts: () => pool?.counts() ?? { ready: 0, starting: 0, hits: 0, misses: 0 },
     reuseCounts: () => reusePool?.counts() ?? { idle: 0, busy: 0 },
+    poolsByFunction: () => ({ prestarted: pool?.byFunction() ?? {}, reused: reusePool?.byFunction() ?? {} }),
     async dropPrestarted() {
       await Promise.all([pool?.drop(), reusePool?.drop()]);
     },

@@ -8,7 +8,9 @@
  *  - a handler that settles (resolves or throws) without acking or releasing hands the job back
  *    after a short back-off, growing with each attempt (NATS: nak with the same delay);
  *  - each status goes to one status consumer at a time; a throwing handler gets it again after
- *    the same back-off. Statuses published while no status consumer runs wait for one.
+ *    the same back-off. Statuses published while no status consumer runs wait for one;
+ *  - a worker's report is kept until the next replaces it or it is older than
+ *    `workerReportsKeptMs`, as the NATS bucket's max age drops it.
  */
 import {
   BusUnavailableError,
@@ -22,6 +24,7 @@ import {
   type WarmTarget,
   attemptKey,
 } from '../../ports/job-bus.ts';
+import { WORKER_REPORTS_KEPT_MS, type WorkerReport } from '../../ports/worker-report.ts';
 import { retryDelayMs } from './retry-delay.ts';
 
 const duplicateWindowMs = 2 * 60_000;
@@ -43,7 +46,12 @@ type StatusConsumer = {
   stopped: boolean;
 };
 
-export function createInProcessJobBus(): JobBus {
+export type InProcessJobBusOptions = {
+  /** How long a worker's report is kept after it was published (tests shorten it). */
+  workerReportsKeptMs?: number;
+};
+
+export function createInProcessJobBus({ workerReportsKeptMs = WORKER_REPORTS_KEPT_MS }: InProcessJobBusOptions = {}): JobBus {
   let closed = false;
   const jobs: Queued<Job>[] = [];
   const statuses: Queued<StatusMessage>[] = [];
@@ -57,6 +65,8 @@ export function createInProcessJobBus(): JobBus {
   const seenStatuses = new RecentIds(duplicateWindowMs);
   /** The last status of the most recent executions (lastStatus): bounded, as NATS keeps them a day. */
   const lastStatuses = new Map<string, StatusMessage>();
+  /** Each worker's last report, and when it was stored (by this process's clock, as NATS uses its own). */
+  const workerReports = new Map<string, { report: WorkerReport; storedAt: number }>();
   /** Jobs waiting out their back-off: not taken, so they count as pending. */
   let jobsBackingOff = 0;
   const timers = new Set<NodeJS.Timeout>();
@@ -273,6 +283,22 @@ export function createInProcessJobBus(): JobBus {
       ensureOpen();
       const status = lastStatuses.get(executionId);
       return status === undefined ? null : structuredClone(status);
+    },
+
+    async publishWorkerReport(report) {
+      ensureOpen();
+      workerReports.set(report.workerId, { report: structuredClone(report), storedAt: Date.now() });
+    },
+
+    async listWorkerReports() {
+      ensureOpen();
+      const now = Date.now();
+      const kept: WorkerReport[] = [];
+      for (const [workerId, { report, storedAt }] of workerReports) {
+        if (now - storedAt >= workerReportsKeptMs) workerReports.delete(workerId);
+        else kept.push(structuredClone(report));
+      }
+      return kept;
     },
 
     async pendingJobs() {

@@ -1,5 +1,6 @@
 import type { Child } from 'hono/jsx';
 import type { AuditEntry } from '../../../projections/audit.ts';
+import type { WorkerView } from '../../queries/workers.ts';
 import { Layout, Problems, type Viewer } from './layout.tsx';
 
 export type ActiveView = { total: number; byUser: { userId: string; email: string | null; active: number }[] };
@@ -11,6 +12,10 @@ export function OperatorPage(props: {
   byStatus: { queued: number; running: number };
   limits: { perUser: number; platform: number | null };
   sampleSeconds: number;
+  /** Null when the bus could not list them now. */
+  workers: WorkerView[] | null;
+  /** Function names by id, where the read model knows them. */
+  functionNames: Map<string, string>;
   children?: Child;
 }) {
   const { active, limits } = props;
@@ -57,6 +62,15 @@ export function OperatorPage(props: {
         </table>
       )}
       {props.children}
+
+      <h2 id="workers">Workers</h2>
+      {props.workers === null ? (
+        <p role="alert">The job bus cannot list the workers now; reload in a moment.</p>
+      ) : props.workers.length === 0 ? (
+        <p>No worker has reported lately.</p>
+      ) : (
+        <Workers workers={props.workers} functionNames={props.functionNames} />
+      )}
 
       <h2 id="charts">The last hour</h2>
       <p class="hint">Sampled by this api every {props.sampleSeconds} s from the figures /metrics exports; with several apis each charts the executions it recorded.</p>
@@ -123,5 +137,68 @@ export function AuditPage(props: { viewer: Viewer; stream: string; entries: Audi
         </tbody>
       </table>
     </Layout>
+  );
+}
+
+const MB = 1024 * 1024;
+const megabytes = (bytes: number | null) => (bytes === null ? '?' : `${Math.round(bytes / MB)} MB`);
+
+/** Every worker's last report: what it runs, what it keeps ready, its disk and its last prunes. */
+function Workers(props: { workers: WorkerView[]; functionNames: Map<string, string> }) {
+  const name = (functionId: string) => props.functionNames.get(functionId) ?? functionId.slice(0, 8);
+  return (
+    <table aria-labelledby="workers">
+      <thead>
+        <tr>
+          <th scope="col">Worker</th>
+          <th scope="col">State</th>
+          <th scope="col">In flight</th>
+          <th scope="col">Pre-started (ready / min)</th>
+          <th scope="col">Reused (idle / busy)</th>
+          <th scope="col">Engine</th>
+          <th scope="col">Disk</th>
+          <th scope="col">Last prunes</th>
+        </tr>
+      </thead>
+      <tbody>
+        {props.workers.map((worker) => (
+          <tr>
+            <td>{worker.workerId}</td>
+            <td>
+              {worker.state}
+              {worker.stale ? ' (silent: stale)' : ''}
+            </td>
+            <td>
+              {worker.inFlight} / {worker.concurrency}
+            </td>
+            <td>
+              {Object.entries(worker.prestarted).length === 0
+                ? 'none'
+                : Object.entries(worker.prestarted)
+                    .map(([functionId, pool]) => `${name(functionId)}: ${pool.ready} / ${pool.minWarm}`)
+                    .join(', ')}
+            </td>
+            <td>
+              {Object.entries(worker.reused).length === 0
+                ? 'none'
+                : Object.entries(worker.reused)
+                    .map(([functionId, pool]) => `${name(functionId)}: ${pool.idle} / ${pool.busy}`)
+                    .join(', ')}
+            </td>
+            <td>{worker.engineReachable === null ? '?' : worker.engineReachable ? 'reachable' : 'unreachable'}</td>
+            <td>
+              {worker.disk === null || worker.disk.usedPercent === null
+                ? 'not seen'
+                : `${worker.disk.usedPercent}% of ${megabytes(worker.disk.totalBytes)} (prunes above ${worker.disk.highWater}%)`}
+            </td>
+            <td>
+              {worker.lastPrunes.length === 0
+                ? 'none'
+                : worker.lastPrunes.map((prune) => `${prune.at}: ${prune.outcome}, ${prune.imagesRemoved} image(s), ${megabytes(prune.bytesReclaimed)}`).join('; ')}
+            </td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
   );
 }

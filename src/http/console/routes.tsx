@@ -21,6 +21,7 @@ import { executionRecord } from '../../queries/execution-view.ts';
 import { ownedExecution } from '../../queries/executions.ts';
 import { functionsOf, ownedFunction } from '../../queries/functions.ts';
 import { activeExecutions, isOperator } from '../../queries/operators.ts';
+import { listWorkers } from '../../queries/workers.ts';
 import { STREAM_NAME } from '../routes/admin.ts';
 import { AuditPage, OperatorPage } from './admin-pages.tsx';
 import type { AppDeps } from '../deps.ts';
@@ -243,9 +244,28 @@ export function addConsoleRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps, option
   web.get('/admin', signedIn, operatorsOnly, async (c) => {
     const limits = { perUser: deps.config.executions.maxActivePerUser, platform: deps.config.executions.maxActive };
     const { byStatus } = deps.projections.executions.active();
+    // A bus that cannot answer leaves the rest of the page worth reading.
+    const workers = await listWorkers(deps).catch((error: unknown) => {
+      if (error instanceof DomainError && error.code === 'JobBusUnavailable') return null;
+      throw error;
+    });
+    const functionNames = new Map(
+      [...new Set((workers ?? []).flatMap((worker) => [...Object.keys(worker.prestarted), ...Object.keys(worker.reused)]))].map((id) => [
+        id,
+        deps.projections.functions.get(id)?.name ?? id.slice(0, 8),
+      ]),
+    );
     return page(
       c,
-      <OperatorPage viewer={await viewerOf(c)} active={activeExecutions(deps)} byStatus={byStatus} limits={limits} sampleSeconds={deps.metricsHistory.intervalSeconds} />,
+      <OperatorPage
+        viewer={await viewerOf(c)}
+        active={activeExecutions(deps)}
+        byStatus={byStatus}
+        limits={limits}
+        sampleSeconds={deps.metricsHistory.intervalSeconds}
+        workers={workers}
+        functionNames={functionNames}
+      />,
     );
   });
 

@@ -4,11 +4,13 @@ import { auditStream } from '../../../projections/audit.ts';
 import { projectionStatus } from '../../../projections/status.ts';
 import { DomainError } from '../../domain/errors.ts';
 import { accountsByEmail, activeExecutions, isOperator } from '../../queries/operators.ts';
+import { listWorkers } from '../../queries/workers.ts';
+import { WORKER_REPORTS_KEPT_MS } from '../../ports/worker-report.ts';
 import type { AppDeps } from '../deps.ts';
 import type { AppEnv } from '../env.ts';
 import type { Authenticated } from '../middleware/authenticate.ts';
 import { problemResponse } from '../problem.ts';
-import { EmailSchema, ExecutionStatusSchema, internalError, problem, unauthorized } from '../schemas.ts';
+import { EmailSchema, ExecutionStatusSchema, internalError, problem, retryLater, unauthorized } from '../schemas.ts';
 
 const AuditEntrySchema = z
   .object({
@@ -98,6 +100,53 @@ const MetricsPointSchema = z
       .openapi({ description: 'Jobs not yet taken by a worker at the sample (faasbox_jobs_waiting); null when the bus did not answer' }),
   })
   .openapi('MetricsPoint');
+const count = z.number().int().min(0);
+
+const WorkerSchema = z
+  .object({
+    workerId: z.string(),
+    state: z.enum(['running', 'stopping', 'stopped']).openapi({ description: 'stopping: draining its executions; stopped: its last report' }),
+    startedAt: z.string(),
+    reportedAt: z.string().openapi({ description: "When the worker made this report, by its own clock" }),
+    intervalMs: z.number().int().openapi({ description: 'How often it reports' }),
+    stale: z.boolean().openapi({
+      description: `The report is older than three intervals: the worker may be gone (a report is dropped ${WORKER_REPORTS_KEPT_MS / 1000} s after it was made)`,
+    }),
+    concurrency: count.openapi({ description: 'Executions it runs at once at most' }),
+    inFlight: count.openapi({ description: 'Executions it runs now' }),
+    prestarted: z
+      .record(z.string(), z.object({ ready: count, starting: count, minWarm: count }))
+      .openapi({ description: 'Pre-started containers by function id: ready for a call, being made, and the owner\'s minWarm' }),
+    reused: z
+      .record(z.string(), z.object({ idle: count, busy: count }))
+      .openapi({ description: 'Containers of functions that reuse them, by function id: idle (clean) and busy (running or being cleaned)' }),
+    engineReachable: z.boolean().nullable().openapi({ description: 'Whether its Docker engine answered a ping for this report' }),
+    disk: z
+      .object({
+        usedPercent: z.number().nullable(),
+        usedBytes: z.number().int().nullable(),
+        totalBytes: z.number().int().nullable(),
+        measuredAt: z.string().nullable(),
+        highWater: z.number(),
+        lowWater: z.number(),
+      })
+      .nullable()
+      .openapi({ description: "The file system of the engine's data root (null figures: not visible from the worker), and the marks between which it prunes images" }),
+    lastPrunes: z
+      .array(
+        z.object({
+          at: z.string(),
+          reason: z.string(),
+          outcome: z.enum(['pruned', 'nothing-pruned', 'failed']).openapi({ description: 'nothing-pruned: no image could be pruned' }),
+          imagesRemoved: count,
+          images: z.array(z.string()),
+          bytesReclaimed: count.openapi({ description: "The removed images' sizes (an upper bound: a shared layer may stay)" }),
+          freedBytes: count.nullable().openapi({ description: 'What the file system got back, when the worker can see it' }),
+        }),
+      )
+      .openapi({ description: 'Its last few image prunes, newest first' }),
+  })
+  .openapi('Worker');
 
 // Stream names are made of ids and prefixes; anything else names no stream.
 export const STREAM_NAME = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}$/;
@@ -234,6 +283,23 @@ export function addAdminRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps, authenti
     }
     return c.json({ stream: name, events: page.entries, nextRevision: page.nextRevision }, 200);
   });
+
+  const workersRoute = createRoute({
+    ...common,
+    method: 'get',
+    path: '/v1/admin/workers',
+    operationId: 'listWorkers',
+    summary: 'Every worker that reported lately: its executions, pre-started containers, disk and last prunes',
+    responses: {
+      200: {
+        description: 'Workers by id',
+        content: { 'application/json': { schema: z.object({ workers: z.array(WorkerSchema) }) } },
+      },
+      503: retryLater('The job bus cannot be asked now'),
+      ...denied,
+    },
+  });
+  app.openapi(workersRoute, async (c) => c.json({ workers: await listWorkers(deps) }, 200));
 
   const userRoute = createRoute({
     ...common,

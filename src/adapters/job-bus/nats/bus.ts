@@ -7,6 +7,7 @@
  * - A deleted function is announced on `faas.functions.deleted` (core NATS, best effort).
  * - Statuses are published to FAAS_RESULTS. Waiting requests hear them on a core subscription;
  *   the durable pull consumer `recorder`, shared by every api, records each one.
+ * - Each worker's last report is in the key-value bucket FAAS_WORKERS (worker-reports.ts).
  * - The servers must allow payloads of a few MB (`max_payload: 8MB`): a status carries up to
  *   1 MiB of stdout and 1 MiB of stderr.
  */
@@ -25,6 +26,8 @@ import { type Puller, pullBySlots } from './pull-by-slots.ts';
 import { ensureTopology, functionDeletedSubject, jobsStream, jobsSubject, recorderDurable, resultsStream, resultsSubject, workersDurable } from './topology.ts';
 import { offerToWarmWorker, serveWarmOffers } from './warm-offers.ts';
 import { openWarmTargetsBucket, warmTargetStore } from './warm-targets.ts';
+import { openWorkerReportsBucket, workerReportStore } from './worker-reports.ts';
+import { WORKER_REPORTS_KEPT_MS } from '../../../ports/worker-report.ts';
 
 /** Statuses are recorded one at a time per api process, which keeps one execution's in order. */
 const statusConcurrency = 1;
@@ -33,6 +36,11 @@ const closeTimeoutMs = 5_000;
 export type NatsJobBusTopology = {
   /** Stream replicas: 1 for a single server, 3 on a JetStream cluster. Default 1. */
   replicas?: number;
+  /**
+   * The max age of FAAS_WORKERS when this process creates it (tests shorten it); default
+   * WORKER_REPORTS_KEPT_MS. A bucket already there keeps its own.
+   */
+  workerReportsKeptMs?: number;
 };
 
 /**
@@ -49,14 +57,15 @@ const isNoResponders = (error: unknown): boolean =>
   (error instanceof errors.RequestError && error.isNoResponders()) ||
   (error instanceof Error && error.cause !== undefined && error.cause !== error && isNoResponders(error.cause));
 
-export async function openNatsJobBus(nc: NatsConnection, { replicas = 1 }: NatsJobBusTopology = {}): Promise<JobBus> {
+export async function openNatsJobBus(nc: NatsConnection, { replicas = 1, workerReportsKeptMs = WORKER_REPORTS_KEPT_MS }: NatsJobBusTopology = {}): Promise<JobBus> {
   const jsm = await jetstreamManager(nc);
   await ensureTopology(jsm, replicas);
   const js = jetstream(nc, { timeout: publishTimeoutMs });
-  return createNatsJobBus(nc, js, jsm, await openWarmTargetsBucket(js, replicas));
+  const buckets = { warmTargets: await openWarmTargetsBucket(js, replicas), workerReports: await openWorkerReportsBucket(js, replicas, workerReportsKeptMs) };
+  return createNatsJobBus(nc, js, jsm, buckets);
 }
 
-function createNatsJobBus(nc: NatsConnection, js: JetStreamClient, jsm: JetStreamManager, warmTargetsBucket: KV): JobBus {
+function createNatsJobBus(nc: NatsConnection, js: JetStreamClient, jsm: JetStreamManager, buckets: { warmTargets: KV; workerReports: KV }): JobBus {
   let closed = false;
   let connected = true;
   const consumers = new Set<Puller>();
@@ -119,7 +128,8 @@ function createNatsJobBus(nc: NatsConnection, js: JetStreamClient, jsm: JetStrea
   };
 
   const claims = jobClaims(js, jsm, whileConnected);
-  const warmTargets = warmTargetStore(warmTargetsBucket, whileConnected, () => closed);
+  const warmTargets = warmTargetStore(buckets.warmTargets, whileConnected, () => closed);
+  const workerReports = workerReportStore(buckets.workerReports, jsm, whileConnected);
   /** Watches that are not pulls: stopped on close too. */
   const watches = new Set<Consumer>();
   /** Kept in `set` until stopped, so that close() stops what is still running. */
@@ -254,6 +264,16 @@ function createNatsJobBus(nc: NatsConnection, js: JetStreamClient, jsm: JetStrea
       } catch (error) {
         throw new BusUnavailableError(`NATS did not answer for the statuses of ${executionId}: ${errorMessage(error)}`, { cause: error });
       }
+    },
+
+    async publishWorkerReport(report) {
+      ensureAvailable();
+      await workerReports.publish(report);
+    },
+
+    async listWorkerReports() {
+      ensureAvailable();
+      return workerReports.list();
     },
 
     async pendingJobs() {
