@@ -230,7 +230,7 @@ console_("the operator's page: slots, workers and their pools, and the audit wit
     assert.is((await visitor.page('/console/admin/audit?stream=user-nobody')).status, 404);
     const charts = await visitor.go('/console/admin/metrics.json');
     assert.is(charts.status, 200);
-    assert.equal(Object.keys(await charts.json()).sort(), ['intervalSeconds', 'points']);
+    assert.equal(Object.keys((await charts.json()) as object).sort(), ['intervalSeconds', 'points']);
   });
 });
 
