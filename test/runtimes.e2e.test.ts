@@ -37,7 +37,31 @@ async function signUp(url: string) {
   assert.is(registered.email, email);
   const me = await call(url, 'GET', '/v1/users/me', { token });
   assert.is(me.body.id, registered.id);
-  return token;
+  return { token, email };
+}
+
+/**
+ * The runtime's own pieces under issue 19 and 20: a secret sealed and opened with its WebCrypto
+ * reaches the function, and the console signs in (its cookie) and renders a page (Hono's JSX,
+ * htmx read from the installed package) under its CSP.
+ */
+async function secretsAndConsole(url: string, user: { token: string; email: string }) {
+  assert.is((await call(url, 'PUT', '/v1/secrets/runtime-secret', { token: user.token, json: { value: 'opened here' } })).status, 201);
+  const fn = await api.createFunction(url, user.token, { name: 'secretive', image: images.busybox, command: ['sh', '-c', 'printf %s "$S"'], secrets: { S: 'runtime-secret' } });
+  assertSucceeded(await execute(url, user.token, fn.id, ''), 'opened here');
+  const signIn = await fetch(`${url}/console/sign-in`, {
+    method: 'POST',
+    body: new URLSearchParams({ email: user.email, password: PASSWORD }),
+    headers: { origin: url },
+    redirect: 'manual',
+  });
+  assert.is(signIn.status, 303);
+  const cookie = (signIn.headers.get('set-cookie') ?? '').split(';')[0]!;
+  const page = await fetch(`${url}/console/functions`, { headers: { cookie } });
+  assert.is(page.status, 200);
+  assert.match(page.headers.get('content-security-policy') ?? '', /script-src 'self'/);
+  assert.match(await page.text(), /secretive/);
+  assert.is((await fetch(`${url}/console/assets/htmx.min.js`)).status, 200);
 }
 
 const createFunction = async (url: string, token: string, name: string, command: string[]) =>
@@ -104,7 +128,8 @@ for (const runtime of RUNTIMES) {
     const server = await started(runtime, { env: { FAASBOX_WORKER_ID: workerId, FAASBOX_EXECUTION_GRACE_MS: '5000' } }, 'start (ms)');
     try {
       const { url } = server;
-      const token = await signUp(url);
+      const user = await signUp(url);
+      const { token } = user;
       const upper = await createFunction(url, token, 'upper', ['tr', 'a-z', 'A-Z']);
       const slow = await createFunction(url, token, 'slow', ['sh', '-c', `sleep ${SLOW_SECONDS}; cat`]);
       const waiting = execute(url, token, slow, 'still here');
@@ -121,6 +146,7 @@ for (const runtime of RUNTIMES) {
         warm.push(since(start));
       }
       record(runtime, 'warm execution, median (ms)', warm.sort((a, b) => a - b)[2]!);
+      await secretsAndConsole(url, user);
 
       // 256 KiB through the container's stdin and back: dockerode's hijacked stream on this runtime.
       const big = 'abcdefghijklmnop'.repeat(16 * 1024);
@@ -169,7 +195,7 @@ for (const runtime of RUNTIMES.filter((name) => name !== 'node')) {
     ]);
     try {
       const [api] = processes;
-      const token = await signUp(api.url);
+      const { token } = await signUp(api.url);
       const id = await createFunction(api.url, token, 'echo', ['cat']);
       const start = performance.now();
       assertSucceeded(await execute(api.url, token, id, `through nats on ${runtime}`), `through nats on ${runtime}`);
