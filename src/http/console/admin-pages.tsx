@@ -1,7 +1,7 @@
 import type { Child } from 'hono/jsx';
 import type { AuditEntry } from '../../../projections/audit.ts';
 import type { WorkerView } from '../../queries/workers.ts';
-import { Layout, Problems, type Viewer } from './layout.tsx';
+import { EventsTable, Layout, Problems, type Viewer } from './layout.tsx';
 
 export type ActiveView = { total: number; byUser: { userId: string; email: string | null; active: number }[] };
 
@@ -110,32 +110,7 @@ export function AuditPage(props: { viewer: Viewer; stream: string; entries: Audi
         </label>
         <button type="submit">Show its events</button>
       </form>
-      <table>
-        <thead>
-          <tr>
-            <th scope="col">#</th>
-            <th scope="col">Type</th>
-            <th scope="col">Recorded</th>
-            <th scope="col">Request</th>
-            <th scope="col">Data (secrets masked)</th>
-          </tr>
-        </thead>
-        <tbody>
-          {props.entries.map((entry) => (
-            <tr>
-              <td>{entry.revision}</td>
-              <td>{entry.type}</td>
-              <td>
-                <time datetime={entry.recordedAt}>{entry.recordedAt}</time>
-              </td>
-              <td>{entry.correlationId}</td>
-              <td>
-                <pre tabindex={0}>{JSON.stringify(entry.data, null, 1)}</pre>
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
+      <EventsTable entries={props.entries} withRequest />
     </Layout>
   );
 }

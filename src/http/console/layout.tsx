@@ -1,4 +1,5 @@
 import type { Child } from 'hono/jsx';
+import type { AuditEntry } from '../../../projections/audit.ts';
 import type { Principal } from '../../queries/principal.ts';
 
 /** What every page shows in its header: who is signed in, and whether they may see the operator pages. */
@@ -71,5 +72,37 @@ export function Problems(props: { message?: string | undefined; fields?: { field
         </ul>
       ) : null}
     </div>
+  );
+}
+
+/** A stream's events as the audit gives them (secrets masked); `withRequest`: the request that caused each. */
+export function EventsTable(props: { entries: AuditEntry[]; withRequest?: boolean }) {
+  return (
+    <table>
+      <thead>
+        <tr>
+          <th scope="col">#</th>
+          <th scope="col">Type</th>
+          <th scope="col">Recorded</th>
+          {props.withRequest ? <th scope="col">Request</th> : null}
+          <th scope="col">Data (secrets masked)</th>
+        </tr>
+      </thead>
+      <tbody>
+        {props.entries.map((entry) => (
+          <tr>
+            <td>{entry.revision}</td>
+            <td>{entry.type}</td>
+            <td>
+              <time datetime={entry.recordedAt}>{entry.recordedAt}</time>
+            </td>
+            {props.withRequest ? <td>{entry.correlationId}</td> : null}
+            <td>
+              <pre tabindex={0}>{JSON.stringify(entry.data, null, 1)}</pre>
+            </td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
   );
 }

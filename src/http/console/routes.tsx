@@ -23,6 +23,7 @@ import { functionsOf, ownedFunction } from '../../queries/functions.ts';
 import { activeExecutions, isOperator } from '../../queries/operators.ts';
 import { listWorkers } from '../../queries/workers.ts';
 import { STREAM_NAME } from '../routes/admin.ts';
+import { specOfInput } from '../routes/functions.ts';
 import { AuditPage, OperatorPage } from './admin-pages.tsx';
 import type { AppDeps } from '../deps.ts';
 import { DOMAIN_STATUS } from '../domain-status.ts';
@@ -142,24 +143,8 @@ export function addConsoleRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps, option
     };
     const parsed = FunctionInputSchema.safeParse(input);
     if (!parsed.success) return functionsPage(c, { form, fields: fieldProblems(parsed.error.issues) }, 400);
-    const limits = deps.config.functionLimits;
-    const spec = parsed.data;
     try {
-      const definition = await createFunction(
-        deps,
-        c.get('principal').userId,
-        {
-          name: spec.name,
-          image: spec.image,
-          command: spec.command ?? null,
-          env: spec.env ?? {},
-          timeoutMs: spec.timeoutMs ?? limits.defaultTimeoutMs,
-          memoryMb: spec.memoryMb ?? limits.defaultMemoryMb,
-          minWarm: spec.minWarm ?? 0,
-          reuse: false,
-        },
-        c.get('requestId'),
-      );
+      const definition = await createFunction(deps, c.get('principal').userId, specOfInput(parsed.data, deps.config.functionLimits), c.get('requestId'));
       return c.redirect(`/console/functions/${definition.functionId}`, 303);
     } catch (error) {
       if (!(error instanceof DomainError)) throw error;

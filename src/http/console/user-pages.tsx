@@ -3,7 +3,7 @@ import type { AuditEntry } from '../../../projections/audit.ts';
 import { EXECUTION_STATUSES, isTerminal } from '../../domain/execution-outcome.ts';
 import { type FunctionDefinition, minWarmOf, versionOf } from '../../domain/functions.ts';
 import type { ExecutionView } from '../../queries/execution-view.ts';
-import { Layout, Problems, type Viewer } from './layout.tsx';
+import { EventsTable, Layout, Problems, type Viewer } from './layout.tsx';
 
 export type FieldProblem = { field: string; message: string };
 
@@ -325,30 +325,7 @@ export function ExecutionPage(props: { viewer: Viewer; record: ExecutionView; fu
       </dl>
       <LiveExecution record={record} />
       <h2>Events</h2>
-      <table>
-        <thead>
-          <tr>
-            <th scope="col">#</th>
-            <th scope="col">Type</th>
-            <th scope="col">Recorded</th>
-            <th scope="col">Data</th>
-          </tr>
-        </thead>
-        <tbody>
-          {props.events.map((entry) => (
-            <tr>
-              <td>{entry.revision}</td>
-              <td>{entry.type}</td>
-              <td>
-                <time datetime={entry.recordedAt}>{entry.recordedAt}</time>
-              </td>
-              <td>
-                <pre tabindex={0}>{JSON.stringify(entry.data, null, 1)}</pre>
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
+      <EventsTable entries={props.events} />
     </Layout>
   );
 }

@@ -3,7 +3,7 @@ import { createFunction } from '../../commands/create-function.ts';
 import { deleteFunction } from '../../commands/delete-function.ts';
 import { rollbackFunction, updateFunction } from '../../commands/update-function.ts';
 import { DomainError } from '../../domain/errors.ts';
-import { type FunctionChanges, type FunctionDefinition, minWarmOf, reuseOf, versionOf } from '../../domain/functions.ts';
+import { type FunctionChanges, type FunctionDefinition, type FunctionSpec, minWarmOf, reuseOf, versionOf } from '../../domain/functions.ts';
 import { UUID } from '../../domain/ids.ts';
 import { retryPolicyOf } from '../../domain/retries.ts';
 import { withOpenEnv } from '../../commands/function-env.ts';
@@ -36,6 +36,25 @@ export const functionView = (definition: FunctionDefinition) => ({
 /** Definitions as their owner reads them: the environment decrypted. */
 const viewsOf = async (deps: AppDeps, definitions: FunctionDefinition[]) => (await withOpenEnv(deps.keys, definitions)).map(functionView);
 const viewOf = async (deps: AppDeps, definition: FunctionDefinition) => (await viewsOf(deps, [definition]))[0]!;
+
+/** A new function as a validated create request (the API's JSON, the console's form) describes it, with the platform's defaults. */
+export function specOfInput(
+  input: z.infer<ReturnType<typeof functionSchemas>['FunctionInputSchema']>,
+  limits: AppDeps['config']['functionLimits'],
+): Omit<FunctionSpec, 'imageDigest'> {
+  return {
+    name: input.name,
+    image: input.image,
+    command: input.command ?? null,
+    env: input.env ?? {},
+    ...(input.secrets && Object.keys(input.secrets).length > 0 ? { secrets: input.secrets } : {}),
+    timeoutMs: input.timeoutMs ?? limits.defaultTimeoutMs,
+    memoryMb: input.memoryMb ?? limits.defaultMemoryMb,
+    minWarm: input.minWarm ?? 0,
+    reuse: input.reuse ?? false,
+    ...(input.retry ? { retry: retryPolicyOf(input.retry) } : {}),
+  };
+}
 
 /** The fields a PATCH gave, as the domain takes them (a retry policy with its defaults filled in). */
 function changesOf(input: Omit<FunctionChanges, 'retry'> & { retry?: Parameters<typeof retryPolicyOf>[0] }): FunctionChanges {
@@ -102,25 +121,7 @@ export function addFunctionRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps, authe
     },
   });
   app.openapi(create, async (c) => {
-    const input = c.req.valid('json');
-    const limits = deps.config.functionLimits;
-    const definition = await createFunction(
-      deps,
-      c.get('principal').userId,
-      {
-        name: input.name,
-        image: input.image,
-        command: input.command ?? null,
-        env: input.env ?? {},
-        ...(input.secrets && Object.keys(input.secrets).length > 0 ? { secrets: input.secrets } : {}),
-        timeoutMs: input.timeoutMs ?? limits.defaultTimeoutMs,
-        memoryMb: input.memoryMb ?? limits.defaultMemoryMb,
-        minWarm: input.minWarm ?? 0,
-        reuse: input.reuse ?? false,
-        ...(input.retry ? { retry: retryPolicyOf(input.retry) } : {}),
-      },
-      c.get('requestId'),
-    );
+    const definition = await createFunction(deps, c.get('principal').userId, specOfInput(c.req.valid('json'), deps.config.functionLimits), c.get('requestId'));
     c.header('location', `/v1/functions/${definition.functionId}`);
     c.header('etag', etagOf(definition));
     return c.json(await viewOf(deps, definition), 201);
