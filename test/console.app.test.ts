@@ -95,6 +95,26 @@ console_('sign-in: a wrong password is refused on the page; the right one sets a
   });
 });
 
+console_("sign-up makes the account the API knows and signs it in; the API's rules and refusals show on the page", async () => {
+  await withApp({ worker: false }, async (app) => {
+    const visitor = browser(app);
+    const email = `console-${crypto.randomUUID()}@example.com`;
+    const differ = await visitor.post('/console/sign-up', { email, password: DEFAULT_PASSWORD, confirm: 'another one entirely' });
+    assert.is(differ.status, 400);
+    assert.match(await differ.text(), /The two passwords differ/);
+    const short = await visitor.post('/console/sign-up', { email, password: 'short', confirm: 'short' });
+    assert.is(short.status, 400);
+    assert.match(await short.text(), /<strong>password<\/strong>: must be at least/);
+    const made = await visitor.post('/console/sign-up', { email, password: DEFAULT_PASSWORD, confirm: DEFAULT_PASSWORD });
+    assert.is(made.status, 303);
+    assert.match(visitor.cookie, /^faasbox_console=/);
+    assert.is((await visitor.page('/console/functions')).status, 200);
+    assert.is((await app.request('POST', '/v1/tokens', { json: { email, password: DEFAULT_PASSWORD } })).status, 200);
+    const taken = await browser(app).post('/console/sign-up', { email, password: DEFAULT_PASSWORD, confirm: DEFAULT_PASSWORD });
+    assert.is(taken.status, 409);
+  });
+});
+
 console_('a function made, shown, invoked and its execution followed to its end, all through forms', async () => {
   await withApp({}, async (app) => {
     const user = await signUp(app.request);

@@ -36,9 +36,10 @@ const errors: string[] = [];
 /** Every console page visited, with its CSP header. */
 const visited = new Map<string, string | null>();
 
-async function newUser(tag: string) {
+/** A browser of its own; `registered`: the account made through the API first, else the page makes it. */
+async function newUser(tag: string, registered = true) {
   const email = uniqueEmail(tag);
-  await api.signUp(server.url, { email });
+  if (registered) await api.signUp(server.url, { email });
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   const page = await context.newPage();
   page.on('console', (message) => {
@@ -87,16 +88,28 @@ console_('the platform starts, with Chromium', async () => {
   image = (await ensureTestImages(registry.address)).busybox;
   server = await startServer({ env: { FAASBOX_JWT_SECRET: 'console-e2e-secret-of-at-least-32-bytes!', FAASBOX_WORKER_ID: `console-e2e-${process.pid}` } });
   browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
-  const user = await newUser('console-ada');
+  const user = await newUser('console-ada', false);
   ada = { ...user, functionId: '' };
   operator = await newUser('console-operator');
   grantOperator(server.dataDir, operator.email);
 });
 
-console_('sign in with the API account; the sign-in and functions pages are accessible', async () => {
-  await ada.page.goto(`${server.url}/console`);
-  await assertAccessible(ada.page, 'sign-in');
-  await shoot(ada.page, 'sign-in');
+console_('sign up on the page, sign out, and sign in again; the sign-up, sign-in and functions pages are accessible', async () => {
+  const { page } = ada;
+  await page.goto(`${server.url}/console`);
+  await assertAccessible(page, 'sign-in');
+  await shoot(page, 'sign-in');
+  await page.getByRole('link', { name: 'Sign up' }).click();
+  await page.waitForURL(/\/console\/sign-up$/);
+  await assertAccessible(page, 'sign-up');
+  await shoot(page, 'sign-up');
+  await page.getByLabel('Email').fill(ada.email);
+  await page.getByLabel(/^Password/).fill(api.DEFAULT_PASSWORD);
+  await page.getByLabel('The password again').fill(api.DEFAULT_PASSWORD);
+  await page.getByRole('button', { name: 'Sign up' }).click();
+  await page.waitForURL(/\/console\/functions$/);
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await page.waitForURL(/\/console\/sign-in$/);
   await signIn(ada.page, ada.email);
   assert.match((await ada.page.textContent('header')) ?? '', new RegExp(ada.email.replace(/[.+]/g, '\\$&')));
   await assertAccessible(ada.page, 'functions (empty)');
@@ -199,6 +212,7 @@ console_("another user reaches neither ada's function nor the operator pages, by
       const response = await eve.page.goto(`${server.url}${path}`);
       assert.is(response?.status(), 403, path);
       assert.not.match((await eve.page.textContent('main')) ?? '', /shout|FunctionCreated/);
+      await assertAccessible(eve.page, `refusal of ${path}`);
     }
     assert.is(await eve.page.getByRole('link', { name: 'Operator' }).count(), 0);
   } finally {

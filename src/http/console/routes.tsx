@@ -8,6 +8,7 @@ import type { JSX } from 'hono/jsx/jsx-runtime';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { auditStream } from '../../../projections/audit.ts';
 import { endConsoleSession, startConsoleSession } from '../../commands/console-sessions.ts';
+import { registerUser } from '../../commands/register-user.ts';
 import { createFunction } from '../../commands/create-function.ts';
 import { deleteFunction } from '../../commands/delete-function.ts';
 import { withOpenEnv } from '../../commands/function-env.ts';
@@ -28,11 +29,11 @@ import { AuditPage, OperatorPage } from './admin-pages.tsx';
 import type { AppDeps } from '../deps.ts';
 import { DOMAIN_STATUS } from '../domain-status.ts';
 import type { AppEnv, ClientAddressOf } from '../env.ts';
-import { functionSchemas } from '../schemas.ts';
+import { CredentialsSchema, functionSchemas } from '../schemas.ts';
 import { CONSOLE_CSS, CONSOLE_JS } from './assets.ts';
 import type { Viewer } from './layout.tsx';
 import { type OverHttps, clearSessionCookie, requireSession, sessionSecretOf, setSessionCookie } from './session.ts';
-import { ErrorPage, ExecutionPage, type FieldProblem, type FunctionForm, FunctionPage, FunctionsPage, HistoryPage, LiveExecution, SignInPage } from './user-pages.tsx';
+import { ErrorPage, ExecutionPage, type FieldProblem, type FunctionForm, FunctionPage, FunctionsPage, HistoryPage, LiveExecution, SignInPage, SignUpPage } from './user-pages.tsx';
 
 export type ConsoleOptions = {
   overHttps: OverHttps;
@@ -111,6 +112,25 @@ export function addConsoleRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps, option
       if (!(error instanceof DomainError)) throw error;
       if (error.retryAfterSeconds !== undefined) c.header('retry-after', String(error.retryAfterSeconds));
       return page(c, <SignInPage email={email} problem={error.message} />, DOMAIN_STATUS[error.code].status);
+    }
+  });
+
+  web.get('/sign-up', (c) => page(c, <SignUpPage />));
+  web.post('/sign-up', async (c) => {
+    const form = textFields(await c.req.parseBody());
+    const email = (form.email ?? '').trim();
+    if (form.password !== form.confirm) return page(c, <SignUpPage email={email} problem="The two passwords differ." />, 400);
+    // The API's own rules for an email and a password (CredentialsSchema), in the API's words.
+    const parsed = CredentialsSchema.safeParse({ email, password: form.password ?? '' });
+    if (!parsed.success) return page(c, <SignUpPage email={email} fields={fieldProblems(parsed.error.issues)} />, 400);
+    try {
+      await registerUser(deps, parsed.data, c.get('requestId'));
+      const session = await startConsoleSession(deps, { ...parsed.data, clientAddress: options.clientAddressOf(c) }, c.get('requestId'));
+      setSessionCookie(c, options.overHttps, session.secret, session.expiresAt);
+      return c.redirect('/console/functions', 303);
+    } catch (error) {
+      if (!(error instanceof DomainError)) throw error;
+      return page(c, <SignUpPage email={email} problem={error.message} />, DOMAIN_STATUS[error.code].status);
     }
   });
 

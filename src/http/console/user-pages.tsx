@@ -1,5 +1,6 @@
 import type { ExecutionSummary } from '../../../projections/executions.ts';
 import type { AuditEntry } from '../../../projections/audit.ts';
+import { MIN_PASSWORD_BYTES } from '../../auth/passwords.ts';
 import { EXECUTION_STATUSES, isTerminal } from '../../domain/execution-outcome.ts';
 import { type FunctionDefinition, minWarmOf, versionOf } from '../../domain/functions.ts';
 import type { ExecutionView } from '../../queries/execution-view.ts';
@@ -25,6 +26,37 @@ export function SignInPage(props: { email?: string; problem?: string }) {
         </div>
       </form>
       <p class="hint">The same account as the API and the command line (faasbox register).</p>
+      <p>
+        No account yet? <a href="/console/sign-up">Sign up</a>
+      </p>
+    </Layout>
+  );
+}
+
+export function SignUpPage(props: { email?: string; problem?: string; fields?: FieldProblem[] }) {
+  return (
+    <Layout title="Sign up">
+      <Problems message={props.problem} fields={props.fields} />
+      <form class="stacked" method="post" action="/console/sign-up">
+        <label>
+          Email
+          <input name="email" type="email" autocomplete="username" required value={props.email ?? ''} />
+        </label>
+        <label>
+          Password <span class="hint">at least {MIN_PASSWORD_BYTES} bytes</span>
+          <input name="password" type="password" autocomplete="new-password" required />
+        </label>
+        <label>
+          The password again
+          <input name="confirm" type="password" autocomplete="new-password" required />
+        </label>
+        <div>
+          <button type="submit">Sign up</button>
+        </div>
+      </form>
+      <p>
+        Have an account? <a href="/console/sign-in">Sign in</a>
+      </p>
     </Layout>
   );
 }
