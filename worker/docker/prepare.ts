@@ -84,11 +84,22 @@ export async function prepareContainer(
   }
 }
 
+/** Tries of a removal the engine refused: the first is the one that matters, the others mend its race. */
+const REMOVE_TRIES = 3;
+
 export async function removeContainer(container: Docker.Container): Promise<void> {
-  try {
-    await container.remove({ force: true, v: true });
-  } catch {
-    // Already gone, or the engine went away: a labelled leftover is removed by the reaper of the
-    // next worker to start (reaper.ts).
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await container.remove({ force: true, v: true });
+      return;
+    } catch (error) {
+      // Gone already: done. Else the engine went away (a labelled leftover is removed by the
+      // reaper of the next worker to start, reaper.ts), or, seen on Docker 20.10, a forced
+      // removal raced the container's own exit ("Could not kill running container …, cannot
+      // remove - … is not running") and left it marked "Removal In Progress" for good: asked
+      // again a moment later, the engine removes it.
+      if ((error as { statusCode?: number }).statusCode === 404 || attempt === REMOVE_TRIES) return;
+      await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
+    }
   }
 }
