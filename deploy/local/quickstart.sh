@@ -59,6 +59,7 @@ curl -sS "$API/v1/functions/$FUNCTION_ID/executions" -H "authorization: Bearer $
 
 echo
 echo "== Faasbox is running at $API (pid $FAASBOX). Ctrl-C stops it."
+echo "   console: $API/console (sign in as $EMAIL, password: correct horse battery)"
 echo "   API documentation: $API/docs   metrics: $API/metrics"
 echo "   command line: npm run faasbox -- login --email $EMAIL --url $API, then: npm run faasbox -- fn ls"
 wait $FAASBOX
