@@ -141,6 +141,32 @@ callbacks('the final record, signed, once the execution ended; the record lists 
   }
 });
 
+callbacks("a deleted user's pending callback is abandoned, never sent again", async () => {
+  const receiver = await startReceiver(() => ({ status: 500 }));
+  try {
+    await withApp(allowing(receiver), async (app) => {
+      const caller = await callerWithFunction(app);
+      const executionId = await submitWithCallback(app, caller, receiver.url(), 'personal');
+      await withDeliveries(app, caller, executionId, 1);
+      assert.is((await app.request('DELETE', '/v1/users/me', { token: caller.token })).status, 200);
+      app.clock.advance(60_000);
+      const abandoned = await eventually('the callback abandoned', 10_000, async () => {
+        const events = await app.events(`callback-${executionId}`);
+        return events.find((event) => event.type === 'CallbackAbandoned');
+      }, 20);
+      assert.equal((abandoned.data as { reason: string }).reason, 'not sent: its owner was deleted');
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      assert.is(receiver.received.length, 1, 'no attempt after the deletion');
+      const metrics = (await app.request('GET', '/metrics')).body as string;
+      assert.match(metrics, /^faasbox_callbacks_total\{outcome="failed"\} 1$/m);
+      assert.match(metrics, /^faasbox_callbacks_total\{outcome="abandoned"\} 1$/m);
+      assert.match(metrics, /^faasbox_callbacks_total\{outcome="delivered"\} 0$/m);
+    });
+  } finally {
+    await receiver.close();
+  }
+});
+
 callbacks('a receiver that fails twice: retried after 1 s, then 2 s, and delivered at the third attempt', async () => {
   const receiver = await startReceiver((_, nth) => ({ status: nth === 1 ? 500 : nth === 2 ? 503 : 204 }));
   try {

@@ -10,14 +10,16 @@ const correlationOf = (executionId: string) => `callback-${executionId}`;
 
 /**
  * Claims the next attempt of an execution's callback when one is due, at the revision read: of
- * several apis that find it due, one gets it. Returns the attempt's number and time, or null
- * when there is nothing to send now (delivered, abandoned, not yet due, or another's in flight).
+ * several apis that find it due, one gets it. Answers the attempt's number and time, or null
+ * when there is nothing to send now (delivered, abandoned, not yet due, or another's in flight),
+ * and what the claim recorded instead: an attempt whose sender was lost, past its lease, is
+ * recorded as failed first.
  */
 export async function claimCallbackAttempt(
   deps: CallbackCommandDeps,
   executionId: string,
   policy: CallbackPolicy,
-): Promise<{ attempt: number; at: Date } | null> {
+): Promise<{ claimed: { attempt: number; at: Date } | null; recorded: CallbackEvent[] }> {
   const result = await handleCommand(
     deps.store,
     callbackDecider,
@@ -26,7 +28,7 @@ export async function claimCallbackAttempt(
     commandContext(deps, correlationOf(executionId)),
   );
   const started = result.events.find((event): event is Extract<CallbackEvent, { type: 'CallbackAttemptStarted' }> => event.type === 'CallbackAttemptStarted');
-  return started ? { attempt: started.data.attempt, at: new Date(started.data.at) } : null;
+  return { claimed: started ? { attempt: started.data.attempt, at: new Date(started.data.at) } : null, recorded: result.events };
 }
 
 /** The receiver's answer to a claimed attempt (or why there was none): delivered, or the next attempt's time, or the end. */
@@ -46,13 +48,14 @@ export async function recordCallbackAttempt(
   return recorded.events;
 }
 
-/** No more attempts, for `reason` (its URL is no longer allowed). */
-export async function abandonCallback(deps: CallbackCommandDeps, executionId: string, reason: string): Promise<void> {
-  await handleCommand(
+/** No more attempts, for `reason` (its URL is no longer allowed, its owner deleted); true when this call ended it. */
+export async function abandonCallback(deps: CallbackCommandDeps, executionId: string, reason: string): Promise<boolean> {
+  const result = await handleCommand(
     deps.store,
     callbackDecider,
     callbackStream(executionId),
     { type: 'AbandonCallback', now: deps.clock.now(), reason },
     commandContext(deps, correlationOf(executionId)),
   );
+  return result.events.length > 0;
 }

@@ -19,6 +19,8 @@ export type Metrics = {
   /** Attempts scheduled after a failed one, and executions put on a dead-letter list: once each, when appended. */
   readonly retriesScheduled: Counter;
   readonly deadLettered: Counter;
+  /** Callback attempts as recorded, once each: delivered, failed (another follows), abandoned (none will). */
+  readonly callbacks: Counter<'outcome'>;
   /** The worker's phase durations as the api heard them in final statuses: every worker's, once. */
   readonly executionPhaseSeconds: Histogram<'phase'>;
   /** The same phases as this process's own worker measured them. */
@@ -87,6 +89,12 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
       help: 'Asynchronous executions that ended without success after their last attempt and went on a dead-letter list.',
       registers,
     }),
+    callbacks: new Counter({
+      name: 'faasbox_callbacks_total',
+      help: 'Callback attempts of asynchronous executions, by outcome: delivered, failed (retried later) or abandoned (no more attempts: out of attempts or time, a host no longer allowed, its owner deleted).',
+      labelNames: ['outcome'] as const,
+      registers,
+    }),
     executionPhaseSeconds: new Histogram({
       name: 'faasbox_execution_phase_duration_seconds',
       help: 'Time executions spent in each phase on their worker (queue_wait, pull, create_start, run, remove), as reported to the api.',
@@ -114,6 +122,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
   };
   // Every series exists from the start: a rate over a series that appears late misses its first samples.
   for (const outcome of TERMINAL_STATUSES) metrics.executions.inc({ outcome }, 0);
+  for (const outcome of ['delivered', 'failed', 'abandoned']) metrics.callbacks.inc({ outcome }, 0);
   for (const phase of PHASE_LABELS) {
     metrics.executionPhaseSeconds.zero({ phase });
     metrics.workerPhaseSeconds.zero({ phase });

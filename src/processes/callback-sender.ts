@@ -3,15 +3,16 @@ import { DELIVERY_HEADER, SIGNATURE_HEADER, callbackSigningKey, signatureHeader 
 import type { CommandDeps } from '../commands/deps.ts';
 import { type CallbackCommandDeps, abandonCallback, claimCallbackAttempt, recordCallbackAttempt } from '../commands/deliver-callback.ts';
 import { readState } from '../commands/handle-command.ts';
-import { CALLBACK_ATTEMPT_TIMEOUT_MS, type CallbackPolicy, DEFAULT_CALLBACK_POLICY, checkCallbackUrl } from '../domain/callbacks.ts';
+import { CALLBACK_ATTEMPT_TIMEOUT_MS, type CallbackEvent, type CallbackPolicy, DEFAULT_CALLBACK_POLICY, checkCallbackUrl } from '../domain/callbacks.ts';
 import { isTerminal } from '../domain/execution-outcome.ts';
 import { executionDecider } from '../domain/executions.ts';
-import { executionStream } from '../domain/streams.ts';
+import { executionStream, userStream } from '../domain/streams.ts';
+import { userDecider } from '../domain/users.ts';
 import { describeError } from '../ports/logger.ts';
 import { executionView } from '../queries/execution-view.ts';
 import type { RunningProcess } from './process.ts';
 
-export type CallbackSenderDeps = CallbackCommandDeps & Pick<CommandDeps, 'config' | 'projections' | 'log'>;
+export type CallbackSenderDeps = CallbackCommandDeps & Pick<CommandDeps, 'config' | 'projections' | 'log' | 'metrics'>;
 
 export type CallbackSenderOptions = {
   /** How often the read model is asked for due callbacks. */
@@ -43,12 +44,20 @@ export async function sendCallback(deps: CallbackSenderDeps, executionId: string
   // The operator may have withdrawn the host since the submission: nothing goes there any more.
   const target = checkCallbackUrl(state.queued.callbackUrl, deps.config.callbacks.allowedHosts);
   if (!target.ok) {
-    await abandonCallback(deps, executionId, `not sent: ${target.reason}`);
+    if (await abandonCallback(deps, executionId, `not sent: ${target.reason}`)) deps.metrics.callbacks.inc({ outcome: 'abandoned' });
     deps.log('warn', 'callback abandoned', { executionId, reason: target.reason });
     return;
   }
+  // A deleted user's data goes nowhere any more, their pending callbacks' included.
+  const owner = await readState(deps.store, userDecider, userStream(state.queued.ownerId));
+  if (owner.state.status !== 'active') {
+    if (await abandonCallback(deps, executionId, 'not sent: its owner was deleted')) deps.metrics.callbacks.inc({ outcome: 'abandoned' });
+    deps.log('warn', 'callback abandoned', { executionId, reason: 'its owner was deleted' });
+    return;
+  }
   if (options.stopped.aborted) return;
-  const claim = await claimCallbackAttempt(deps, executionId, options.policy);
+  const { claimed: claim, recorded } = await claimCallbackAttempt(deps, executionId, options.policy);
+  countAndLog(deps, executionId, recorded, {});
   if (claim === null) return;
 
   const body = JSON.stringify(executionView(state));
@@ -62,12 +71,29 @@ export async function sendCallback(deps: CallbackSenderDeps, executionId: string
   }, options);
 
   const events = await recordCallbackAttempt(deps, executionId, { attempt: claim.attempt, ...answer }, options.policy);
-  // The URL is not logged: its query may carry the receiver's secret.
-  const fields = { executionId, attempt: claim.attempt, status: answer.status, error: answer.error };
+  countAndLog(deps, executionId, events, { attempt: claim.attempt, status: answer.status, error: answer.error });
+}
+
+/**
+ * What an append recorded, counted and logged once: the events are the ones that append wrote,
+ * so of several apis only the one that wrote them counts them. The URL is not logged: its query
+ * may carry the receiver's secret.
+ */
+function countAndLog(deps: CallbackSenderDeps, executionId: string, events: CallbackEvent[], attempt: Record<string, unknown>) {
+  const fields = { executionId, ...attempt };
   for (const event of events) {
-    if (event.type === 'CallbackDelivered') deps.log('info', 'callback delivered', fields);
-    if (event.type === 'CallbackAttemptFailed') deps.log('warn', 'callback attempt failed', { ...fields, nextAttemptAt: event.data.nextAttemptAt });
-    if (event.type === 'CallbackAbandoned') deps.log('warn', 'callback abandoned', { executionId, reason: event.data.reason });
+    if (event.type === 'CallbackDelivered') {
+      deps.metrics.callbacks.inc({ outcome: 'delivered' });
+      deps.log('info', 'callback delivered', fields);
+    }
+    if (event.type === 'CallbackAttemptFailed') {
+      deps.metrics.callbacks.inc({ outcome: 'failed' });
+      deps.log('warn', 'callback attempt failed', { ...fields, attempt: event.data.attempt, error: event.data.error, nextAttemptAt: event.data.nextAttemptAt });
+    }
+    if (event.type === 'CallbackAbandoned') {
+      deps.metrics.callbacks.inc({ outcome: 'abandoned' });
+      deps.log('warn', 'callback abandoned', { executionId, reason: event.data.reason });
+    }
   }
 }
 
