@@ -28,10 +28,10 @@ export function createStreamsByUserProjection(db: SqliteDatabase): StreamsByUser
 
   return {
     name: 'streams-by-user',
-    // 2: secrets streams.
-    version: 2,
+    // 2: secrets streams; 3: console sessions.
+    version: 3,
     // Slot streams are bookkeeping (a lease taken and returned per execution), not history.
-    streamPrefixes: [streamPrefixes.user, streamPrefixes.email, streamPrefixes.function, streamPrefixes.execution, streamPrefixes.secrets],
+    streamPrefixes: [streamPrefixes.user, streamPrefixes.email, streamPrefixes.function, streamPrefixes.execution, streamPrefixes.secrets, streamPrefixes.consoleSession],
     tables: ['streams_by_user'],
     apply(event: RecordedEvent) {
       const userId = ownerOf(event);
@@ -47,6 +47,8 @@ function ownerOf({ streamName, revision, data }: RecordedEvent): string | undefi
   const fields = data as { userId?: unknown; ownerId?: unknown };
   // An email stream changes hands when an address is freed and taken again: each holder's event names it.
   if (streamName.startsWith(streamPrefixes.email)) return typeof fields.userId === 'string' ? fields.userId : undefined;
+  // A console session's first event names whose it is (its stream's name is a digest).
+  if (streamName.startsWith(streamPrefixes.consoleSession)) return revision === 0 && typeof fields.userId === 'string' ? fields.userId : undefined;
   // A function's or an execution's first event names its owner.
   if (revision === 0 && typeof fields.ownerId === 'string') return fields.ownerId;
   return undefined;

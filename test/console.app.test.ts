@@ -5,6 +5,7 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { auditUser } from '../projections/audit.ts';
 import { grantOperator } from '../src/commands/operator-rights.ts';
 import { consoleSessionStream } from '../src/domain/streams.ts';
 import { DEFAULT_PASSWORD, createFunction, signUp } from './support/api.ts';
@@ -222,6 +223,12 @@ console_('signing out ends the session on the server: the old cookie lets nobody
     assert.is(replayed.status, 303);
     const [, ended] = await app.events(await consoleSessionStream(stolen.split('=')[1]!));
     assert.is(ended?.type, 'ConsoleSessionEnded');
+    // The operator's audit of the user shows the session, and nothing that would let anyone in.
+    await app.deps.projections.runner.waitFor(ended!.position, 5_000);
+    const history = await auditUser(app.stored, app.deps.projections, user.email);
+    const sessions = history!.entries.filter((entry) => entry.type.startsWith('ConsoleSession'));
+    assert.equal(sessions.map((entry) => entry.type), ['ConsoleSessionStarted', 'ConsoleSessionEnded']);
+    assert.not.ok(JSON.stringify(history).includes(stolen.split('=')[1]!));
   });
 });
 
