@@ -67,16 +67,15 @@ export async function withOpenEnv(keys: KeyStore, definitions: FunctionDefinitio
 
 /** The warm target of `definition` with its environment opened (workers start containers with it); null when it asks for none. */
 export async function warmTargetFor(keys: KeyStore, definition: FunctionDefinition) {
-  return warmTargetOf(definition) && warmTargetOf({ ...definition, env: await openEnv(keys, definition) });
+  return definition.minWarm ? warmTargetOf({ ...definition, env: await openEnv(keys, definition) }) : null;
 }
 
 /** What one call of `definition` runs with: its environment, and its secrets' current values. */
 export type CallEnv = { env: Record<string, string>; secretEnv?: Record<string, string> };
 
 export async function callEnvOf(deps: Pick<CommandDeps, 'keys' | 'store'>, definition: FunctionDefinition): Promise<CallEnv> {
-  const env = await openEnv(deps.keys, definition);
   const references = Object.entries(definition.secrets ?? {});
-  if (references.length === 0) return { env };
+  if (references.length === 0) return { env: await openEnv(deps.keys, definition) };
   const { ownerId } = definition;
   const secrets = await secretsOf(deps, ownerId);
   const missing = references.find(([, name]) => !Object.hasOwn(secrets, name));
@@ -87,7 +86,9 @@ export async function callEnvOf(deps: Pick<CommandDeps, 'keys' | 'store'>, defin
       `the function's variable ${variable} takes the secret ${name}, which no longer exists: set it again (PUT /v1/secrets/${name}) or update the function`,
     );
   }
+  // One read of the data key for the env and the secrets alike.
   const key = await keyToOpen(deps.keys, ownerId);
+  const env = await openEnv(deps.keys, definition, key);
   const secretEnv: [string, string][] = [];
   for (const [variable, name] of references) {
     secretEnv.push([variable, await decryptValue(secrets[name]!.value, key, { userId: ownerId, purpose: secretPurpose(name) })]);

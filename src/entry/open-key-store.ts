@@ -5,7 +5,7 @@ import { createSqliteKeyStore, openNatsKvKeyStore } from '../adapters/key-store/
 import { importMasterKeyring } from '../auth/envelope.ts';
 import type { Config } from '../config-type.ts';
 import type { KeyStore } from '../ports/key-store.ts';
-import { resolveMasterKeys } from './dev-master-key.ts';
+import { type MasterKeyBytes, resolveMasterKeys } from './dev-master-key.ts';
 import type { OpenSqlite } from './open-stores.ts';
 
 /** The key store's file in the data dir: apart from events.sqlite and the read models (docs/architecture.md). */
@@ -20,8 +20,13 @@ export const KEY_STORE_FILE = 'keys.sqlite';
  * The NATS store has a connection of its own, with the bus's options, through the runtime's
  * transport (`connectNats`), closed by close().
  */
-export async function openKeyStore(config: Config, openSqlite: OpenSqlite, connectNats: NatsConnect): Promise<KeyStore> {
-  const { current, previous } = resolveMasterKeys(config);
+export async function openKeyStore(
+  config: Config,
+  openSqlite: OpenSqlite,
+  connectNats: NatsConnect,
+  // The api's entry resolves them first, before it opens anything (src/entry/start.ts).
+  { current, previous }: MasterKeyBytes = resolveMasterKeys(config),
+): Promise<KeyStore> {
   const keyring = await importMasterKeyring(current, previous);
   if (config.nats !== undefined) {
     const nc = await connectNats(natsConnectionOptions({ servers: config.nats.servers, auth: config.nats.auth, name: 'faasbox-keys' }));

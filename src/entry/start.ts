@@ -6,7 +6,7 @@ import { installedDocs } from '../adapters/package-files/index.ts';
 import type { Config } from '../config-type.ts';
 import { ConfigError, loadConfig } from '../config.ts';
 import { startApi } from '../api.ts';
-import { resolveMasterKeys } from './dev-master-key.ts';
+import { type MasterKeyBytes, resolveMasterKeys } from './dev-master-key.ts';
 import { openKeyStore } from './open-key-store.ts';
 import { clientAddressBehind, overHttpsBehind } from './client-address.ts';
 import type { ClientAddressOf } from '../http/env.ts';
@@ -92,7 +92,7 @@ async function main(runtime: Runtime) {
   }
   const jwtSecret = role === 'worker' ? undefined : resolveJwtSecret(config);
   // Checked before anything is opened or started: a production api without its master key stops here.
-  if (role !== 'worker') resolveMasterKeys(config);
+  const masterKeys = role === 'worker' ? undefined : resolveMasterKeys(config);
   const bus: JobBus = config.nats
     ? await connectNatsJobBus({
         servers: config.nats.servers,
@@ -115,7 +115,7 @@ async function main(runtime: Runtime) {
       log('info', 'metrics listening', { url: `http://${config.host}:${metricsServer.port}/metrics` });
     }
   }
-  const api = jwtSecret !== undefined ? await serveApi(runtime, { ...config, jwtSecret }, bus, metrics) : undefined;
+  const api = jwtSecret !== undefined && masterKeys !== undefined ? await serveApi(runtime, { ...config, jwtSecret }, masterKeys, bus, metrics) : undefined;
 
   let stopping = false;
   const shutdown = (signal: string) => {
@@ -149,12 +149,13 @@ async function main(runtime: Runtime) {
 async function serveApi(
   runtime: Runtime,
   config: Config & { jwtSecret: string },
+  masterKeys: MasterKeyBytes,
   bus: JobBus,
   metrics: Metrics,
 ): Promise<Api> {
   const readModels = openReadModelDatabase(config, runtime.openSqlite);
   const store = await openEventStore(config, runtime.openSqlite);
-  const keys = await openKeyStore(config, runtime.openSqlite, runtime.connectNats);
+  const keys = await openKeyStore(config, runtime.openSqlite, runtime.connectNats, masterKeys);
   const api = await startApi(
     config,
     { store, bus, keys, readModels: readModels.db },

@@ -111,7 +111,7 @@ export function addConsoleRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps, option
     } catch (error) {
       if (!(error instanceof DomainError)) throw error;
       if (error.retryAfterSeconds !== undefined) c.header('retry-after', String(error.retryAfterSeconds));
-      return page(c, <SignInPage email={email} problem={error.message} />, DOMAIN_STATUS[error.code].status);
+      return page(c, <SignInPage email={email} problem={error.message} />, refusalStatus(error));
     }
   });
 
@@ -130,12 +130,18 @@ export function addConsoleRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps, option
       return c.redirect('/console/functions', 303);
     } catch (error) {
       if (!(error instanceof DomainError)) throw error;
-      return page(c, <SignUpPage email={email} problem={error.message} />, DOMAIN_STATUS[error.code].status);
+      return page(c, <SignUpPage email={email} problem={error.message} />, refusalStatus(error));
     }
   });
 
   const signedIn = requireSession(deps, options.overHttps);
-  const viewerOf = async (c: Context<AppEnv>): Promise<Viewer> => ({ ...c.get('principal'), operator: await isOperator(deps, c.get('principal').userId) });
+  // Read once per request: the header asks on every page, the operator pages' guard too.
+  const viewers = new WeakMap<Context<AppEnv>, Promise<Viewer>>();
+  const viewerOf = (c: Context<AppEnv>): Promise<Viewer> => {
+    let viewer = viewers.get(c);
+    if (!viewer) viewers.set(c, (viewer = isOperator(deps, c.get('principal').userId).then((operator) => ({ ...c.get('principal'), operator }))));
+    return viewer;
+  };
 
   web.post('/sign-out', signedIn, async (c) => {
     await endConsoleSession(deps, sessionSecretOf(c, options.overHttps)!, c.get('requestId'));
@@ -146,7 +152,7 @@ export function addConsoleRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps, option
   web.get('/', signedIn, (c) => c.redirect('/console/functions', 303));
 
   const functionsPage = async (c: Context<AppEnv>, extra: { form?: FunctionForm; problem?: string; fields?: FieldProblem[] } = {}, status: ContentfulStatusCode = 200) =>
-    page(c, <FunctionsPage viewer={await viewerOf(c)} functions={await withOpenEnv(deps.keys, functionsOf(deps, c.get('principal').userId))} {...extra} />, status);
+    page(c, <FunctionsPage viewer={await viewerOf(c)} functions={functionsOf(deps, c.get('principal').userId)} {...extra} />, status);
 
   web.get('/functions', signedIn, (c) => functionsPage(c));
 
@@ -240,9 +246,8 @@ export function addConsoleRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps, option
 
   // Operators only: anyone else signed in gets 403, as the admin routes answer.
   const operatorsOnly: MiddlewareHandler<AppEnv> = async (c, next) => {
-    if (!(await isOperator(deps, c.get('principal').userId))) {
-      return page(c, <ErrorPage viewer={await viewerOf(c)} title="Operators only" message="This page needs an operator account." />, 403);
-    }
+    const viewer = await viewerOf(c);
+    if (!viewer.operator) return page(c, <ErrorPage viewer={viewer} title="Operators only" message="This page needs an operator account." />, 403);
     await next();
   };
 
@@ -294,8 +299,7 @@ export function addConsoleRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps, option
     // The CSRF check's refusal, and any other the middleware answer with.
     if (error instanceof HTTPException) return page(c, <ErrorPage title="Refused" message={error.status === 403 ? 'This form was not sent from the console.' : error.message} />, error.status as ContentfulStatusCode);
     if (error instanceof DomainError) {
-      const { status } = DOMAIN_STATUS[error.code];
-      return page(c, <ErrorPage title="Not possible" message={error.message} />, status);
+      return page(c, <ErrorPage title="Not possible" message={error.message} />, refusalStatus(error));
     }
     options.reportError?.(error, c.get('requestId'));
     return page(c, <ErrorPage title="Something went wrong" message={`The console could not answer; quote ${c.get('requestId')} when you report it.`} />, 500);
