@@ -677,7 +677,9 @@ test(`every operation in /openapi.json, ${RUNS_PER_OPERATION} hostile requests e
     for (const kind of expectedBodies) assert.ok(tally.bodies[kind], `${operation.key} got no ${kind} body: ${JSON.stringify(tally.bodies)}`);
     for (const label of operation.admin ? ['user', 'operator', 'garbage'] : ['user', 'garbage']) assert.ok(tally.auth[label], `${operation.key} got no ${label} Authorization: ${JSON.stringify(tally.auth)}`);
     if (operation.body) assert.ok(tally.statuses[413], `${operation.key} never refused a body over the limit: ${JSON.stringify(tally.statuses)}`);
-    const accepted = Object.keys(tally.statuses).some((status) => status.startsWith('2'));
+    // A 429 is the handler's own decision too (the caller at the execution limit, decided after the
+    // body was read and the function found): the fuzzer's executions share 4 slots and may all meet it.
+    const accepted = Object.keys(tally.statuses).some((status) => status.startsWith('2') || status === '429');
     assert.ok(accepted || operation.deletesCaller, `${operation.key} never got past validation: ${JSON.stringify(tally.statuses)}`);
   }
 });
